@@ -1,0 +1,15 @@
+"""Event models, validated at the edge. JSON Schema files for other producers are generated from them."""
+
+from schemas._base import Event
+from schemas.decision import OUTCOME_ORDER, Decision, Outcome, RuleResult
+from schemas.entry import Occupant, VehicleEntry
+
+__all__ = [
+    "OUTCOME_ORDER",
+    "Decision",
+    "Event",
+    "Occupant",
+    "Outcome",
+    "RuleResult",
+    "VehicleEntry",
+]

@@ -1,0 +1,1 @@
+"""Gate Sentinel's stream processors, the local stack, and the ``sentinel`` command."""

@@ -1,0 +1,134 @@
+"""Configuration: read once, at the entry point, into one frozen object that is passed down.
+
+Every setting comes from an environment variable named ``SENTINEL_<FIELD>``. Nothing else in the
+project reads ``os.environ``; code that needs a setting takes a :class:`Settings` argument.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SENTINEL_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+LogLevel = Literal["crit", "error", "warn", "info", "debug"]
+
+
+class ConfigError(Exception):
+    """A setting is wrong. The message says which variable, what is wrong and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port...]"
+    )
+    kafka_controller_port: int = Field(
+        9093, ge=1, le=65535, description="KRaft controller port of the local broker"
+    )
+    clickhouse_url: str = Field(
+        "clickhouse://default@127.0.0.1:9000/sentinel",
+        description="clickhouse://user[:password]@host:port/database (native protocol)",
+    )
+    clickhouse_http_port: int = Field(
+        8123, ge=1, le=65535, description="HTTP port of the local ClickHouse server"
+    )
+    topic_prefix: str = Field(
+        "", pattern=r"^[A-Za-z0-9._\-]*$", description="prefix for every topic name"
+    )
+    app_id: str = Field(
+        "gate-sentinel", pattern=r"^[A-Za-z0-9._\-]+$", description="Faust app id / consumer group"
+    )
+    state_dir: Path = Field(
+        REPO_ROOT / ".local", description="where the local stack keeps jars, data, logs, pids"
+    )
+    log_level: LogLevel = Field("info", description="crit, error, warn, info or debug")
+    pseudonym_key: SecretStr = Field(
+        SecretStr("dev-only-change-me"), description="HMAC key for person pseudonyms"
+    )
+    sink_batch_rows: int = Field(
+        5000, ge=1, description="ClickHouse sink: rows per batch, at most"
+    )
+    sink_flush_seconds: float = Field(
+        1.0, gt=0, description="ClickHouse sink: seconds a row may wait in a batch"
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            if not _HOST_PORT.match(server.strip()):
+                raise ValueError(f"{server!r} is not host:port, e.g. 127.0.0.1:9092")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _check_clickhouse_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "clickhouse" or not parts.hostname:
+            raise ValueError("expected clickhouse://user@host:port/database")
+        if not parts.path.strip("/") or not re.fullmatch(r"\w+", parts.path.strip("/")):
+            raise ValueError("the URL must end in a database name made of letters, digits and _")
+        try:
+            parts.port  # noqa: B018 - urlsplit validates the port lazily
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server: the one the local stack runs."""
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def clickhouse_port(self) -> int:
+        return urlsplit(self.clickhouse_url).port or 9000
+
+    @property
+    def clickhouse_database(self) -> str:
+        return urlsplit(self.clickhouse_url).path.strip("/")
+
+    def topic(self, base: str) -> str:
+        """The full name of a catalogue topic, with this deployment's prefix."""
+        return f"{self.topic_prefix}{base}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``SENTINEL_*`` variables, or raise :class:`ConfigError`.
+
+    A misspelt variable (``SENTINEL_KAFKA_BOOTSRAP``) is an error rather than silently ignored.
+    """
+    env = os.environ if environ is None else environ
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {', '.join(unknown)}; known settings are: {', '.join(sorted(known))}"
+        )
+    values = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k in known}
+    try:
+        # Values are passed explicitly so that `environ` is the only source.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            var = f"{ENV_PREFIX}{field.upper()}"
+            info = Settings.model_fields.get(field)
+            description = info.description if info else ""
+            problems.append(
+                f"{var}={env.get(var, '')!r}: {err['msg']}"
+                + (f" (expected: {description})" if description else "")
+            )
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None

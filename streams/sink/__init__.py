@@ -1,0 +1,1 @@
+"""Sinks: building rows for ClickHouse (pure) and writing them (I/O)."""
