@@ -1,4 +1,4 @@
-"""Event models, validated at the edge. JSON Schema files for other producers are generated from them."""
+"""Event models, validated at the edge: the one definition of every event the pipeline sees."""
 
 from schemas._base import Event
 from schemas.decision import OUTCOME_ORDER, Decision, Outcome, RuleResult

@@ -7,6 +7,7 @@ topic or a sink. Faust's web server is off: its table views would serve raw stat
 from __future__ import annotations
 
 import logging
+
 import faust
 from pydantic import ValidationError
 
@@ -34,10 +35,14 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         processing_guarantee="at_least_once",
     )
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    entries = app.topic(settings.topic("gate.entries"), **raw)
-    decisions = app.topic(settings.topic("sentinel.decisions"), **raw)
-    dlq = app.topic(settings.topic("sentinel.dlq"), **raw)
+
+    def raw_topic(base: str) -> faust.TopicT:
+        """Bytes in, bytes out: events are decoded and validated by pydantic, not by Faust."""
+        return app.topic(settings.topic(base), key_serializer="raw", value_serializer="raw")
+
+    entries = raw_topic("gate.entries")
+    decisions = raw_topic("sentinel.decisions")
+    dlq = raw_topic("sentinel.dlq")
 
     @app.agent(entries, name="decide_release")
     async def decide_release(stream: faust.StreamT[bytes]) -> None:
@@ -69,13 +74,17 @@ def create_app(settings: Settings) -> faust.App:
             await decisions.send(
                 key=decision.entry_id.encode(), value=decision.model_dump_json().encode()
             )
-            log.info("decision %s for entry %s: %s", decision.event_id, entry.event_id, decision.outcome)
+            log.info(
+                "decision %s for entry %s: %s", decision.event_id, entry.event_id, decision.outcome
+            )
 
     writer = ClickHouseWriter(settings.clickhouse_url)
 
     @app.agent(decisions, name="write_decisions")
     async def write_decisions(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take(settings.sink_batch_rows, within=settings.sink_flush_seconds):
+        async for batch in stream.take(
+            settings.sink_batch_rows, within=settings.sink_flush_seconds
+        ):
             rows = [decision_row(Decision.model_validate_json(value)) for value in batch]
             await writer.write("decisions", DECISION_COLUMNS, rows)
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from streams.settings import REPO_ROOT
 
@@ -69,12 +70,10 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-Execute = Callable[[str], list[tuple[object, ...]]]
+Execute = Callable[[str], list[tuple[Any, ...]]]
 
 
-def apply_migrations(
-    execute: Execute, database: str, migrations: Iterable[Migration]
-) -> list[str]:
+def apply_migrations(execute: Execute, database: str, migrations: Iterable[Migration]) -> list[str]:
     """Apply what is missing, in order, through ``execute`` (any ClickHouse session).
 
     ``execute`` runs one statement in ``database`` (which exists) and returns its rows.
@@ -116,8 +115,6 @@ def migrate(clickhouse_url: str, database: str) -> list[str]:
         bootstrap.disconnect()
     client = Client.from_url(clickhouse_url)
     try:
-        return apply_migrations(
-            lambda sql: list(client.execute(sql)), database, load_migrations()
-        )
+        return apply_migrations(lambda sql: list(client.execute(sql)), database, load_migrations())
     finally:
         client.disconnect()

@@ -10,11 +10,11 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "SENTINEL_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +57,23 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr("dev-only-change-me"), description="HMAC key for person pseudonyms"
     )
-    sink_batch_rows: int = Field(
-        5000, ge=1, description="ClickHouse sink: rows per batch, at most"
-    )
+    sink_batch_rows: int = Field(5000, ge=1, description="ClickHouse sink: rows per batch, at most")
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="ClickHouse sink: seconds a row may wait in a batch"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() maps SENTINEL_* variables to fields itself (so that it can refuse
+        # misspelt ones and read a given mapping); the class takes only what it is handed.
+        return (init_settings,)
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -116,10 +127,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"unknown setting {', '.join(unknown)}; known settings are: {', '.join(sorted(known))}"
         )
-    values = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k in known}
+    values: dict[str, Any] = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k in known}
     try:
-        # Values are passed explicitly so that `environ` is the only source.
-        return Settings.model_validate(values)
+        return Settings(**values)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -6,6 +6,7 @@ Raw topics carry personal data and keep it briefly; canonical and output topics 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,10 +75,9 @@ def create_topics(settings: Settings) -> list[str]:
             if settings.topic(t.name) not in existing
         ]
         if missing:
-            try:
+            # Created meanwhile by another process: that is the goal anyway.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing, timeout_ms=15000)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: that is the goal anyway
         return [t.name for t in missing]
     finally:
         admin.close()

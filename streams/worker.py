@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from streams.settings import Settings
 from streams.stack import Stack, StackError
@@ -28,14 +29,16 @@ def run_worker(settings: Settings) -> int:
 
     app = create_app(settings)
 
-    @app.on_rebalance_complete.connect  # type: ignore[untyped-decorator]
-    async def _announce_ready(sender: faust.App, **_: object) -> None:
-        # Sent when tables are restored; streams resume right after, when `completed` is set.
+    async def announce_ready(sender: faust.App, **_: object) -> None:
+        # Sent once tables are restored; streams resume right after, when `completed` is set.
         async def announce() -> None:
-            await sender.tables.recovery.completed.wait()
+            recovery: Any = sender.tables.recovery  # type: ignore[attr-defined]
+            await recovery.completed.wait()
             log.info("%s: %d partitions assigned", READY_MARKER, len(sender.consumer.assignment()))
 
         sender.loop.create_task(announce())
+
+    app.on_rebalance_complete.connect(announce_ready)  # type: ignore[arg-type]
 
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()  # runs until SIGTERM / SIGINT
@@ -51,7 +54,7 @@ def start_detached(settings: Settings, progress: Progress, timeout: float = 90) 
     offset = process.log_file.stat().st_size if process.log_file.exists() else 0
     progress(f"starting a worker in the background; log {process.log_file}")
     process.start([sys.executable, "-m", "streams.cli", "worker"])
-    wait_for_ready(process.log_file, offset, timeout, is_alive=lambda: process.pid() is not None)
+    wait_for_ready(process.log_file, offset, timeout, is_alive=lambda: not process.has_exited())
     return f"worker running (pid {process.pid()}); log {process.log_file}"
 
 

@@ -24,7 +24,9 @@ class ClickHouseWriter:
         self._client = Client.from_url(url)
         self._max_backoff = max_backoff
 
-    async def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    async def write(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
         if not rows:
             return
         query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
@@ -36,7 +38,7 @@ class ClickHouseWriter:
                 return
             except (ClickHouseError, OSError, EOFError) as exc:
                 log.warning(
-                    "ClickHouse insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
+                    "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
                     table,
                     attempt,
                     len(rows),

@@ -1,4 +1,4 @@
-"""Row mappers: event in, row out, column for column with the DDL in deploy/clickhouse/migrations."""
+"""Row mappers: event in, row out, column for column with deploy/clickhouse/migrations."""
 
 from __future__ import annotations
 

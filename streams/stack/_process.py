@@ -10,12 +10,10 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
 
 Progress = Callable[[str], None]
 """Reports one step of a long-running command to the person waiting for it."""
@@ -49,20 +47,42 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return None
 
-    def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+    def start(self, argv: Sequence[str]) -> int:
+        """Start ``argv`` in its own session, output appended to the log; return its pid.
+
+        posix_spawn rather than Popen: the process outlives this one, and nobody will wait()
+        for it here (a Popen object would warn about a child still running when collected).
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # survives the CLI; not killed by the terminal's ^C
-                env=env,
-            )
-        self.pid_file.write_text(f"{proc.pid}\n")
-        return proc.pid
+        pid = os.posix_spawnp(
+            argv[0],
+            list(argv),
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (
+                    os.POSIX_SPAWN_OPEN,
+                    1,
+                    str(self.log_file),
+                    os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                    0o644,
+                ),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,  # survives the CLI; not hit by the terminal's ^C
+        )
+        self.pid_file.write_text(f"{pid}\n")
+        return pid
+
+    def has_exited(self) -> bool:
+        """True once the process started last has exited. For use while it starts: unlike
+        :meth:`pid` it does not look at the command line, which may not be final yet."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return True
+        return not alive(pid)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, then SIGKILL after ``timeout``. Returns whether a process was stopped."""
@@ -162,7 +182,7 @@ def wait_until(
     while time.monotonic() < deadline:
         if ready():
             return
-        if process.pid() is None:
+        if process.has_exited():
             raise StackError(
                 f"{process.name} exited while starting. Last lines of {process.log_file}:\n"
                 f"{process.log_tail()}"

@@ -10,7 +10,6 @@ import base64
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 from string import Template
 
 from streams.settings import REPO_ROOT, Settings
@@ -19,6 +18,7 @@ from streams.stack._process import (
     Progress,
     StackError,
     ensure_ports_free,
+    port_open,
     wait_until,
 )
 
@@ -89,13 +89,16 @@ class KafkaBroker:
         if pid is None:
             return "stopped"
         state = "answering" if self.answers_metadata() else "NOT answering"
-        return f"running (pid {pid}) on {self.settings.kafka_bootstrap}, {state}; logs {self.home}/logs"
+        where = self.settings.kafka_bootstrap
+        return f"running (pid {pid}) on {where}, {state}; logs {self.home}/logs"
 
     def answers_metadata(self) -> bool:
         """True when the broker answers a metadata request (and so can serve clients)."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        if not port_open(self.settings.kafka_port):
+            return False  # cheap, and spares kafka-python a failed connection
         try:
             admin = KafkaAdminClient(
                 bootstrap_servers=self.settings.kafka_bootstrap,
@@ -139,7 +142,8 @@ class KafkaBroker:
         if result.returncode != 0:
             raise StackError(
                 f"Maven could not resolve the Kafka jars (exit {result.returncode}). "
-                f"Check that Maven Central is reachable.\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+                "Check that Maven Central is reachable.\n"
+                f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
             )
         stamp.write_text(pom.read_text())
 

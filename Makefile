@@ -1,0 +1,43 @@
+# Gate Sentinel. The two commands of the quick start:
+#   make demo   set up, start Kafka + ClickHouse + a worker, send entries, show the decisions
+#   make test   set up, start Kafka + ClickHouse, then ruff, mypy and pytest (unit + integration)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SENTINEL := $(BIN)/sentinel
+
+.PHONY: deps install demo test lint stack-up stack-down clean
+
+deps:
+	@bash deploy/install-system-packages.sh
+
+$(VENV)/.installed: pyproject.toml
+	@echo "python: creating $(VENV) and installing the project (first run takes a minute or two)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: deps $(VENV)/.installed
+
+stack-up: install
+	$(SENTINEL) stack up
+	$(SENTINEL) migrate
+
+stack-down:
+	$(SENTINEL) stack down
+
+demo: stack-up
+	$(SENTINEL) demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: stack-up lint
+	$(BIN)/pytest
+
+clean:
+	-$(SENTINEL) stack down
+	rm -rf .local

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system packages the local stack needs, from Debian's archive, if they are missing:
+#   clickhouse-server (18.16 on Debian 12), a Java runtime and Maven (for the Kafka broker).
+# Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
+set -euo pipefail
+
+missing=()
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] \
+  || command -v clickhouse >/dev/null 2>&1 || missing+=(clickhouse-server)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present (clickhouse-server, java, mvn)"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "error: missing ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "system packages: installing ${missing[*]} from Debian (apt-get)..."
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "system packages: installed ${missing[*]}"

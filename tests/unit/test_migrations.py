@@ -1,0 +1,106 @@
+"""Migrations on a current ClickHouse engine (chdb, in-process); the 18.16 server runs them in
+tests/integration. The row mapper is checked against the real DDL by inserting its rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from chdb import session as chdb_session
+
+from schemas import Decision, RuleResult
+from streams.migrate import (
+    MigrationError,
+    apply_migrations,
+    load_migrations,
+    split_statements,
+)
+from streams.sink.rows import DECISION_COLUMNS, decision_row
+
+
+@pytest.fixture
+def chdb(tmp_path: Path) -> Iterator[object]:
+    session = chdb_session.Session(str(tmp_path / "chdb"))
+    session.query("CREATE DATABASE IF NOT EXISTS sentinel")
+    session.query("USE sentinel")
+    yield session
+    session.close()
+
+
+def executor(session: object):  # type: ignore[no-untyped-def]
+    def execute(sql: str) -> list[tuple[object, ...]]:
+        result = session.query(sql, "TabSeparated")  # type: ignore[attr-defined]
+        text = result.bytes().decode()
+        return [tuple(line.split("\t")) for line in text.splitlines() if line]
+
+    return execute
+
+
+def test_split_statements_ignores_comments_and_trailing_semicolons() -> None:
+    sql = "-- a comment; with a semicolon\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\nSELECT 1;\n"
+    assert split_statements(sql) == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "SELECT 1"]
+
+
+def test_migration_files_are_numbered_in_order() -> None:
+    migrations = load_migrations()
+    versions = [m.version for m in migrations]
+    assert versions == sorted(versions) and versions[0] == 1
+    assert versions == list(range(1, len(versions) + 1)), "no gaps in migration numbers"
+
+
+def test_badly_named_migration_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "2_oops.sql").write_text("SELECT 1")
+    with pytest.raises(MigrationError, match="NNNN_lower_snake.sql"):
+        load_migrations(tmp_path)
+
+
+def test_migrations_apply_once_on_current_clickhouse(chdb: object) -> None:
+    execute = executor(chdb)
+    first = apply_migrations(execute, "sentinel", load_migrations())
+    assert first == [m.name for m in load_migrations()]
+    assert apply_migrations(execute, "sentinel", load_migrations()) == []
+    assert execute("SELECT count() FROM schema_migrations") == [(str(len(first)),)]
+
+
+def test_an_edited_migration_is_refused(chdb: object, tmp_path: Path) -> None:
+    (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (x UInt8) ENGINE = Memory;")
+    execute = executor(chdb)
+    apply_migrations(execute, "sentinel", load_migrations(tmp_path))
+    (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (x UInt16) ENGINE = Memory;")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        apply_migrations(execute, "sentinel", load_migrations(tmp_path))
+
+
+def test_decision_rows_fit_the_decisions_table(chdb: object) -> None:
+    execute = executor(chdb)
+    apply_migrations(execute, "sentinel", load_migrations())
+    decision = Decision(
+        event_id="e-1:0",
+        event_time=datetime(2022, 4, 30, 17, 0, tzinfo=UTC),  # 01:00 on 1 May in Shanghai
+        entry_id="e-1",
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        outcome="hold",
+        rules=(RuleResult(rule="nat_48h", passed=False, outcome="hold", reason="expired"),),
+        ruleset_version="skeleton-1",
+    )
+    row = decision_row(decision)
+    assert len(row) == len(DECISION_COLUMNS)
+    values = ", ".join(_literal(v) for v in row)
+    execute(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({values})")
+    assert execute(
+        "SELECT entry_id, outcome, failed_rules, event_date, toString(event_time) FROM decisions"
+    ) == [("e-1", "hold", "['nat_48h']", "2022-05-01", "2022-05-01 01:00:00")]
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, datetime):
+        return str(int(value.timestamp()))
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "\\'") + "'"

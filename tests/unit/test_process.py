@@ -1,0 +1,63 @@
+"""The pid-file process manager, with real processes (sleep) and no network."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.stack._process import ManagedProcess, StackError, alive, wait_until
+
+
+def managed(tmp_path: Path, marker: str = "sleep") -> ManagedProcess:
+    return ManagedProcess("svc", tmp_path / "run", tmp_path / "logs" / "svc.log", marker)
+
+
+def test_start_then_stop(tmp_path: Path) -> None:
+    process = managed(tmp_path)
+    pid = process.start(["sleep", "60"])
+    assert process.pid() == pid and alive(pid)
+    assert process.stop(timeout=5) is True
+    assert not alive(pid)
+    assert not process.pid_file.exists()
+    assert process.stop() is False  # nothing left to stop
+
+
+def test_a_process_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    process = managed(tmp_path, marker="ignores-term")
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    pid = process.start([sys.executable, "-c", code, "ignores-term"])
+    wait_until(
+        lambda: "ignores-term" in Path(f"/proc/{pid}/cmdline").read_text(),
+        what="start",
+        timeout=5,
+        process=process,
+    )
+    assert process.stop(timeout=0.5) is True
+    assert not alive(pid)
+
+
+def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        process = managed(tmp_path, marker="kafka.Kafka")
+        process.run_dir.mkdir(parents=True)
+        process.pid_file.write_text(f"{stranger.pid}\n")  # a pid file left from another life
+        assert process.pid() is None
+        assert process.stop() is False
+        assert alive(stranger.pid)
+        assert not process.pid_file.exists(), "a stale pid file is cleaned up"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_wait_until_reports_a_crash_with_the_log(tmp_path: Path) -> None:
+    process = managed(tmp_path, marker="crashes")
+    process.start(
+        [sys.executable, "-c", "import sys; print('boom: bad config'); sys.exit(3)", "crashes"]
+    )
+    with pytest.raises(StackError, match="exited while starting(.|\n)*boom: bad config"):
+        wait_until(lambda: False, what="svc", timeout=10, process=process)

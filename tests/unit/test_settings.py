@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streams.settings import ConfigError, Settings, load_settings
+
+
+def test_defaults_point_at_the_local_stack() -> None:
+    settings = load_settings({})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.kafka_port == 9092
+    assert settings.clickhouse_port == 9000
+    assert settings.clickhouse_database == "sentinel"
+    assert settings.topic("gate.entries") == "gate.entries"
+
+
+def test_reads_only_the_mapping_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTINEL_APP_ID", "from-process-env")
+    assert load_settings({}).app_id == "gate-sentinel"
+
+
+def test_environment_overrides() -> None:
+    settings = load_settings(
+        {
+            "SENTINEL_KAFKA_BOOTSTRAP": "127.0.0.1:19092,127.0.0.1:19093",
+            "SENTINEL_CLICKHOUSE_URL": "clickhouse://default@127.0.0.1:19000/park_a",
+            "SENTINEL_TOPIC_PREFIX": "test.",
+            "SENTINEL_STATE_DIR": "/tmp/sentinel-state",
+            "SENTINEL_SINK_BATCH_ROWS": "100",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.kafka_port == 19092
+    assert settings.clickhouse_port == 19000
+    assert settings.clickhouse_database == "park_a"
+    assert settings.topic("gate.entries") == "test.gate.entries"
+    assert settings.state_dir == Path("/tmp/sentinel-state")
+    assert settings.sink_batch_rows == 100
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({})
+    with pytest.raises(ValidationError):
+        settings.app_id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SENTINEL_KAFKA_BOOTSTRAP", "localhost", "is not host:port"),
+        ("SENTINEL_CLICKHOUSE_URL", "http://127.0.0.1:8123", "expected clickhouse://"),
+        ("SENTINEL_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/", "database name"),
+        ("SENTINEL_CLICKHOUSE_URL", "clickhouse://127.0.0.1:99999/db", "bad port"),
+        ("SENTINEL_LOG_LEVEL", "warning", "crit, error, warn, info or debug"),
+        ("SENTINEL_SINK_BATCH_ROWS", "0", "greater than or equal to 1"),
+        ("SENTINEL_TOPIC_PREFIX", "has space", "should match pattern"),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_fix(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({variable: value})
+    message = str(caught.value)
+    assert variable in message
+    assert expected in message
+
+
+def test_a_misspelt_variable_is_an_error_not_ignored() -> None:
+    with pytest.raises(ConfigError, match="unknown setting SENTINEL_KAFKA_BOOTSRAP"):
+        load_settings({"SENTINEL_KAFKA_BOOTSRAP": "127.0.0.1:9092"})
+
+
+def test_the_pseudonym_key_is_not_printed() -> None:
+    settings = load_settings({"SENTINEL_PSEUDONYM_KEY": "s3cret-key"})
+    assert "s3cret-key" not in repr(settings)
+    assert settings.pseudonym_key.get_secret_value() == "s3cret-key"
+
+
+def test_settings_class_refuses_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"kafka_bootsrap": "x:1"})
