@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
-#   clickhouse-server (18.16 on Debian 12), a Java runtime and Maven (for the Kafka broker).
+#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker).
 # Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
 missing=()
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] \
   || command -v clickhouse >/dev/null 2>&1 || missing+=(clickhouse-server)
+command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present (clickhouse-server, java, mvn)"
+  echo "system packages: all present (clickhouse-server, clickhouse-client, java, mvn)"
   exit 0
 fi
 
