@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from streams.settings import ConfigError, Settings, load_settings
 
@@ -32,6 +33,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="start in the background (stopped by `sentinel stack down`)",
     )
 
+    simulate = commands.add_parser(
+        "simulate", help="generate a scenario's events (and ground truth) to files and/or Kafka"
+    )
+    simulate.add_argument("--scenario", choices=("jinshan-2022",), default="jinshan-2022")
+    simulate.add_argument("--seed", type=int, default=1, help="same seed, same events (default 1)")
+    simulate.add_argument(
+        "--out", type=Path, help="write events.jsonl and ground_truth.json into this directory"
+    )
+    simulate.add_argument("--kafka", action="store_true", help="send the events to Kafka")
+    simulate.add_argument(
+        "--speed",
+        type=_non_negative_float,
+        default=0.0,
+        help="with --kafka: event time runs this many times faster than real time "
+        "(e.g. 3600: an hour a second); 0, the default, sends as fast as possible",
+    )
+    simulate.add_argument(
+        "--hazmat-share", type=_share, default=0.55, help="share of hazmat trucks (default 0.55)"
+    )
+    simulate.add_argument(
+        "--positive-rate",
+        type=_share,
+        default=0.0,
+        help="share of antigen tests that are positive, for stress runs (default 0: as in 2022)",
+    )
+
+    produce = commands.add_parser("produce", help="send a JSONL file of events to Kafka")
+    produce.add_argument("file", type=Path, help='lines of {"topic": ..., "value": {...}}')
+    produce.add_argument("--speed", type=_non_negative_float, default=0.0, help="as for simulate")
+
+    dlq = commands.add_parser("dlq", help="the dead-letter topic")
+    dlq.add_argument("action", choices=("list", "replay"))
+
+    schemas = commands.add_parser("schemas", help="JSON Schema files in schemas/json")
+    schemas.add_argument("action", choices=("write", "check"))
+
     demo = commands.add_parser("demo", help="send a few entries and show what comes out")
     demo.add_argument(
         "--entries", type=_positive_int, default=6, help="how many entries to send (default 6)"
@@ -46,6 +83,23 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number; give 1 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a share; give a number from 0 to 1")
     return value
 
 
@@ -85,6 +139,45 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(start_detached(settings, progress=_progress))
             return 0
         return run_worker(settings)
+    if args.command == "simulate":
+        from streams.simulator import run_simulate
+
+        if args.out is None and not args.kafka:
+            print(
+                "sentinel simulate: say where the events go: --out DIR, --kafka, or both",
+                file=sys.stderr,
+            )
+            return 2
+        return run_simulate(settings, args)
+    if args.command == "produce":
+        from streams.simulator.playback import PlaybackError, produce, read_jsonl
+
+        if not args.file.is_file():
+            print(f"sentinel produce: {args.file} is not a file", file=sys.stderr)
+            return 2
+        try:
+            total = sum(1 for _ in read_jsonl(args.file))  # validates every line first
+            records = (record for _, record in read_jsonl(args.file))
+            sent = produce(settings, records, total, speed=args.speed, label=args.file.name)
+        except PlaybackError as exc:
+            print(f"sentinel produce: {exc}", file=sys.stderr)
+            return 2
+        print(f"sent {sent} events from {args.file}")
+        return 0
+    if args.command == "dlq":
+        return _dlq(args.action, settings)
+    if args.command == "schemas":
+        from streams import json_schemas
+
+        if args.action == "write":
+            print(f"wrote {len(json_schemas.write())} files to {json_schemas.SCHEMA_DIR}")
+            return 0
+        stale = json_schemas.drift()
+        if stale:
+            print(f"out of date: {', '.join(stale)}; run `sentinel schemas write`", file=sys.stderr)
+            return 1
+        print("schemas/json matches the models")
+        return 0
     if args.command == "demo":
         from streams.demo import run_demo
 
@@ -123,6 +216,28 @@ def _topics(action: str, settings: Settings) -> int:
             f"{settings.topic(topic.name):<24} key={topic.key:<8} "
             f"partitions={topic.partitions} {kind:<16} {topic.doc}"
         )
+    return 0
+
+
+def _dlq(action: str, settings: Settings) -> int:
+    from streams import dlq
+
+    if action == "replay":
+        sent = dlq.replay(settings)
+        print(
+            f"replayed {sent} dead letters to their source topics"
+            if sent
+            else "nothing to replay: every dead letter was replayed before"
+        )
+        return 0
+    letters = dlq.list_letters(settings)
+    for letter in letters:
+        meta = letter.meta
+        print(
+            f"#{letter.offset:<6} {meta.source_topic}[{meta.source_partition}]@{meta.source_offset}"
+            f"  {letter.size} bytes  {meta.error_class}: {meta.error_message}"
+        )
+    print(f"{len(letters)} dead letters in {settings.topic('sentinel.dlq')}")
     return 0
 
 

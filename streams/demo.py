@@ -1,32 +1,35 @@
 """``sentinel demo``: send a few vehicle entries through the running pipeline and show the results.
 
-It starts a worker in the background if none runs, sends entries with kafka-python, reads their
-decisions back from ``sentinel.decisions``, and counts their rows in ClickHouse.
+It starts a worker in the background if none runs, sends raw entries with kafka-python to
+``gate.entries``, reads their decisions back from ``sentinel.decisions``, and counts their rows in
+ClickHouse.
 """
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from schemas import Decision, Occupant, VehicleEntry
+from schemas import Cargo, Decision, RawOccupant, RawVehicleEntry
 from streams.settings import Settings
+from streams.simulator.identities import LOCAL_REGION, person, plate
 from streams.stack._process import Progress
 from streams.topics import create_topics
 
-PLATES = ("沪A12345", "浙B67890", "苏E24680", "沪D13579", "皖A11223", "鲁C44556")
 
-
-def sample_entries(count: int, now: datetime) -> list[VehicleEntry]:
-    """Hazmat entries at one gate; every third presents a NAT sampled 60 h ago (held)."""
+def sample_entries(count: int, now: datetime) -> list[RawVehicleEntry]:
+    """Hazmat entries at one gate, as a gate sends them (synthetic ID numbers); every third
+    presents a NAT sampled 60 h ago and is held."""
+    rng = random.Random()
     batch = uuid.uuid4().hex[:8]
     entries = []
     for i in range(count):
         sampled = now - timedelta(hours=60 if i % 3 == 2 else 20)
         occupants = tuple(
-            Occupant(
-                person_id=f"demo-{batch}-{i}-{role}",
+            RawOccupant(
+                id_number=person(rng, LOCAL_REGION[0]).id_number,
                 role=role,
                 nat_sample_time=sampled,
                 nat_result="negative",
@@ -34,20 +37,23 @@ def sample_entries(count: int, now: datetime) -> list[VehicleEntry]:
             for role in ("driver", "escort")
         )
         entries.append(
-            VehicleEntry(
+            RawVehicleEntry(
                 event_id=f"demo-{batch}-{i}",
                 event_time=now - timedelta(seconds=count - i),
                 park="tangu-green-bay",
                 gate="jinshanwei-1",
-                plate=PLATES[i % len(PLATES)],
+                plate=plate(rng),
                 hazmat=True,
+                cargo=Cargo(un_number="UN1230", hazard_class="3", quantity_kg=20_000),
+                consignee="ent-001",
+                origin_region=LOCAL_REGION[1],
                 occupants=occupants,
             )
         )
     return entries
 
 
-def send_entries(settings: Settings, entries: list[VehicleEntry]) -> None:
+def send_entries(settings: Settings, entries: list[RawVehicleEntry]) -> None:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
@@ -118,6 +124,9 @@ def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
     batch = sample_entries(entries, datetime.now(UTC))
     ids = {e.event_id for e in batch}
     progress(f"sending {len(batch)} vehicle entries to {settings.topic('gate.entries')}")
+    progress(
+        "(ingestion pseudonymises the occupants, the rules decide, the sink writes ClickHouse)"
+    )
     send_entries(settings, batch)
     progress(f"reading their decisions from {settings.topic('sentinel.decisions')}")
     decisions = read_decisions(settings, ids)

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr("dev-only-change-me"), description="HMAC key for person pseudonyms"
     )
+    max_message_bytes: int = Field(
+        262_144, ge=1024, description="ingestion: larger messages go to the dead-letter topic"
+    )
+    future_tolerance_seconds: float = Field(
+        300, ge=0, description="ingestion: how far ahead of the clock an event time may be"
+    )
+    dlq_window: int = Field(
+        200, ge=10, description="DLQ limit: how many recent messages per partition to judge"
+    )
+    dlq_max_share: float = Field(
+        0.5, gt=0, le=1, description="DLQ limit: the worker stops above this share of bad ones"
+    )
     sink_batch_rows: int = Field(5000, ge=1, description="ClickHouse sink: rows per batch, at most")
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="ClickHouse sink: seconds a row may wait in a batch"

@@ -1,6 +1,7 @@
 """The topic catalogue: every Kafka topic the pipeline reads or writes, in one place.
 
-Raw topics carry personal data and keep it briefly; canonical and output topics carry pseudonyms.
+Raw topics carry personal data and keep it briefly (3 days); canonical and output topics carry
+pseudonyms only.
 ``create_topics`` is idempotent: it creates what is missing and leaves existing topics alone.
 """
 
@@ -10,6 +11,22 @@ import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import BaseModel
+
+from schemas import (
+    Alert,
+    AntigenTest,
+    Decision,
+    HealthVisit,
+    NatReport,
+    RawAntigenTest,
+    RawHealthVisit,
+    RawNatReport,
+    RawVehicleEntry,
+    RiskAreaUpdate,
+    VehicleEntry,
+    VehicleExit,
+)
 from streams.settings import Settings
 
 HOUR_MS = 3_600_000
@@ -19,9 +36,10 @@ DAY_MS = 24 * HOUR_MS
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    key: Literal["plate", "person", "region", "ruleset", "entry", "alert", "none"]
+    key: Literal["plate", "person", "region", "ruleset", "entry", "alert", "source"]
     partitions: int
     retention_ms: int  # -1: forever
+    model: type[BaseModel] | None  # what each value is; None: raw bytes (dead letters)
     compacted: bool = False
     doc: str = ""
 
@@ -33,18 +51,37 @@ class TopicSpec:
 
 
 PARTITIONS = 4
+RAW_RETENTION = 3 * DAY_MS  # raw topics hold personal data: keep them briefly
+
+# Raw topics, as producers send them (personal data), and where ingestion puts each one's events
+# once they are validated and pseudonymised.
+RAW_TO_CANONICAL: dict[str, str] = {
+    "gate.entries": "canonical.entries",
+    "gate.exits": "canonical.exits",
+    "health.antigen": "canonical.antigen",
+    "health.nat": "canonical.nat",
+    "health.visits": "canonical.visits",
+    "ref.risk-areas": "canonical.risk-areas",
+}
 
 CATALOGUE: tuple[TopicSpec, ...] = (
-    TopicSpec("gate.entries", "plate", PARTITIONS, 7 * DAY_MS, doc="vehicle entries (raw)"),
-    TopicSpec("gate.exits", "plate", PARTITIONS, 7 * DAY_MS, doc="vehicle exits (raw)"),
-    TopicSpec("health.antigen", "person", PARTITIONS, 7 * DAY_MS, doc="antigen tests (raw)"),
-    TopicSpec("health.nat", "person", PARTITIONS, 7 * DAY_MS, doc="NAT reports (raw)"),
-    TopicSpec("health.visits", "person", PARTITIONS, 14 * DAY_MS, doc="health visits (raw)"),
-    TopicSpec("ref.risk-areas", "region", 1, -1, compacted=True, doc="risk-area colours"),
-    TopicSpec("sentinel.rulesets", "ruleset", 1, -1, compacted=True, doc="published rule sets"),
-    TopicSpec("sentinel.decisions", "entry", PARTITIONS, 30 * DAY_MS, doc="release decisions"),
-    TopicSpec("sentinel.alerts", "alert", PARTITIONS, 30 * DAY_MS, doc="alerts to page"),
-    TopicSpec("sentinel.dlq", "none", 1, 30 * DAY_MS, doc="dead letters, raw bytes + reason"),
+    TopicSpec("gate.entries", "plate", PARTITIONS, RAW_RETENTION, RawVehicleEntry, doc="raw"),
+    TopicSpec("gate.exits", "plate", PARTITIONS, RAW_RETENTION, VehicleExit, doc="raw"),
+    TopicSpec("health.antigen", "person", PARTITIONS, RAW_RETENTION, RawAntigenTest, doc="raw"),
+    TopicSpec("health.nat", "person", PARTITIONS, RAW_RETENTION, RawNatReport, doc="raw"),
+    TopicSpec("health.visits", "person", PARTITIONS, RAW_RETENTION, RawHealthVisit, doc="raw"),
+    TopicSpec("ref.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True, doc="raw"),
+    TopicSpec("canonical.entries", "plate", PARTITIONS, 30 * DAY_MS, VehicleEntry),
+    TopicSpec("canonical.exits", "plate", PARTITIONS, 30 * DAY_MS, VehicleExit),
+    TopicSpec("canonical.antigen", "person", PARTITIONS, 30 * DAY_MS, AntigenTest),
+    TopicSpec("canonical.nat", "person", PARTITIONS, 30 * DAY_MS, NatReport),
+    TopicSpec("canonical.visits", "person", PARTITIONS, 30 * DAY_MS, HealthVisit),
+    TopicSpec("canonical.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True),
+    TopicSpec("sentinel.rulesets", "ruleset", 1, -1, None, compacted=True, doc="rule sets"),
+    TopicSpec("sentinel.decisions", "entry", PARTITIONS, 30 * DAY_MS, Decision),
+    TopicSpec("sentinel.alerts", "alert", PARTITIONS, 30 * DAY_MS, Alert),
+    # Dead letters keep the raw bytes and key, personal data included: a week to fix and replay.
+    TopicSpec("sentinel.dlq", "source", 1, 7 * DAY_MS, None, doc="dead letters: raw bytes"),
 )
 
 

@@ -8,22 +8,15 @@ service fails the run; on a developer's machine it skips with the command to run
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clickhouse_driver import Client
 
-from streams.migrate import migrate
 from streams.settings import Settings, load_settings
 from streams.stack.clickhouse import ClickHouseServer
 from streams.stack.kafka import KafkaBroker
-from streams.topics import create_topics
-from streams.worker import wait_for_ready
-from tests.integration.helpers import settings_env
+from tests.integration.helpers import Worker, isolated, running_worker
 
 HERE = Path(__file__).parent
 
@@ -54,61 +47,15 @@ def services(stack_settings: Settings) -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def settings(stack_settings: Settings, services: None) -> Iterator[Settings]:
-    """Settings isolated to this session: own topics, consumer group and database."""
-    run = uuid.uuid4().hex[:10]
-    database = f"it_{run}"
-    isolated = stack_settings.model_copy(
-        update={
-            "topic_prefix": f"it-{run}.",
-            "app_id": f"it-{run}",
-            "clickhouse_url": stack_settings.clickhouse_url.rsplit("/", 1)[0] + f"/{database}",
-        }
-    )
-    create_topics(isolated)
-    migrate(isolated.clickhouse_url, database)
-    yield isolated
-    client = Client.from_url(stack_settings.clickhouse_url)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS {database}")
-    finally:
-        client.disconnect()
-    _delete_topics(isolated)
-
-
-def _delete_topics(settings: Settings) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        existing = set(admin.list_topics())
-        ours = [t for t in existing if t.startswith(settings.topic_prefix)]
-        ours += [t for t in existing if t.startswith(settings.app_id + "-")]  # Faust's own
-        if ours:
-            admin.delete_topics(ours)
-    finally:
-        admin.close()
+    """Settings isolated to this test module: own topics, consumer group and database."""
+    with isolated(stack_settings) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real `sentinel worker` process on this session's topics; yields its log file."""
-    log_file = tmp_path_factory.mktemp("worker") / "worker.log"
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=settings_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_ready(log_file, 0, timeout=90, is_alive=lambda: process.poll() is None)
-        yield log_file
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """A real `sentinel worker` process on this module's topics."""
+    with running_worker(settings, tmp_path_factory.mktemp("worker")) as worker:
+        yield worker

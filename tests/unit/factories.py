@@ -1,0 +1,89 @@
+"""Valid raw events for unit tests, built as dicts (as JSON producers send them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.people import id_check_char
+
+AT = datetime(2022, 4, 12, 8, 30, tzinfo=UTC)
+
+
+def resident_id(first17: str = "31011619800101123") -> str:
+    return first17 + id_check_char(first17)
+
+
+DRIVER_ID = resident_id("31011619800101123")
+ESCORT_ID = resident_id("33040219790505456")
+
+
+def entry(**changes: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event_id": "entry-1",
+        "event_time": AT.isoformat(),
+        "park": "tangu-green-bay",
+        "gate": "jinshanwei-1",
+        "plate": "沪A12345",
+        "hazmat": True,
+        "cargo": {"un_number": "UN1230", "hazard_class": "3", "quantity_kg": 20000},
+        "consignee": "ent-001",
+        "origin_region": "浙江省嘉兴市南湖区",
+        "occupants": [
+            {
+                "id_number": DRIVER_ID,
+                "phone": "13812345678",
+                "role": "driver",
+                "nat_sample_time": (AT - timedelta(hours=20)).isoformat(),
+                "nat_result": "negative",
+            },
+            {
+                "id_number": ESCORT_ID,
+                "phone": "+86 139-0000-1111",
+                "role": "escort",
+                "nat_sample_time": (AT - timedelta(hours=30)).isoformat(),
+                "nat_result": "negative",
+            },
+        ],
+    }
+    value.update(changes)
+    return value
+
+
+def antigen(**changes: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event_id": "antigen-1",
+        "event_time": AT.isoformat(),
+        "id_number": DRIVER_ID,
+        "park": "tangu-green-bay",
+        "site": "jinshanwei-1",
+        "result": "negative",
+    }
+    value.update(changes)
+    return value
+
+
+def nat(**changes: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event_id": "nat-1",
+        "event_time": AT.isoformat(),
+        "id_number": DRIVER_ID,
+        "sample_time": (AT - timedelta(hours=8)).isoformat(),
+        "result": "negative",
+        "lab": "jinshan-cdc",
+    }
+    value.update(changes)
+    return value
+
+
+def visit(**changes: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event_id": "visit-1",
+        "event_time": AT.isoformat(),
+        "id_number": DRIVER_ID,
+        "enterprise": "ent-001",
+        "visit_number": 1,
+        "temperature_c": 36.6,
+    }
+    value.update(changes)
+    return value

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from schemas import AntigenTest, VehicleEntry
+from streams.ingest import Accepted, BadShareGuard, Ingestor, Rejected
+from streams.pseudonym import Pseudonymiser
+from tests.unit import factories as f
+
+KEY = b"unit-test-key-0123456789"
+NOW = f.AT + timedelta(hours=1)
+
+
+def ingestor(key: bytes = KEY, max_bytes: int = 65536) -> Ingestor:
+    return Ingestor(
+        Pseudonymiser(key), max_message_bytes=max_bytes, future_tolerance=timedelta(minutes=5)
+    )
+
+
+def raw(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def test_an_entry_leaves_with_pseudonyms_and_no_phone_numbers() -> None:
+    result = ingestor().ingest("gate.entries", raw(f.entry()), now=NOW)
+    assert isinstance(result, Accepted)
+    assert result.topic == "canonical.entries"
+    assert result.key == "沪A12345".encode()
+    text = result.value.decode()
+    for secret in (f.DRIVER_ID, f.ESCORT_ID, "13812345678", "13900001111", "1390000"):
+        assert secret not in text
+    entry = VehicleEntry.model_validate_json(result.value)
+    driver, escort = entry.occupants
+    assert driver.person == Pseudonymiser(KEY)(f.DRIVER_ID)
+    assert driver.person != escort.person
+    assert driver.nat_sample_time is not None and entry.cargo is not None  # the rest is kept
+
+
+def test_health_events_are_keyed_by_the_pseudonym() -> None:
+    result = ingestor().ingest("health.antigen", raw(f.antigen()), now=NOW)
+    assert isinstance(result, Accepted) and result.topic == "canonical.antigen"
+    event = AntigenTest.model_validate_json(result.value)
+    assert result.key == event.person.encode()
+    assert f.DRIVER_ID not in result.value.decode()
+
+
+def test_pseudonyms_are_stable_per_key_and_differ_across_keys() -> None:
+    one, again = Pseudonymiser(KEY), Pseudonymiser(KEY)
+    other = Pseudonymiser(b"another-key-0123456789")
+    assert one(f.DRIVER_ID) == again(f.DRIVER_ID) != other(f.DRIVER_ID)
+    assert one(f.DRIVER_ID).startswith("p_") and len(one(f.DRIVER_ID)) == 34
+    assert "unit-test-key" not in repr(one)
+
+
+def test_a_short_key_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="SENTINEL_PSEUDONYM_KEY"):
+        Pseudonymiser(b"short")
+
+
+@pytest.mark.parametrize(
+    ("source", "payload", "error_class"),
+    [
+        ("gate.entries", b"{not json", "ValidationError"),
+        ("gate.entries", raw([1, 2, 3]), "ValidationError"),
+        ("gate.entries", raw(f.entry(hazmat="yes")), "ValidationError"),
+        ("health.antigen", raw(f.antigen(id_number=f.DRIVER_ID[:17] + "0")), "ValidationError"),
+        (
+            "health.nat",
+            raw(f.nat(event_time=(NOW + timedelta(minutes=6)).isoformat())),
+            "EventTimeInFuture",
+        ),
+    ],
+)
+def test_invalid_messages_are_rejected_with_their_class(
+    source: str, payload: bytes, error_class: str
+) -> None:
+    result = ingestor().ingest(source, payload, now=NOW)
+    assert isinstance(result, Rejected)
+    assert result.error_class == error_class
+    assert f.DRIVER_ID[:17] not in result.error_message
+
+
+def test_future_tolerance_boundary() -> None:
+    at_limit = raw(f.nat(event_time=(NOW + timedelta(minutes=5)).isoformat()))
+    assert isinstance(ingestor().ingest("health.nat", at_limit, now=NOW), Accepted)
+
+
+def test_oversized_messages_are_rejected_before_parsing() -> None:
+    result = ingestor(max_bytes=1024).ingest("gate.entries", b"x" * 1025, now=NOW)
+    assert result == Rejected("MessageTooLarge", "1025 bytes; the limit is 1024 bytes")
+
+
+def test_rejection_names_the_field_not_the_value() -> None:
+    bad_phone = f.entry()
+    bad_phone["occupants"][0]["phone"] = "99912345678"
+    result = ingestor().ingest("gate.entries", raw(bad_phone), now=NOW)
+    assert isinstance(result, Rejected)
+    assert "occupants.0.phone" in result.error_message
+    assert "99912345678" not in result.error_message
+
+
+def test_guard_trips_above_the_share_once_enough_messages_are_seen() -> None:
+    guard = BadShareGuard(window=10, max_share=0.5, min_messages=4)
+    assert [guard.record(bad=True) for _ in range(3)] == [False, False, False]
+    assert guard.record(bad=True) is True
+
+
+def test_guard_forgets_messages_that_left_the_window() -> None:
+    guard = BadShareGuard(window=10, max_share=0.5, min_messages=4)
+    for _ in range(5):
+        guard.record(bad=True)
+    for _ in range(5):
+        guard.record(bad=False)
+    assert guard.share == 0.5
+    assert guard.record(bad=False) is False  # the oldest bad one left the window
+    assert (guard.bad, guard.seen) == (4, 10)

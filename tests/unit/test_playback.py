@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.simulator.playback import PlaybackError, key_for, read_jsonl
+
+
+def test_keys_come_from_the_catalogue_unless_given() -> None:
+    assert key_for({"topic": "gate.entries", "value": {"plate": "沪A12345"}}) == "沪A12345".encode()
+    assert key_for({"topic": "health.nat", "value": {"id_number": "X1"}}) == b"X1"
+    assert key_for({"topic": "ref.risk-areas", "value": {"region": "310116"}}) == b"310116"
+    assert key_for({"topic": "gate.entries", "key": "k", "value": {"plate": "p"}}) == b"k"
+    assert key_for({"topic": "gate.entries", "value": "not an object"}) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{oops", "events.jsonl:2: not JSON"),
+        ('{"value": {}}', 'expected {"topic": ..., "value": ...}'),
+        ('{"topic": "gate.entrys", "value": {}}', "unknown topic 'gate.entrys'"),
+    ],
+)
+def test_a_bad_line_names_the_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"topic": "gate.exits", "value": {}}\n' + line + "\n")
+    with pytest.raises(PlaybackError, match=message.replace("{", r"\{").replace(".", r"\.")):
+        list(read_jsonl(path))
+
+
+def test_blank_lines_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('\n{"topic": "gate.exits", "value": {}}\n\n')
+    assert [n for n, _ in read_jsonl(path)] == [2]
