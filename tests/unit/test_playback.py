@@ -34,3 +34,25 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text('\n{"topic": "gate.exits", "value": {}}\n\n')
     assert [n for n, _ in read_jsonl(path)] == [2]
+
+
+def test_pacing_follows_event_time_at_the_given_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.simulator import playback
+
+    clock = {"now": 100.0}
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(playback.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(playback.time, "sleep", sleep)
+    first = None
+    for stamp in (
+        "2022-04-01T08:00:00+08:00",
+        "2022-04-01T09:00:00+08:00",
+        "2022-04-01T09:00:00+08:00",
+    ):
+        first = playback._pace({"value": {"event_time": stamp}}, 3600.0, first)
+    assert slept == [pytest.approx(1.0)]  # an hour of event time is a second at speed 3600
