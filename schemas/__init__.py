@@ -8,7 +8,16 @@ these models into ``schemas/json/`` by ``sentinel schemas write``.
 from schemas._base import Event
 from schemas.alert import Alert, Severity
 from schemas.dead_letter import DeadLetter
-from schemas.decision import OUTCOME_ORDER, Decision, Outcome, RuleResult
+from schemas.decision import (
+    OUTCOME_ORDER,
+    Decision,
+    EvidenceRef,
+    OccupantOutcome,
+    Outcome,
+    RuleResult,
+    Status,
+    worst,
+)
 from schemas.entry import (
     Cargo,
     Occupant,
@@ -35,9 +44,11 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "Event",
+    "EvidenceRef",
     "HealthVisit",
     "NatReport",
     "Occupant",
+    "OccupantOutcome",
     "Outcome",
     "RawAntigenTest",
     "RawHealthVisit",
@@ -47,6 +58,8 @@ __all__ = [
     "RiskAreaUpdate",
     "RuleResult",
     "Severity",
+    "Status",
     "VehicleEntry",
     "VehicleExit",
+    "worst",
 ]

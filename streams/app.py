@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import faust
 
-from streams.agents import decide, ingest, write
+from streams.agents import decide, ingest, judge, reference, write
+from streams.agents._shared import WorkerState
 from streams.agents._topics import Topics
+from streams.rules import DEFAULT_RULESET, load_ruleset
+from streams.rules.vehicle import RiskHistory
 from streams.settings import Settings
 
 
@@ -29,6 +32,12 @@ def create_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
     )
     topics = Topics(app, settings)
-    for stage in (ingest, decide, write):
-        stage.register(app, topics, settings)
+    # The bundled rule set is in force until one is published on sentinel.rulesets.
+    shared = WorkerState(load_ruleset(DEFAULT_RULESET), settings.evidence_lag_max)
+    risk: dict[str, RiskHistory] = {}
+    ingest.register(app, topics, settings)
+    reference.register(app, settings, shared, risk)
+    judge.register(app, topics, settings, shared)
+    decide.register(app, topics, settings, shared, risk)
+    write.register(app, topics, settings)
     return app

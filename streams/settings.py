@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     dlq_max_share: float = Field(
         0.5, gt=0, le=1, description="DLQ limit: the worker stops above this share of bad ones"
     )
+    evidence_lag_max: int = Field(
+        50_000,
+        ge=1,
+        description="rules: above this many unread evidence messages, absence is 'pending'",
+    )
     sink_batch_rows: int = Field(5000, ge=1, description="ClickHouse sink: rows per batch, at most")
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="ClickHouse sink: seconds a row may wait in a batch"

@@ -78,6 +78,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("canonical.visits", "person", PARTITIONS, 30 * DAY_MS, HealthVisit),
     TopicSpec("canonical.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True),
     TopicSpec("sentinel.rulesets", "ruleset", 1, -1, None, compacted=True, doc="rule sets"),
+    # Between the stages: checks and visit obligations to the person stage, verdicts back.
+    TopicSpec("sentinel.person-checks", "person", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
+    TopicSpec("sentinel.person-verdicts", "plate", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
     TopicSpec("sentinel.decisions", "entry", PARTITIONS, 30 * DAY_MS, Decision),
     TopicSpec("sentinel.alerts", "alert", PARTITIONS, 30 * DAY_MS, Alert),
     # Dead letters keep the raw bytes and key, personal data included: a week to fix and replay.

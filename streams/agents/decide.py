@@ -1,4 +1,4 @@
-"""Stage 3 (skeleton): canonical entries -> release decisions."""
+"""Stage 3, per vehicle: entries, exits and the occupants' verdicts meet here (key: plate)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,77 @@ import logging
 
 import faust
 
-from schemas import VehicleEntry
+from schemas import VehicleEntry, VehicleExit
+from streams.agents._shared import WorkerState
+from streams.agents._tables import StateTable
 from streams.agents._topics import Topics
-from streams.rules import decide_entry
+from streams.agents.judge import PersonCheckOrObligation, ref_to
+from streams.rules import vehicle as stage
+from streams.rules.person import PersonVerdict
+from streams.rules.vehicle import RiskHistory, VehicleState
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, topics: Topics, settings: Settings) -> None:
+def register(
+    app: faust.App,
+    topics: Topics,
+    settings: Settings,
+    shared: WorkerState,
+    risk: dict[str, RiskHistory],
+) -> None:
+    vehicles = StateTable(app, "vehicles", VehicleState)
+    checks = topics("sentinel.person-checks")
     decisions = topics("sentinel.decisions")
+    alerts = topics("sentinel.alerts")
 
-    @app.agent(topics("canonical.entries"), name="decide_release")
-    async def decide_release(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            # Canonical topics are written by ingestion only: a failure here is a bug, not input.
-            entry = VehicleEntry.model_validate_json(value)
-            decision = decide_entry(entry)
+    async def save(key: bytes, out: stage.VehicleOutput) -> None:
+        vehicles.put(key, out.state, stage.next_due(out.state, shared.rules))
+        for check in out.checks:
+            await checks.send(key=check.person.encode(), value=PersonCheckOrObligation.check(check))
+        for obligation in out.obligations:
+            await checks.send(
+                key=obligation.person.encode(), value=PersonCheckOrObligation.obligation(obligation)
+            )
+        for decision in out.decisions:
             await decisions.send(
                 key=decision.entry_id.encode(), value=decision.model_dump_json().encode()
             )
-            log.info("entry %s: %s", entry.event_id, decision.outcome)
+            log.info(
+                "decision %s: %s %s", decision.event_id, decision.outcome,
+                ",".join(decision.failed_rules + decision.pending_rules) or "-",
+            )  # fmt: skip
+        for alert in out.alerts:
+            await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
+            log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+
+    @app.agent(
+        topics("canonical.entries", "canonical.exits", "sentinel.person-verdicts"),
+        name="decide_vehicles",
+    )
+    async def decide_vehicles(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            base = topics.base(message.topic)
+            key: bytes = event.key
+            rules = shared.rules
+            if base == "sentinel.person-verdicts":
+                verdict = PersonVerdict.model_validate_json(event.value)
+                await save(key, stage.on_verdict(vehicles.get(key), verdict, rules))
+            elif base == "canonical.entries":
+                entry = VehicleEntry.model_validate_json(event.value)
+                shared.observe((base, message.partition), entry.event_time)
+                ref = ref_to(message, entry.event_id)
+                history = risk.get(entry.origin_region, ())
+                await save(key, stage.on_entry(vehicles.get(key), entry, ref, rules, history))
+            else:
+                exit_ = VehicleExit.model_validate_json(event.value)
+                shared.observe((base, message.partition), exit_.event_time)
+                await save(key, stage.on_exit(vehicles.get(key), exit_, rules))
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def sweep_vehicles() -> None:
+        watermark = shared.watermark
+        for key in vehicles.due_keys(watermark):
+            await save(key, stage.on_due(vehicles.get(key), shared.rules, watermark))

@@ -216,12 +216,14 @@ class _Builder:
                 occupants=tuple(occupants),
             ),
         )
-        if vehicle.hazmat:  # on-site antigen for the hazmat crew, read a few minutes later
-            for who, _ in crew:
-                positive = self.rng.random() < self.p.positive_rate
-                self.antigen(who, at + _hours(self.rng.uniform(3, 15) / 60), gate, positive)
+        # On-site antigen, read a few minutes later: the hazmat crew always; on any vehicle, an
+        # occupant without a valid NAT (held: "test on site").
+        tested = crew if vehicle.hazmat else crew[:1] if expired else []
+        for who, _ in tested:
+            positive = self.rng.random() < self.p.positive_rate
+            self.antigen(who, at + _hours(self.rng.uniform(3, 15) / 60), gate, positive)
         violator = self.rng.random() < self.p.dwell_violator_share
-        self.dwell_violations += violator
+        self.dwell_violations += violator and vehicle.hazmat  # the cap is for hazmat trucks
         left = at + _hours(dwell_hours(self.rng, violator))
         self.emit(
             "gate.exits",

@@ -1,0 +1,126 @@
+"""Stage 2, per person: evidence and checks meet here (key: person pseudonym)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import faust
+
+from schemas import AntigenTest, EvidenceRef, HealthVisit, NatReport
+from streams.agents._shared import WorkerState
+from streams.agents._tables import StateTable
+from streams.agents._topics import Topics
+from streams.rules import person as stage
+from streams.rules.person import Evidence, Obligation, PersonCheck, PersonState, Visit
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+EVIDENCE_TOPICS = ("canonical.antigen", "canonical.nat")
+
+
+def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerState) -> None:
+    people = StateTable(app, "people", PersonState)
+    verdicts = topics("sentinel.person-verdicts")
+    alerts = topics("sentinel.alerts")
+
+    async def save(key: bytes, output: stage.Output) -> None:
+        state, sent_verdicts, raised = output
+        people.put(key, state, stage.next_due(state, shared.rules))
+        for verdict in sent_verdicts:
+            await verdicts.send(
+                key=verdict.plate.encode(), value=verdict.model_dump_json().encode()
+            )
+        for alert in raised:
+            await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
+            log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+
+    async def on_message(base: str, key: bytes, value: bytes, message: Any) -> None:
+        rules, lagging, watermark = shared.rules, shared.lagging, shared.watermark
+        if base == "sentinel.person-checks":
+            wrapped = PersonCheckOrObligation.parse(value)
+            if isinstance(wrapped, Obligation):
+                state = stage.on_obligation(people.get(key), wrapped)
+                people.put(key, state, stage.next_due(state, rules))
+            else:
+                await save(key, stage.on_check(people.get(key), wrapped, rules, watermark, lagging))
+            return
+        if base == "canonical.visits":
+            visit = HealthVisit.model_validate_json(value)
+            shared.observe((base, message.partition), visit.event_time)
+            seen = Visit(event_id=visit.event_id, time=visit.event_time, entry_id=visit.entry_id)
+            state = stage.on_visit(people.get(key), seen)
+            people.put(key, state, stage.next_due(state, rules))
+            return
+        if base == "canonical.antigen":
+            antigen = AntigenTest.model_validate_json(value)
+            ref = ref_to(message, antigen.event_id)
+            evidence = Evidence(
+                kind="antigen", time=antigen.event_time, result=antigen.result, ref=ref
+            )
+            person, park, at = antigen.person, antigen.park, antigen.event_time
+        else:
+            nat = NatReport.model_validate_json(value)
+            ref = ref_to(message, nat.event_id)
+            evidence = Evidence(kind="nat", time=nat.sample_time, result=nat.result, ref=ref)
+            person, park, at = nat.person, "-", nat.event_time
+        shared.observe((base, message.partition), at)
+        state = people.get(key)
+        await save(key, stage.on_evidence(state, person, evidence, rules, watermark, lagging, park))
+
+    @app.agent(
+        topics(*EVIDENCE_TOPICS, "canonical.visits", "sentinel.person-checks"), name="judge_people"
+    )
+    async def judge_people(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            await on_message(topics.base(message.topic), event.key, event.value, message)
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def sweep_people() -> None:
+        """Deadlines the watermark has passed fire here, with no event for that person."""
+        watermark = shared.watermark
+        for key in people.due_keys(watermark):
+            await save(key, stage.on_due(people.get(key), shared.rules, watermark, shared.lagging))
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def track_progress() -> None:
+        """Unread messages per partition move the watermark and mark lagging evidence; when an
+        evidence stream recovers, the open checks that were pending on it are judged again."""
+        consumer: Any = app.consumer
+        backlog = {}
+        for tp in consumer.assignment():
+            read = consumer._read_offset.get(tp)  # no public accessor for the read position
+            unread = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
+        if shared.progress(backlog):
+            for key in people.all_keys():  # a rare, whole sweep
+                state = people.get(key)
+                await save(key, stage.on_due(state, shared.rules, shared.watermark, shared.lagging))
+
+
+class PersonCheckOrObligation:
+    """The messages on ``sentinel.person-checks``: {"check": ...} or {"obligation": ...}."""
+
+    @staticmethod
+    def check(check: PersonCheck) -> bytes:
+        return b'{"check":' + check.model_dump_json().encode() + b"}"
+
+    @staticmethod
+    def obligation(obligation: Obligation) -> bytes:
+        return b'{"obligation":' + obligation.model_dump_json().encode() + b"}"
+
+    @staticmethod
+    def parse(raw: bytes) -> PersonCheck | Obligation:
+        data = json.loads(raw)
+        if "check" in data:
+            return PersonCheck.model_validate(data["check"])
+        return Obligation.model_validate(data["obligation"])
+
+
+def ref_to(message: Any, event_id: str) -> EvidenceRef:
+    """Where an event was read: the evidence reference a decision carries."""
+    return EvidenceRef(
+        event_id=event_id, topic=message.topic, partition=message.partition, offset=message.offset
+    )
