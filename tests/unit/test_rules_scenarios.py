@@ -1,0 +1,414 @@
+"""The rule engine's pure core, driven through each rule and each incident of DOMAIN.md with a
+simulated clock (the events' own times and the watermark). No broker, no Faust."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas import (
+    AntigenTest,
+    Decision,
+    HealthVisit,
+    NatReport,
+    RiskAreaUpdate,
+    VehicleEntry,
+    VehicleExit,
+)
+from streams.rules import DEFAULT_RULESET, Engine, RuleSet, load_ruleset, parse_ruleset
+
+T0 = datetime(2022, 4, 14, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+RULES = load_ruleset(DEFAULT_RULESET)
+
+
+def person(n: int) -> str:
+    return f"p_{n:032x}"
+
+
+def occupant(
+    n: int, role: str = "driver", nat_age: timedelta | None = timedelta(hours=20), **extra: Any
+) -> dict[str, Any]:
+    value: dict[str, Any] = {"person": person(n), "role": role, **extra}
+    if nat_age is not None:
+        value |= {"nat_sample_time": T0 - nat_age, "nat_result": "negative"}
+    return value
+
+
+def entry(
+    entry_id: str = "e1",
+    *,
+    at: datetime = T0,
+    occupants: list[dict[str, Any]] | None = None,
+    hazmat: bool = True,
+    plate: str = "沪A12345",
+    gate: str = "jinshanwei-1",
+    **extra: Any,
+) -> VehicleEntry:
+    fields: dict[str, Any] = {
+        "event_id": entry_id,
+        "event_time": at,
+        "park": "tangu",
+        "gate": gate,
+        "gate_class": "hazmat" if hazmat else "general",
+        "plate": plate,
+        "hazmat": hazmat,
+        "vehicle_class": "tanker" if hazmat else "truck",
+        "origin_region": "上海市金山区",
+        "occupants": occupants or [occupant(1), occupant(2, "escort")],
+    }
+    if hazmat:
+        fields |= {
+            "cargo": {"un_number": "UN1230", "hazard_class": "3", "quantity_kg": 20000},
+            "consignee": "ent-001",
+            "waybill_id": "wb-1",
+            "appointment_id": "ap-1",
+        }
+    return VehicleEntry.model_validate(fields | extra)
+
+
+def antigen(
+    n: int,
+    *,
+    at: datetime = T0 + timedelta(minutes=8),
+    result: str = "negative",
+    event_id: str | None = None,
+) -> AntigenTest:
+    return AntigenTest(
+        event_id=event_id or f"ag-{n}-{at:%H%M%S}",
+        event_time=at,
+        person=person(n),
+        park="tangu",
+        site="jinshanwei-1",
+        result=result,
+    )
+
+
+def crew_antigens(*people: int) -> list[AntigenTest]:
+    return [antigen(n) for n in people]
+
+
+def run(*events: Any, rules: RuleSet = RULES, until: datetime | None = None) -> Engine:
+    engine = Engine(rules)
+    for event in events:
+        engine.feed(event)
+    if until is not None:
+        engine.advance(until)
+    return engine
+
+
+def current(engine: Engine, entry_id: str = "e1") -> Decision:
+    return engine.current()[entry_id]
+
+
+def result(decision: Decision, rule: str, subject: int | None = None) -> Any:
+    wanted = person(subject) if subject is not None else None
+    return next(r for r in decision.rules if r.rule == rule and r.subject == wanted)
+
+
+# Rule 1: a negative NAT sampled within 48 h, with its boundary.
+@pytest.mark.parametrize(
+    ("age", "status"),
+    [(timedelta(hours=48), "pass"), (timedelta(hours=48, seconds=1), "fail")],
+)
+def test_nat_window_boundary(age: timedelta, status: str) -> None:
+    engine = run(
+        entry(occupants=[occupant(1, nat_age=age), occupant(2, "escort")]), *crew_antigens(2)
+    )
+    first = engine.decisions[0]
+    assert result(first, "nat_48h", 1).status == status
+    assert first.outcome == ("hold" if status == "fail" else "hold")  # antigen 1 still pending
+
+
+def test_expired_nat_is_held_then_upgraded_after_a_negative_antigen() -> None:
+    engine = run(entry(occupants=[occupant(1, nat_age=timedelta(hours=60)), occupant(2, "escort")]))
+    held = engine.decisions[-1]
+    assert held.outcome == "hold"
+    assert result(held, "nat_48h", 1).status == "fail"
+    engine.feed(antigen(1))
+    engine.feed(antigen(2))
+    released = current(engine)
+    assert released.outcome == "release"
+    assert released.revision > held.revision
+    assert released.supersedes == f"e1:{released.revision - 1}"
+    nat = result(released, "nat_48h", 1)
+    assert (nat.status, nat.outcome) == ("fail", "release")
+    assert "follow the NAT" in nat.reason
+
+
+def test_missing_nat_is_a_failure_not_a_skip() -> None:
+    engine = run(entry(hazmat=False, occupants=[occupant(1, nat_age=None)]))
+    assert result(current(engine), "nat_48h", 1).status == "fail"
+    assert current(engine).outcome == "hold"
+
+
+def test_a_lab_report_arriving_late_upgrades_a_hold() -> None:
+    engine = run(entry(hazmat=False, occupants=[occupant(1, nat_age=None)]))
+    assert current(engine).outcome == "hold"
+    engine.feed(
+        NatReport(
+            event_id="nat-1",
+            event_time=T0 + timedelta(minutes=30),
+            person=person(1),
+            sample_time=T0 - timedelta(hours=10),
+            result="negative",
+            lab="cdc",
+        )
+    )
+    assert current(engine).outcome == "release"
+    assert result(current(engine), "nat_48h", 1).evidence[0].event_id == "nat-1"
+
+
+# Rule 2: the on-site antigen, pending within its grace, then a failure.
+def test_antigen_pending_within_grace_then_failing() -> None:
+    engine = run(entry())
+    assert result(current(engine), "antigen_on_site", 1).status == "pending"
+    engine.advance(T0 + timedelta(minutes=29))
+    assert result(current(engine), "antigen_on_site", 1).status == "pending"
+    engine.advance(T0 + timedelta(minutes=30))
+    failed = result(current(engine), "antigen_on_site", 1)
+    assert failed.status == "fail" and "within 30 min" in failed.reason
+    assert current(engine).outcome == "hold"
+
+
+def test_positive_antigen_denies_taints_all_and_pages_once() -> None:
+    engine = run(entry(), antigen(1, result="positive"), antigen(2))
+    decision = current(engine)
+    assert decision.outcome == "deny"
+    assert {o.outcome for o in decision.occupants} == {"deny"}
+    assert {o.own_outcome for o in decision.occupants} == {"deny", "release"}
+    critical = [a for a in engine.alerts if a.severity == "critical"]
+    assert len(critical) == 1 and critical[0].rule == "no_positive"
+
+
+# Rule 3 and rule 13: code colours; a person on no roster is flagged, not stopped.
+@pytest.mark.parametrize(
+    ("colour", "outcome"), [("green", "release"), ("yellow", "hold"), ("red", "deny")]
+)
+def test_health_code_colours(colour: str, outcome: str) -> None:
+    engine = run(
+        entry(occupants=[occupant(1, code_colour=colour), occupant(2, "escort")]),
+        *crew_antigens(1, 2),
+    )
+    assert current(engine).outcome == outcome
+
+
+def test_unknown_person_is_flagged_and_alerted() -> None:
+    engine = run(
+        entry(occupants=[occupant(1), occupant(2, "escort", on_roster=False)]), *crew_antigens(1, 2)
+    )
+    assert current(engine).outcome == "release"
+    assert result(current(engine), "on_roster", 2).status == "fail"
+    assert [a.rule for a in engine.alerts] == ["on_roster"]
+
+
+# Rule 4: the origin's risk colour over a 14-day look-back.
+@pytest.mark.parametrize(
+    ("colour", "days_ago", "outcome"),
+    [("red", 3, "deny"), ("yellow", 3, "hold"), ("red", 15, "release")],
+)
+def test_origin_risk_area(colour: str, days_ago: int, outcome: str) -> None:
+    changes = [
+        RiskAreaUpdate(
+            event_id="r1",
+            event_time=T0 - timedelta(days=days_ago),
+            region="上海市金山区",
+            colour=colour,
+        )
+    ]
+    if days_ago > 14:
+        changes.append(
+            RiskAreaUpdate(
+                event_id="r2",
+                event_time=T0 - timedelta(days=14, hours=1),
+                region="上海市金山区",
+                colour="green",
+            )
+        )
+    engine = run(*changes, entry(), *crew_antigens(1, 2))
+    assert current(engine).outcome == outcome
+
+
+# Rules 6-10: the vehicle's own papers and gate.
+@pytest.mark.parametrize(
+    ("change", "rule", "outcome"),
+    [
+        ({"gate_class": "general"}, "gate_class", "deny"),
+        ({"appointment_id": None}, "appointment", "deny"),
+        ({"waybill_id": None}, "waybill", "hold"),
+        ({"origin_region": "浙江省嘉兴市南湖区"}, "pass", "hold"),
+        ({"occupants": [occupant(1)]}, "escort_on_board", "deny"),
+    ],
+)
+def test_vehicle_rules(change: dict[str, Any], rule: str, outcome: str) -> None:
+    engine = run(entry(**change), *crew_antigens(1, 2))
+    decision = current(engine)
+    assert decision.outcome == outcome
+    assert rule in decision.failed_rules
+
+
+# Rule 5 and the 27-passenger car; rule 12, evasion across gates.
+def bus(entry_id: str, gate: str, at: datetime) -> VehicleEntry:
+    people = [occupant(100, "driver")] + [
+        occupant(100 + i, "passenger", nat_age=None if i == 14 else timedelta(hours=20))
+        for i in range(1, 27)
+    ]
+    return entry(entry_id, at=at, hazmat=False, plate="苏ASUJ59", gate=gate, occupants=people)
+
+
+def test_the_27_passenger_car_is_denied_for_all_27_with_one_critical_alert() -> None:
+    engine = run(
+        bus("bus1", "caolang-1", T0),
+        antigen(114, result="positive"),
+        *[antigen(100 + i) for i in range(27) if i != 14],
+    )
+    decision = current(engine, "bus1")
+    assert decision.outcome == "deny"
+    assert len(decision.occupants) == 27 and {o.outcome for o in decision.occupants} == {"deny"}
+    assert [a.severity for a in engine.alerts] == ["critical"]
+
+
+def test_the_same_plate_at_a_second_gate_raises_an_evasion_alert() -> None:
+    engine = run(
+        bus("bus1", "caolang-1", T0),
+        antigen(114, result="positive"),
+        bus("bus2", "caolang-2", T0 + timedelta(hours=2, minutes=40)),
+    )
+    second = current(engine, "bus2")
+    assert "evasion" in second.failed_rules
+    evasion = [a for a in engine.alerts if a.rule == "evasion"]
+    assert len(evasion) == 1 and evasion[0].severity == "critical"
+
+
+def test_no_evasion_after_the_window_or_at_the_same_gate() -> None:
+    late = run(bus("bus1", "caolang-1", T0), bus("bus2", "caolang-2", T0 + timedelta(hours=25)))
+    same = run(bus("bus1", "caolang-1", T0), bus("bus2", "caolang-1", T0 + timedelta(hours=1)))
+    for engine in (late, same):
+        assert "evasion" not in current(engine, "bus2").failed_rules
+
+
+# Rule 11: health visits, with durable deadlines fired by the watermark alone.
+def visit(n: int, day: float, entry_id: str = "e1", visit_id: str | None = None) -> HealthVisit:
+    return HealthVisit(
+        event_id=visit_id or f"v{n}-{day}",
+        event_time=T0 + timedelta(days=day),
+        person=person(n),
+        enterprise="ent-001",
+        entry_id=entry_id,
+        visit_number=1,
+        temperature_c=36.5,
+    )
+
+
+def out_of_area() -> VehicleEntry:
+    return entry(origin_region="浙江省嘉兴市南湖区", pass_id="pass-1")
+
+
+@pytest.mark.parametrize(("visits", "overdue"), [(1, True), (2, False), (3, False)])
+def test_visit_obligation(visits: int, overdue: bool) -> None:
+    events = [out_of_area(), *crew_antigens(1, 2), *[visit(1, d + 1) for d in range(visits)]]
+    engine = run(*events, until=T0 + timedelta(days=7) - timedelta(seconds=1))
+    assert not [a for a in engine.alerts if a.rule == "health_visits"]
+    engine.advance(T0 + timedelta(days=7))
+    alerts = [a for a in engine.alerts if a.rule == "health_visits"]
+    assert len(alerts) == overdue
+    if overdue:
+        assert "ent-001: 1 of 2 health visits" in alerts[0].message
+
+
+def test_visits_read_before_the_obligation_still_count() -> None:
+    engine = run(
+        visit(1, 1), visit(1, 2), out_of_area(), *crew_antigens(1, 2), until=T0 + timedelta(days=8)
+    )
+    assert not [a for a in engine.alerts if a.rule == "health_visits"]
+
+
+def test_a_visit_for_another_entry_does_not_serve_this_one() -> None:
+    engine = run(
+        out_of_area(),
+        *crew_antigens(1, 2),
+        visit(1, 1, entry_id="other"),
+        visit(1, 2, entry_id="other"),
+        until=T0 + timedelta(days=8),
+    )
+    assert [a.rule for a in engine.alerts if a.rule != "dwell"] == ["health_visits"]
+
+
+# Rule 14: dwell, by exit or by deadline with no exit at all.
+def test_dwell_over_the_cap_by_exit_and_by_deadline() -> None:
+    late_exit = VehicleExit(
+        event_id="x1",
+        event_time=T0 + timedelta(hours=6, minutes=1),
+        park="tangu",
+        gate="g",
+        plate="沪A12345",
+        entry_id="e1",
+    )
+    by_exit = run(entry(), *crew_antigens(1, 2), late_exit)
+    assert [a.rule for a in by_exit.alerts] == ["dwell"]
+    no_exit = run(entry(), *crew_antigens(1, 2), until=T0 + timedelta(hours=6))
+    assert [a.rule for a in no_exit.alerts] == ["dwell"]
+    in_time = run(
+        entry(),
+        *crew_antigens(1, 2),
+        VehicleExit(
+            event_id="x1",
+            event_time=T0 + timedelta(hours=5),
+            park="tangu",
+            gate="g",
+            plate="沪A12345",
+            entry_id="e1",
+        ),
+        until=T0 + timedelta(hours=7),
+    )
+    assert in_time.alerts == []
+
+
+# Rule 15: a late positive for a released person is a retroactive alert.
+def test_late_positive_after_release_is_a_retroactive_critical_alert() -> None:
+    engine = run(entry(), *crew_antigens(1, 2))
+    assert current(engine).outcome == "release"
+    engine.feed(
+        NatReport(
+            event_id="nat-late",
+            event_time=T0 + timedelta(hours=20),
+            person=person(2),
+            sample_time=T0 + timedelta(hours=8),
+            result="positive",
+            lab="cdc",
+        )
+    )
+    assert current(engine).outcome == "deny"
+    positive = [a for a in engine.alerts if a.rule == "no_positive"]
+    assert {a.dedup_key.split(":")[0] for a in positive} == {"positive", "late-positive"}
+    assert {a.severity for a in positive} == {"critical"}
+
+
+# Rule sets are data: the window changes without code, and decisions name the version.
+def test_a_24h_rule_set_changes_the_decision_and_names_its_version() -> None:
+    text = DEFAULT_RULESET.read_text().replace("window: 48h", "window: 24h")
+    strict = parse_ruleset(text.replace('version: "jinshan-2022.1"', 'version: "strict-24h"'))
+    events = [entry(occupants=[occupant(1, nat_age=timedelta(hours=30)), occupant(2, "escort")])]
+    assert result(run(*events).decisions[0], "nat_48h", 1).status == "pass"
+    decision = run(*events, rules=strict).decisions[0]
+    assert result(decision, "nat_48h", 1).status == "fail"
+    assert decision.ruleset_version == "strict-24h"
+
+
+def test_every_decision_explains_itself_with_evidence_references() -> None:
+    engine = run(entry(), *crew_antigens(1, 2))
+    decision = current(engine)
+    checked = {r.rule for r in decision.rules}
+    assert {"nat_48h", "antigen_on_site", "health_code", "gate_class", "no_positive"} <= checked
+    antigen_result = result(decision, "antigen_on_site", 1)
+    assert antigen_result.evidence[0].topic == "canonical.antigen"
+    assert result(decision, "gate_class").evidence[0].event_id == "e1"
+
+
+def test_replayed_events_change_nothing() -> None:
+    events = [entry(), *crew_antigens(1, 2)]
+    once = run(*events)
+    twice = run(*events, *events)
+    assert [d.event_id for d in once.decisions] == [d.event_id for d in twice.decisions]
+    assert once.alerts == twice.alerts
