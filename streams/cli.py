@@ -69,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     schemas = commands.add_parser("schemas", help="JSON Schema files in schemas/json")
     schemas.add_argument("action", choices=("write", "check"))
 
+    rules = commands.add_parser("rules", help="rule sets: check a file, or publish it to workers")
+    rules.add_argument("action", choices=("check", "publish"))
+    rules.add_argument("file", type=Path, help="a rule set, e.g. deploy/rules/default.yaml")
+
+    backtest = commands.add_parser(
+        "backtest", help="replay events under a rule set and compare with a baseline"
+    )
+    backtest.add_argument("--rules", type=Path, required=True, help="the candidate rule set")
+    backtest.add_argument("--events", type=Path, required=True, help="a JSONL file of raw events")
+    backtest.add_argument(
+        "--baseline", type=Path, help="the rule set to compare with (default: the bundled one)"
+    )
+
     demo = commands.add_parser("demo", help="send a few entries and show what comes out")
     demo.add_argument(
         "--entries", type=_positive_int, default=6, help="how many entries to send (default 6)"
@@ -178,6 +191,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print("schemas/json matches the models")
         return 0
+    if args.command == "rules":
+        return _rules(args.action, args.file, settings)
+    if args.command == "backtest":
+        from streams.backtest import run_backtest
+        from streams.rules import DEFAULT_RULESET, RuleSetError, load_ruleset
+
+        for path in (args.rules, args.events, args.baseline or DEFAULT_RULESET):
+            if not path.is_file():
+                print(f"sentinel backtest: {path} is not a file", file=sys.stderr)
+                return 2
+        try:
+            baseline = load_ruleset(args.baseline or DEFAULT_RULESET)
+            candidate = load_ruleset(args.rules)
+        except RuleSetError as exc:
+            print(f"sentinel backtest: {exc}", file=sys.stderr)
+            return 2
+        key = settings.pseudonym_key.get_secret_value().encode()
+        return run_backtest(baseline, candidate, args.events, key)
     if args.command == "demo":
         from streams.demo import run_demo
 
@@ -216,6 +247,33 @@ def _topics(action: str, settings: Settings) -> int:
             f"{settings.topic(topic.name):<24} key={topic.key:<8} "
             f"partitions={topic.partitions} {kind:<16} {topic.doc}"
         )
+    return 0
+
+
+def _rules(action: str, path: Path, settings: Settings) -> int:
+    from streams.rules import RuleSetError, load_ruleset
+
+    if not path.is_file():
+        print(f"sentinel rules: {path} is not a file", file=sys.stderr)
+        return 2
+    try:
+        rules = load_ruleset(path)
+    except RuleSetError as exc:
+        print(f"sentinel rules: {path} is not a valid rule set:\n{exc}", file=sys.stderr)
+        return 1
+    if action == "check":
+        print(f"{path}: rule set {rules.version} with {len(rules.rules)} rules is valid")
+        return 0
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        # One key: the topic is compacted, so it keeps the rule set in force.
+        producer.send(settings.topic("sentinel.rulesets"), key=b"active", value=path.read_bytes())
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    print(f"published rule set {rules.version} to {settings.topic('sentinel.rulesets')}")
     return 0
 
 

@@ -11,58 +11,76 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from schemas import Cargo, Decision, RawOccupant, RawVehicleEntry
+from schemas import Cargo, Decision, RawAntigenTest, RawOccupant, RawVehicleEntry
 from streams.settings import Settings
 from streams.simulator.identities import LOCAL_REGION, person, plate
+from streams.simulator.playback import envelope, key_for
 from streams.stack._process import Progress
 from streams.topics import create_topics
 
 
-def sample_entries(count: int, now: datetime) -> list[RawVehicleEntry]:
-    """Hazmat entries at one gate, as a gate sends them (synthetic ID numbers); every third
-    presents a NAT sampled 60 h ago and is held."""
+def sample_events(count: int, now: datetime) -> tuple[list[RawVehicleEntry], list[RawAntigenTest]]:
+    """Hazmat entries at one gate, as a gate sends them (synthetic ID numbers), and the crews'
+    on-site antigen results a few minutes later. Entry 1, 4, ... presents a NAT sampled 60 h ago
+    (held, then released on its negative antigen); entry 2, 5, ... has a positive escort
+    (denied); the others are released once their antigens are in."""
     rng = random.Random()
     batch = uuid.uuid4().hex[:8]
-    entries = []
+    entries, antigens = [], []
     for i in range(count):
-        sampled = now - timedelta(hours=60 if i % 3 == 2 else 20)
+        at = now - timedelta(minutes=20, seconds=count - i)
+        crew = [person(rng, LOCAL_REGION[0]) for _ in range(2)]
         occupants = tuple(
             RawOccupant(
-                id_number=person(rng, LOCAL_REGION[0]).id_number,
+                id_number=who.id_number,
                 role=role,
-                nat_sample_time=sampled,
+                nat_sample_time=at - timedelta(hours=60 if i % 3 == 1 and role == "driver" else 20),
                 nat_result="negative",
             )
-            for role in ("driver", "escort")
+            for who, role in zip(crew, ("driver", "escort"), strict=True)
         )
+        entry_id = f"demo-{batch}-{i}"
         entries.append(
             RawVehicleEntry(
-                event_id=f"demo-{batch}-{i}",
-                event_time=now - timedelta(seconds=count - i),
+                event_id=entry_id,
+                event_time=at,
                 park="tangu-green-bay",
                 gate="jinshanwei-1",
                 plate=plate(rng),
                 hazmat=True,
                 cargo=Cargo(un_number="UN1230", hazard_class="3", quantity_kg=20_000),
                 consignee="ent-001",
+                waybill_id=f"wb-{entry_id}",
+                appointment_id=f"ap-{entry_id}",
                 origin_region=LOCAL_REGION[1],
                 occupants=occupants,
             )
         )
-    return entries
+        for n, who in enumerate(crew):
+            antigens.append(
+                RawAntigenTest(
+                    event_id=f"{entry_id}-ag{n}",
+                    event_time=at + timedelta(minutes=8),
+                    id_number=who.id_number,
+                    park="tangu-green-bay",
+                    site="jinshanwei-1",
+                    result="positive" if i % 3 == 2 and n == 1 else "negative",
+                )
+            )
+    return entries, antigens
 
 
-def send_entries(settings: Settings, entries: list[RawVehicleEntry]) -> None:
+def send(settings: Settings, topic: str, events: list[Any]) -> None:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        for entry in entries:
+        for event in events:
+            record = envelope(topic, event)
             producer.send(
-                settings.topic("gate.entries"),
-                key=entry.plate.encode(),
-                value=entry.model_dump_json().encode(),
+                settings.topic(topic), key=key_for(record), value=event.model_dump_json().encode()
             )
         producer.flush(timeout=30)
     finally:
@@ -72,7 +90,8 @@ def send_entries(settings: Settings, entries: list[RawVehicleEntry]) -> None:
 def read_decisions(
     settings: Settings, entry_ids: set[str], timeout: float = 60
 ) -> dict[str, Decision]:
-    """Read ``sentinel.decisions`` from the start until every entry in ``entry_ids`` has one."""
+    """Read ``sentinel.decisions`` from the start until every entry in ``entry_ids`` has a
+    decision with nothing pending; the latest revision of each."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -85,20 +104,25 @@ def read_decisions(
     found: dict[str, Decision] = {}
     deadline = time.monotonic() + timeout
     try:
-        while len(found) < len(entry_ids) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             for message in consumer:
                 decision = Decision.model_validate_json(message.value)
-                if decision.entry_id in entry_ids:
+                known = found.get(decision.entry_id)
+                if decision.entry_id in entry_ids and (
+                    not known or known.revision < decision.revision
+                ):
                     found[decision.entry_id] = decision
-                if len(found) == len(entry_ids):
-                    break
+            settled = [d for d in found.values() if not d.pending_rules]
+            if len(settled) == len(entry_ids):
+                break
     finally:
         consumer.close()
     return found
 
 
-def count_rows(settings: Settings, entry_ids: set[str], timeout: float = 30) -> int:
-    """Rows in ClickHouse ``decisions`` for ``entry_ids``, waiting up to ``timeout`` for all."""
+def count_rows(settings: Settings, entry_ids: set[str], revisions: int, timeout: float = 30) -> int:
+    """Rows in ClickHouse ``decisions`` for ``entry_ids`` (one per revision), waiting up to
+    ``timeout`` for all ``revisions`` of them."""
     from clickhouse_driver import Client
 
     client = Client.from_url(settings.clickhouse_url)
@@ -109,7 +133,7 @@ def count_rows(settings: Settings, entry_ids: set[str], timeout: float = 30) -> 
                 "SELECT count() FROM decisions FINAL WHERE entry_id IN %(ids)s",
                 {"ids": tuple(entry_ids)},
             )
-            if count >= len(entry_ids) or time.monotonic() > deadline:
+            if count >= revisions or time.monotonic() > deadline:
                 return int(count)
             time.sleep(0.5)
     finally:
@@ -121,33 +145,34 @@ def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
 
     create_topics(settings)
     progress(start_detached(settings, progress))
-    batch = sample_entries(entries, datetime.now(UTC))
+    batch, antigens = sample_events(entries, datetime.now(UTC))
     ids = {e.event_id for e in batch}
     progress(f"sending {len(batch)} vehicle entries to {settings.topic('gate.entries')}")
-    progress(
-        "(ingestion pseudonymises the occupants, the rules decide, the sink writes ClickHouse)"
-    )
-    send_entries(settings, batch)
+    progress("(ingestion pseudonymises the people, the rules decide, the sink writes ClickHouse)")
+    send(settings, "gate.entries", batch)
+    progress(f"sending the crews' on-site antigen results to {settings.topic('health.antigen')}")
+    send(settings, "health.antigen", antigens)
     progress(f"reading their decisions from {settings.topic('sentinel.decisions')}")
     decisions = read_decisions(settings, ids)
-    print(f"\n{'entry':<22} {'plate':<10} {'outcome':<8} failed rules / reason")
+    print(f"\n{'entry':<22} {'plate':<10} {'outcome':<8} {'rev':<4} failed rules / reason")
     for entry in batch:
         decision = decisions.get(entry.event_id)
         if decision is None:
             print(f"{entry.event_id:<22} {entry.plate:<10} {'(none)':<8} no decision within 60 s")
             continue
-        failed = [f"{r.rule}: {r.reason}" for r in decision.rules if not r.passed]
+        failed = sorted({f"{r.rule}: {r.reason}" for r in decision.rules if not r.passed})
         print(
-            f"{entry.event_id:<22} {entry.plate:<10} {decision.outcome:<8} "
+            f"{entry.event_id:<22} {entry.plate:<10} {decision.outcome:<8} {decision.revision:<4} "
             f"{'; '.join(failed) or '-'}"
         )
-    rows = count_rows(settings, ids)
+    rows = count_rows(settings, ids, revisions=sum(d.revision + 1 for d in decisions.values()))
     print(
-        f"\nClickHouse {settings.clickhouse_database}.decisions: {rows} rows for the "
-        f"{len(batch)} entries sent (127.0.0.1:{settings.clickhouse_port})"
+        f"\nClickHouse {settings.clickhouse_database}.decisions: {rows} rows (one per revision) "
+        f"for the {len(batch)} entries sent (127.0.0.1:{settings.clickhouse_port})"
     )
     print(
         "The stack and the worker keep running: `sentinel stack status` shows them, "
         "`.venv/bin/sentinel stack down` stops them."
     )
-    return 0 if len(decisions) == len(batch) and rows == len(batch) else 1
+    settled = len(decisions) == len(batch) and not any(d.pending_rules for d in decisions.values())
+    return 0 if settled and rows == sum(d.revision + 1 for d in decisions.values()) else 1

@@ -92,7 +92,8 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         backlog = {}
         for tp in consumer.assignment():
             read = consumer._read_offset.get(tp)  # no public accessor for the read position
-            unread = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            highwater = consumer.highwater(tp)  # None until the first fetch: count it as behind
+            unread = 1 if highwater is None else highwater - (read + 1 if read is not None else 0)
             backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
         if shared.progress(backlog):
             for key in people.all_keys():  # a rare, whole sweep

@@ -7,7 +7,6 @@ published with `sentinel rules publish` is in force on every worker within a sec
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from streams.agents._shared import WorkerState
 from streams.rules.ruleset import RuleSetError, parse_ruleset
 from streams.rules.vehicle import RiskHistory
 from streams.settings import Settings
+from streams.topics import spec
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,18 @@ def register(
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_rulesets() -> None:
-        await follow(settings, settings.topic("sentinel.rulesets"), on_ruleset)
+        await follow(settings, "sentinel.rulesets", on_ruleset)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_risk_areas() -> None:
-        await follow(settings, settings.topic("canonical.risk-areas"), on_risk)
+        await follow(settings, "canonical.risk-areas", on_risk)
 
 
 async def follow(
-    settings: Settings, topic: str, handle: Callable[[bytes | None, bytes | None], None]
+    settings: Settings, base: str, handle: Callable[[bytes | None, bytes | None], None]
 ) -> None:
-    """Read ``topic`` from the beginning, then keep following it, until cancelled."""
+    """Read catalogue topic ``base`` from the beginning, then keep following it."""
+    topic = settings.topic(base)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
@@ -65,13 +66,9 @@ async def follow(
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions:
-            await consumer.topics()  # refresh metadata until the topic is known
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(1)
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        # The catalogue knows the partitions (aiokafka's metadata may not list a topic that no
+        # consumer of it has subscribed to).
+        consumer.assign([TopicPartition(topic, p) for p in range(spec(base).partitions)])
         await consumer.seek_to_beginning()
         while True:
             batches = await consumer.getmany(timeout_ms=1000)

@@ -278,7 +278,8 @@ def _nat(
             )
     if "nat" in lagging:
         return _result(rule, check, "pending", "pending: the NAT evidence stream is lagging")
-    return _result(rule, check, "fail", f"no negative NAT sampled within {hours} h before entry")
+    reason = f"no negative NAT sampled within {hours} h before entry"
+    return _result(rule, check, "fail", reason, [check.entry_ref])  # what was presented
 
 
 def _antigens(

@@ -146,3 +146,30 @@ def poll_query(
         if len(result) >= rows or time.monotonic() > deadline:
             return result
         time.sleep(0.3)
+
+
+class Tail:
+    """Follows a topic from its beginning; ``wait`` returns once a predicate holds."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.records: list[Any] = []
+        self._consumer = KafkaConsumer(
+            settings.topic(topic),
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=300,
+        )
+
+    def wait(self, predicate: Any, timeout: float = 60, what: str = "") -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.records.extend(self._consumer)
+            matching = [r for r in self.records if predicate(r)]
+            if matching:
+                return matching
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or 'a record'}")
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,54 +1,45 @@
-"""The walking skeleton, end to end: kafka-python -> gate.entries -> ingestion ->
-canonical.entries -> decisions -> sentinel.decisions -> ClickHouse."""
+"""The whole path, end to end: kafka-python -> gate.entries / health.antigen -> ingestion ->
+canonical topics -> person and vehicle stages -> sentinel.decisions -> ClickHouse."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from schemas import Decision
 from streams.settings import Settings
-from tests.integration.helpers import Worker, consume_all, poll_query, produce
-from tests.unit import factories
+from tests.integration import story
+from tests.integration.helpers import Tail, Worker, poll_query
+from tests.integration.test_rules_story import send
 
 
-def raw_entry(entry_id: str, nat_age: timedelta) -> bytes:
-    now = datetime.now(UTC)
-    value = factories.entry(event_id=entry_id, event_time=now.isoformat())
-    for occupant in value["occupants"]:
-        occupant["nat_sample_time"] = (now - nat_age).isoformat()
-    return json.dumps(value).encode()
-
-
-def test_entry_becomes_a_decision_and_a_clickhouse_row(settings: Settings, worker: Worker) -> None:
-    run = uuid.uuid4().hex[:8]
-    fresh, expired = f"fresh-{run}", f"expired-{run}"
-    key = "沪A12345".encode()
-    produce(
+def test_entries_become_decisions_and_clickhouse_rows(settings: Settings, worker: Worker) -> None:
+    fresh, expired = story.people(2), story.people(2)
+    at = story.T0 + timedelta(minutes=9)
+    send(
         settings,
-        "gate.entries",
-        [
-            (key, raw_entry(fresh, timedelta(hours=3))),
-            (key, raw_entry(expired, timedelta(hours=49))),
-        ],
+        story.entry("fresh", fresh, nat_ages=[3, 3]),
+        story.entry("expired", expired, nat_ages=[49, 49], plate="沪A54321"),
+        *[story.antigen(f"ag-fresh-{n}", who, at) for n, who in enumerate(fresh)],
     )
-
-    records = consume_all(settings, "sentinel.decisions", until=2)
-    decisions = {d.entry_id: d for d in (Decision.model_validate_json(r.value) for r in records)}
-    assert decisions[fresh].outcome == "release"
-    assert decisions[expired].outcome == "hold"
-    assert decisions[expired].failed_rules == ("nat_48h",)
-    assert {r.key for r in records} == {fresh.encode(), expired.encode()}
+    tail = Tail(settings, "sentinel.decisions")
+    try:
+        tail.wait(lambda r: Decision.model_validate_json(r.value).outcome == "release",
+                  what="the fresh truck's release")  # fmt: skip
+        tail.wait(lambda r: b'"expired"' in r.value, what="the expired truck's hold")
+        keys = {r.key for r in tail.records}
+    finally:
+        tail.close()
+    assert keys == {b"fresh", b"expired"}, "decisions are keyed by entry id"
 
     rows = poll_query(
         settings,
-        "SELECT entry_id, outcome, failed_rules, ruleset_version FROM decisions FINAL "
-        "WHERE entry_id IN %(ids)s ORDER BY entry_id",
-        {"ids": (fresh, expired)},
+        "SELECT entry_id, argMax(outcome, revision), argMax(failed_rules, revision), "
+        "any(ruleset_version) FROM decisions FINAL WHERE entry_id IN %(ids)s "
+        "GROUP BY entry_id ORDER BY entry_id",
+        {"ids": ("fresh", "expired")},
         rows=2,
     )
     assert rows == [
-        (expired, "hold", ["nat_48h"], "skeleton-1"),
-        (fresh, "release", [], "skeleton-1"),
+        ("expired", "hold", ["nat_48h"], "jinshan-2022.1"),
+        ("fresh", "release", [], "jinshan-2022.1"),
     ]

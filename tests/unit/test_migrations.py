@@ -84,7 +84,7 @@ def test_decision_rows_fit_the_decisions_table(chdb: object) -> None:
         gate="g1",
         plate="沪A12345",
         outcome="hold",
-        rules=(RuleResult(rule="nat_48h", passed=False, outcome="hold", reason="expired"),),
+        rules=(RuleResult(rule="nat_48h", status="fail", outcome="hold", reason="expired"),),
         ruleset_version="skeleton-1",
     )
     row = decision_row(decision)

@@ -79,7 +79,8 @@ def test_dwell_times_match_the_model() -> None:
     ]
     dwell = [hours for _, hours in stays]
     assert statistics.median(dwell) == pytest.approx(2.0, abs=0.15)
-    assert statistics.quantiles(dwell, n=20)[-1] == pytest.approx(5.5, abs=0.35)
+    within_cap = [d for d in dwell if d <= 6]  # the model's p95 is of the trucks within the cap
+    assert statistics.quantiles(within_cap, n=20)[-1] == pytest.approx(5.5, abs=0.35)
     assert sum(d > 6 for d in dwell) / len(dwell) == pytest.approx(0.01, abs=0.005)
     assert sum(hazmat and d > 6 for hazmat, d in stays) == s.truth["dwell_violations"]
 

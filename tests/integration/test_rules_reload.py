@@ -1,0 +1,54 @@
+"""Publishing a rule set changes decisions on the running worker, without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from streams.rules import DEFAULT_RULESET
+from streams.settings import Settings
+from tests.integration import story
+from tests.integration.helpers import Tail, Worker, settings_env
+from tests.integration.test_rules_story import decided, send
+
+
+def test_a_24h_nat_window_applies_without_a_restart(
+    settings: Settings, worker: Worker, tmp_path: Path
+) -> None:
+    decisions = Tail(settings, "sentinel.decisions")
+    try:
+        driver = story.people(1)[0]
+        send(settings, story.entry("before", [driver], nat_ages=[30], hazmat=False))
+        before = decided(decisions, "before")
+        assert (before.outcome, before.ruleset_version) == ("release", "jinshan-2022.1")
+
+        strict = tmp_path / "strict.yaml"
+        strict.write_text(
+            DEFAULT_RULESET.read_text()
+            .replace("window: 48h", "window: 24h")
+            .replace('version: "jinshan-2022.1"', 'version: "strict-24h"')
+        )
+        published = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "rules", "publish", str(strict)],
+            env=settings_env(settings), capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert "published rule set strict-24h" in published.stdout
+        deadline = time.monotonic() + 30
+        while "rule set strict-24h in force" not in worker.log():
+            assert time.monotonic() < deadline, "no new rule set:\n" + worker.log()[-2000:]
+            time.sleep(0.2)
+
+        at = story.T0 + timedelta(hours=1)
+        other = story.people(1)[0]
+        send(settings, story.entry("after", [other], at=at, nat_ages=[30], hazmat=False,
+                                   plate="沪C24680"))  # fmt: skip
+        after = decided(decisions, "after")
+        assert (after.outcome, after.ruleset_version) == ("hold", "strict-24h")
+        nat = next(r for r in after.rules if r.rule == "nat_48h")
+        assert "within 24 h" in nat.reason
+        assert worker.process.poll() is None, "the same worker process, never restarted"
+    finally:
+        decisions.close()
