@@ -129,8 +129,8 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
     alerts: list[Alert] = []
     entries = []
     for known in state.entries:
-        if known.entry.event_time <= watermark - ENTRY_RETENTION:
-            continue
+        if known.entry.event_time <= watermark - ENTRY_RETENTION and known.revision >= 0:
+            continue  # an entry still waiting for verdicts is kept, however far the watermark is
         if (
             rule and rule.window and known.exited is None
             and _vehicle_subject(rule, known.entry, rules)
@@ -149,7 +149,7 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
 
 def next_due(state: VehicleState, rules: RuleSet) -> datetime | None:
     rule = rules.one("exit_in_time")
-    times = [e.entry.event_time + ENTRY_RETENTION for e in state.entries]
+    times = [e.entry.event_time + ENTRY_RETENTION for e in state.entries if e.revision >= 0]
     times += [x.event_time + ENTRY_RETENTION for x in state.exits]
     if rule and rule.window:
         times += [

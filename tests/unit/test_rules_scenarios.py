@@ -412,3 +412,22 @@ def test_replayed_events_change_nothing() -> None:
     twice = run(*events, *events)
     assert [d.event_id for d in once.decisions] == [d.event_id for d in twice.decisions]
     assert once.alerts == twice.alerts
+
+
+def test_an_entry_waiting_for_verdicts_survives_a_watermark_far_ahead() -> None:
+    from schemas import EvidenceRef
+    from streams.rules import vehicle as vehicle_stage
+    from streams.rules.vehicle import VehicleState
+
+    ref = EvidenceRef(event_id="e1", topic="canonical.entries", partition=0, offset=0)
+    out = vehicle_stage.on_entry(VehicleState(), entry(), ref, RULES, ())
+    assert out.decisions == [] and len(out.checks) == 2  # the verdicts are still to come
+    later = vehicle_stage.on_due(out.state, RULES, T0 + timedelta(days=30))
+    assert [e.entry.event_id for e in later.state.entries] == ["e1"]
+    decided = run(entry(), *crew_antigens(1, 2))
+    assert (
+        vehicle_stage.on_due(
+            decided.vehicles["沪A12345"], RULES, T0 + timedelta(days=30)
+        ).state.entries
+        == ()
+    )
