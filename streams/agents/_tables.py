@@ -3,7 +3,7 @@ with a second table indexing each key's next deadline for the sweeping timers.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -50,7 +50,3 @@ class StateTable(Generic[StateT]):
 
     def all_keys(self) -> Iterator[bytes]:
         return iter(list(self._states.keys()))
-
-
-def sender(topic: faust.TopicT) -> Callable[[bytes, bytes], object]:
-    return lambda key, value: topic.send_soon(key=key, value=value)

@@ -18,6 +18,7 @@ from schemas import (
     Alert,
     Decision,
     EvidenceRef,
+    Occupant,
     OccupantOutcome,
     RuleResult,
     VehicleEntry,
@@ -237,10 +238,9 @@ _VEHICLE_CHECKS = {
 }
 
 
-def _check(entry: VehicleEntry, ref: EvidenceRef, occupant: object, rules: RuleSet) -> PersonCheck:
-    from schemas import Occupant
-
-    assert isinstance(occupant, Occupant)
+def _check(
+    entry: VehicleEntry, ref: EvidenceRef, occupant: Occupant, rules: RuleSet
+) -> PersonCheck:
     return PersonCheck(
         entry_id=entry.event_id,
         plate=entry.plate,

@@ -44,7 +44,7 @@ class ManagedProcess:
             return None
         if self.marker in command_line(pid):
             return pid
-        self.pid_file.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)  # stale: gone, or the pid now names a stranger
         return None
 
     def start(self, argv: Sequence[str]) -> int:
@@ -73,6 +73,10 @@ class ManagedProcess:
             setsid=True,  # survives the CLI; not hit by the terminal's ^C
         )
         self.pid_file.write_text(f"{pid}\n")
+        # Until the child has exec'd, its command line is still ours: wait for the real one.
+        deadline = time.monotonic() + 5
+        while self.marker not in command_line(pid) and alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         return pid
 
     def has_exited(self) -> bool:
