@@ -15,27 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from schemas import (
-    AntigenTest,
-    HealthVisit,
-    NatReport,
-    RawAntigenTest,
-    RawHealthVisit,
-    RawNatReport,
-    RawVehicleEntry,
-    RiskAreaUpdate,
-    VehicleEntry,
-    VehicleExit,
-)
+from schemas import RawVehicleEntry, RiskAreaUpdate, VehicleEntry, VehicleExit
 from streams.pseudonym import Pseudonymiser
 from streams.topics import RAW_TO_CANONICAL, spec
 
 PERSONAL_FIELDS = {"id_number", "phone"}
-_CANONICAL: dict[type[BaseModel], type[BaseModel]] = {
-    RawAntigenTest: AntigenTest,
-    RawNatReport: NatReport,
-    RawHealthVisit: HealthVisit,
-}
 
 
 @dataclass(frozen=True)
@@ -83,24 +67,25 @@ class Ingestor:
                 "EventTimeInFuture",
                 f"event_time is more than {self._tolerance} ahead of the receiving clock",
             )
-        canonical = self.canonical(event)
+        target = RAW_TO_CANONICAL[source]
+        canonical = self.canonical(event, spec(target).model)
         return Accepted(
-            topic=RAW_TO_CANONICAL[source],
+            topic=target,
             key=self._key(canonical),
             value=canonical.model_dump_json().encode(),
             event_id=event.event_id,
         )
 
-    def canonical(self, event: BaseModel) -> BaseModel:
-        """The event with resident IDs pseudonymised and phone numbers dropped."""
+    def canonical(self, event: BaseModel, target: type[BaseModel] | None) -> BaseModel:
+        """The event as ``target`` (the canonical topic's model, from the catalogue): resident
+        IDs pseudonymised, phone numbers dropped."""
+        if target is None or isinstance(event, target):
+            return event  # exits and risk areas carry no personal data
         if isinstance(event, RawVehicleEntry):
             fields = event.model_dump(exclude={"occupants"})
             fields["occupants"] = [self._person_fields(o) for o in event.occupants]
-            return VehicleEntry.model_validate(fields)
-        target = _CANONICAL.get(type(event))
-        if target is not None:
-            return target.model_validate(self._person_fields(event))
-        return event  # exits and risk areas carry no personal data
+            return target.model_validate(fields)
+        return target.model_validate(self._person_fields(event))
 
     def _person_fields(self, event: Any) -> dict[str, Any]:
         fields: dict[str, Any] = event.model_dump(exclude=PERSONAL_FIELDS)

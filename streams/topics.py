@@ -88,6 +88,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 )
 
 
+# The canonical topic of each canonical event model (exits and risk areas share their models
+# with the raw topics, so the raw topics are left out).
+CANONICAL_TOPIC_OF: dict[type[BaseModel], str] = {
+    t.model: t.name for t in CATALOGUE if t.model and t.name in RAW_TO_CANONICAL.values()
+}
+
+
 def spec(base: str) -> TopicSpec:
     for topic in CATALOGUE:
         if topic.name == base:

@@ -41,8 +41,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         if base == "sentinel.person-checks":
             wrapped = PersonCheckOrObligation.parse(value)
             if isinstance(wrapped, Obligation):
-                state = stage.on_obligation(people.get(key), wrapped)
-                people.put(key, state, stage.next_due(state, rules))
+                await save(key, (stage.on_obligation(people.get(key), wrapped), [], []))
             else:
                 await save(key, stage.on_check(people.get(key), wrapped, rules, watermark, lagging))
             return
@@ -50,8 +49,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             visit = HealthVisit.model_validate_json(value)
             shared.observe((base, message.partition), visit.event_time)
             seen = Visit(event_id=visit.event_id, time=visit.event_time, entry_id=visit.entry_id)
-            state = stage.on_visit(people.get(key), seen)
-            people.put(key, state, stage.next_due(state, rules))
+            await save(key, (stage.on_visit(people.get(key), seen), [], []))
             return
         if base == "canonical.antigen":
             antigen = AntigenTest.model_validate_json(value)

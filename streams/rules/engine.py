@@ -35,6 +35,7 @@ from streams.rules.person import (
 )
 from streams.rules.ruleset import RuleSet
 from streams.rules.vehicle import RiskHistory, VehicleState
+from streams.topics import CANONICAL_TOPIC_OF
 
 NO_LAG: frozenset[str] = frozenset()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -175,15 +176,7 @@ class Engine:
         self.alerts.extend(output.alerts)
 
     def _ref(self, event: Any) -> EvidenceRef:
-        topics: dict[type, str] = {
-            VehicleEntry: "canonical.entries",
-            VehicleExit: "canonical.exits",
-            AntigenTest: "canonical.antigen",
-            NatReport: "canonical.nat",
-            HealthVisit: "canonical.visits",
-            RiskAreaUpdate: "canonical.risk-areas",
-        }
-        topic = topics[type(event)]
+        topic = CANONICAL_TOPIC_OF[type(event)]
         offset = self._offsets.get(topic, 0)
         self._offsets[topic] = offset + 1
         return EvidenceRef(event_id=event.event_id, topic=topic, partition=0, offset=offset)
