@@ -20,6 +20,7 @@ from schemas.decision import (
 )
 from schemas.entry import (
     Cargo,
+    GateHeartbeat,
     Occupant,
     RawOccupant,
     RawVehicleEntry,
@@ -45,6 +46,7 @@ __all__ = [
     "Decision",
     "Event",
     "EvidenceRef",
+    "GateHeartbeat",
     "HealthVisit",
     "NatReport",
     "Occupant",

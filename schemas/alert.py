@@ -20,4 +20,5 @@ class Alert(Event):
     park: str
     gate: str | None = None
     entry_id: str | None = None
+    enterprise: str | None = Field(None, description="the receiving enterprise it concerns")
     message: str = Field(max_length=1000)

@@ -91,3 +91,11 @@ class VehicleExit(Event):
     gate: str = Name
     plate: str = Field(pattern=PLATE)
     entry_id: str | None = Field(None, max_length=128, description="the entry this exit closes")
+
+
+class GateHeartbeat(Event):
+    """A gate's clock: sent every few minutes, traffic or not. It tells the pipeline that event
+    time at this gate has reached ``event_time``, so deadlines fire when a gate goes quiet."""
+
+    park: str = Name
+    gate: str = Name

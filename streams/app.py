@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.agents import decide, ingest, judge, reference, write
+from streams.agents import clock, decide, ingest, judge, reference, write
 from streams.agents._shared import WorkerState
 from streams.agents._topics import Topics
 from streams.rules import DEFAULT_RULESET, load_ruleset
@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> faust.App:
     risk: dict[str, RiskHistory] = {}
     ingest.register(app, topics, settings)
     reference.register(app, settings, shared, risk)
+    clock.register(app, topics, shared)
     judge.register(app, topics, settings, shared)
     decide.register(app, topics, settings, shared, risk)
     write.register(app, topics, settings)

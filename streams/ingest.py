@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from schemas import RawVehicleEntry, RiskAreaUpdate, VehicleEntry, VehicleExit
+from schemas import GateHeartbeat, RawVehicleEntry, RiskAreaUpdate, VehicleEntry, VehicleExit
 from streams.pseudonym import Pseudonymiser
 from streams.topics import RAW_TO_CANONICAL, spec
 
@@ -80,7 +80,7 @@ class Ingestor:
         """The event as ``target`` (the canonical topic's model, from the catalogue): resident
         IDs pseudonymised, phone numbers dropped."""
         if target is None or isinstance(event, target):
-            return event  # exits and risk areas carry no personal data
+            return event  # exits, heartbeats and risk areas carry no personal data
         if isinstance(event, RawVehicleEntry):
             fields = event.model_dump(exclude={"occupants"})
             fields["occupants"] = [self._person_fields(o) for o in event.occupants]
@@ -98,6 +98,8 @@ class Ingestor:
             return str(event.plate).encode()
         if isinstance(event, RiskAreaUpdate):
             return event.region.encode()
+        if isinstance(event, GateHeartbeat):
+            return event.gate.encode()
         return str(event.person).encode()
 
 

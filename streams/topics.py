@@ -17,6 +17,7 @@ from schemas import (
     Alert,
     AntigenTest,
     Decision,
+    GateHeartbeat,
     HealthVisit,
     NatReport,
     RawAntigenTest,
@@ -36,12 +37,14 @@ DAY_MS = 24 * HOUR_MS
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    key: Literal["plate", "person", "region", "ruleset", "entry", "alert", "source"]
+    key: Literal["plate", "gate", "person", "region", "ruleset", "entry", "alert", "source"]
     partitions: int
     retention_ms: int  # -1: forever
     model: type[BaseModel] | None  # what each value is; None: raw bytes (dead letters)
     compacted: bool = False
     doc: str = ""
+    # Copied to every partition by ingestion, so that every worker sees it (gate heartbeats).
+    broadcast: bool = False
 
     def configs(self) -> dict[str, str]:
         configs = {"retention.ms": str(self.retention_ms)}
@@ -58,6 +61,7 @@ RAW_RETENTION = 3 * DAY_MS  # raw topics hold personal data: keep them briefly
 RAW_TO_CANONICAL: dict[str, str] = {
     "gate.entries": "canonical.entries",
     "gate.exits": "canonical.exits",
+    "gate.heartbeats": "canonical.heartbeats",
     "health.antigen": "canonical.antigen",
     "health.nat": "canonical.nat",
     "health.visits": "canonical.visits",
@@ -67,12 +71,16 @@ RAW_TO_CANONICAL: dict[str, str] = {
 CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("gate.entries", "plate", PARTITIONS, RAW_RETENTION, RawVehicleEntry, doc="raw"),
     TopicSpec("gate.exits", "plate", PARTITIONS, RAW_RETENTION, VehicleExit, doc="raw"),
+    TopicSpec("gate.heartbeats", "gate", PARTITIONS, RAW_RETENTION, GateHeartbeat, doc="raw"),
     TopicSpec("health.antigen", "person", PARTITIONS, RAW_RETENTION, RawAntigenTest, doc="raw"),
     TopicSpec("health.nat", "person", PARTITIONS, RAW_RETENTION, RawNatReport, doc="raw"),
     TopicSpec("health.visits", "person", PARTITIONS, RAW_RETENTION, RawHealthVisit, doc="raw"),
     TopicSpec("ref.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True, doc="raw"),
     TopicSpec("canonical.entries", "plate", PARTITIONS, 30 * DAY_MS, VehicleEntry),
     TopicSpec("canonical.exits", "plate", PARTITIONS, 30 * DAY_MS, VehicleExit),
+    TopicSpec(
+        "canonical.heartbeats", "gate", PARTITIONS, 7 * DAY_MS, GateHeartbeat, broadcast=True
+    ),
     TopicSpec("canonical.antigen", "person", PARTITIONS, 30 * DAY_MS, AntigenTest),
     TopicSpec("canonical.nat", "person", PARTITIONS, 30 * DAY_MS, NatReport),
     TopicSpec("canonical.visits", "person", PARTITIONS, 30 * DAY_MS, HealthVisit),
@@ -88,8 +96,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 )
 
 
-# The canonical topic of each canonical event model (exits and risk areas share their models
-# with the raw topics, so the raw topics are left out).
+# The canonical topic of each canonical event model (exits, heartbeats and risk areas share their
+# models with the raw topics, so the raw topics are left out).
 CANONICAL_TOPIC_OF: dict[type[BaseModel], str] = {
     t.model: t.name for t in CATALOGUE if t.model and t.name in RAW_TO_CANONICAL.values()
 }

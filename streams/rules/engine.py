@@ -17,6 +17,7 @@ from schemas import (
     AntigenTest,
     Decision,
     EvidenceRef,
+    GateHeartbeat,
     HealthVisit,
     NatReport,
     RiskAreaUpdate,
@@ -88,6 +89,8 @@ class Engine:
             visit = Visit(event_id=event.event_id, time=event.event_time, entry_id=event.entry_id)
             state = person_stage.on_visit(self._person(event.person), visit)
             self._set_person(event.person, state)
+        elif isinstance(event, GateHeartbeat):
+            pass  # it only moves the clock
         elif isinstance(event, RiskAreaUpdate):
             self.risk[event.region] = (
                 *self.risk.get(event.region, ()),

@@ -423,6 +423,7 @@ def _overdue_alert(obligation: Obligation, rules: RuleSet) -> Alert:
         dedup_key=key,
         park=obligation.park,
         entry_id=obligation.entry_id,
+        enterprise=obligation.enterprise,
         message=(
             f"enterprise {obligation.enterprise}: {len(obligation.visits)} of "
             f"{obligation.required} health visits made by the deadline"

@@ -32,6 +32,9 @@ from streams.rules.person import Obligation, PersonCheck, PersonVerdict
 from streams.rules.ruleset import Rule, RuleSet, Severity
 
 ENTRY_RETENTION = timedelta(days=2)
+# A forgotten entry's id is kept this long, so that a replay of it (a producer sending the same
+# output again, a rewound consumer) changes nothing. Longer than the canonical topics' 30 days.
+FORGET_AFTER = timedelta(days=60)
 
 RiskHistory = tuple[tuple[datetime, CodeColour], ...]
 """A region's colour changes, (from when, colour), in time order."""
@@ -54,6 +57,7 @@ class EntryState(Frozen):
 class VehicleState(Frozen):
     entries: tuple[EntryState, ...] = ()
     exits: tuple[VehicleExit, ...] = ()  # exits read before their entry, applied when it comes
+    forgotten: dict[str, datetime] = Field(default_factory=dict)  # entry id -> entry time
 
 
 @dataclass
@@ -68,6 +72,8 @@ class VehicleOutput:
 def on_entry(
     state: VehicleState, entry: VehicleEntry, ref: EvidenceRef, rules: RuleSet, risk: RiskHistory
 ) -> VehicleOutput:
+    if entry.event_id in state.forgotten:
+        return VehicleOutput(state)  # decided and forgotten long ago: a replay changes nothing
     known = next((e for e in state.entries if e.entry.event_id == entry.event_id), None)
     alerts: list[Alert] = []
     if known is None:
@@ -129,9 +135,12 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
     rule = rules.one("exit_in_time")
     alerts: list[Alert] = []
     entries = []
+    forgotten = {k: t for k, t in state.forgotten.items() if t > watermark - FORGET_AFTER}
     for known in state.entries:
         if known.entry.event_time <= watermark - ENTRY_RETENTION and known.revision >= 0:
-            continue  # an entry still waiting for verdicts is kept, however far the watermark is
+            # An entry still waiting for verdicts is kept, however far the watermark is.
+            forgotten[known.entry.event_id] = known.entry.event_time
+            continue
         if (
             rule and rule.window and known.exited is None
             and _vehicle_subject(rule, known.entry, rules)
@@ -144,7 +153,8 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
         entries.append(known)
     exits = tuple(x for x in state.exits if x.event_time > watermark - ENTRY_RETENTION)
     return VehicleOutput(
-        state.model_copy(update={"entries": tuple(entries), "exits": exits}), alerts=alerts
+        state.model_copy(update={"entries": tuple(entries), "exits": exits, "forgotten": forgotten}),
+        alerts=alerts,
     )
 
 
@@ -152,6 +162,7 @@ def next_due(state: VehicleState, rules: RuleSet) -> datetime | None:
     rule = rules.one("exit_in_time")
     times = [e.entry.event_time + ENTRY_RETENTION for e in state.entries if e.revision >= 0]
     times += [x.event_time + ENTRY_RETENTION for x in state.exits]
+    times += [min(state.forgotten.values()) + FORGET_AFTER] if state.forgotten else []
     if rule and rule.window:
         times += [
             e.entry.event_time + rule.window

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from schemas import (
     Cargo,
+    GateHeartbeat,
     RawAntigenTest,
     RawHealthVisit,
     RawNatReport,
@@ -39,6 +40,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 PARK = "tangu-green-bay"
 HAZMAT_GATES = ("jinshanwei-1", "jinshanwei-2", "tinglin-1")
 GENERAL_GATES = ("caolang-1", "caolang-2")
+HEARTBEATS_AFTER = timedelta(days=8)  # longer than the 7-day visit window
 ENTERPRISES = tuple(f"ent-{n:03d}" for n in range(1, 90))  # the park's 89 chemical companies
 FLEET = 3000
 BUS_TIME = datetime(2022, 4, 14, 10, 20, tzinfo=TZ)
@@ -168,6 +170,18 @@ class _Builder:
         )
         if positive:
             self.positives.append(who.id_number)
+
+    def heartbeats(self) -> None:
+        """Every gate's clock, hourly, from the first midnight until every visit window of the
+        story has closed (last event + HEARTBEATS_AFTER): deadlines then fire in a live run too."""
+        last = max(e.event_time for _, e in self.events)  # type: ignore[attr-defined]
+        at = datetime.combine(FIRST_DAY, datetime.min.time(), TZ)
+        while at <= last + HEARTBEATS_AFTER:
+            for gate in (*HAZMAT_GATES, *GENERAL_GATES):
+                beat = GateHeartbeat(event_id=self.next_id(f"beat-{gate}"), event_time=at,
+                                     park=PARK, gate=gate)  # fmt: skip
+                self.emit("gate.heartbeats", beat)
+            at += timedelta(hours=1)
 
     def emit(self, topic: str, event: BaseModel) -> None:
         self.events.append((topic, event))
@@ -317,6 +331,9 @@ class _Builder:
             "gates": list(GENERAL_GATES),
             "occupants": BUS_OCCUPANTS,
             "positives": 1,
+            # Both scans are denied (a positive on board, then the same car at another gate);
+            # both lack NATs (one passenger, then everyone) and a pass (a bus has none).
+            "denied_by_rule": {"nat_48h": 2, "no_positive": 2, "pass": 2, "evasion": 1},
         }
 
 
@@ -342,6 +359,7 @@ def generate(params: Params) -> Scenario:
             for second in sorted(builder.rng.randrange(3600) for _ in range(n)):
                 at = midnight + timedelta(hours=hour, seconds=second)
                 builder.truck_entry(builder.free_vehicle(at), at)
+    builder.heartbeats()
     events = sorted(builder.events, key=lambda te: te[1].event_time)  # type: ignore[attr-defined]
     by_topic = Counter(topic for topic, _ in events)
     peak_day = counts.index(max(counts))
@@ -357,6 +375,11 @@ def generate(params: Params) -> Scenario:
         "hazmat_entries": sum(isinstance(e, RawVehicleEntry) and e.hazmat for _, e in events),
         "expired_nat_entries": len(builder.expired),
         "expired_nat_entry_ids": builder.expired,
+        # Rule ids of deploy/rules/default.yaml. A hold counts the entries a rule failed for
+        # and that were not denied (an expired NAT is held, then released on a negative
+        # antigen test; the unknown escort is held for the roster check).
+        "holds_by_rule": {"nat_48h": len(builder.expired), "on_roster": 1},
+        "denials_by_rule": incidents["bus"]["denied_by_rule"],
         "positives": len(builder.positives),
         "visit_obligations": builder.obligations,
         "overdue_visits": len(builder.overdue),

@@ -23,7 +23,7 @@ from streams.progress import ProgressBar
 from streams.settings import Settings
 from streams.topics import CATALOGUE, spec
 
-KEY_FIELDS = {"plate": "plate", "person": "id_number", "region": "region"}
+KEY_FIELDS = {"plate": "plate", "gate": "gate", "person": "id_number", "region": "region"}
 
 
 class PlaybackError(Exception):

@@ -431,3 +431,37 @@ def test_an_entry_waiting_for_verdicts_survives_a_watermark_far_ahead() -> None:
         ).state.entries
         == ()
     )
+
+
+def test_a_replay_after_the_entry_was_forgotten_changes_nothing() -> None:
+    events = [entry(), *crew_antigens(1, 2)]
+    engine = run(*events, until=T0 + timedelta(days=10))  # the entry is forgotten by then
+    assert engine.vehicles["沪A12345"].entries == ()
+    decided = list(engine.decisions)
+    for event in events:
+        engine.feed(event)
+    assert engine.decisions == decided  # not judged again with an empty history
+
+
+def test_forgotten_entry_ids_are_dropped_after_the_replay_window() -> None:
+    from streams.rules import vehicle as vehicle_stage
+
+    engine = run(entry(), *crew_antigens(1, 2), until=T0 + timedelta(days=10))
+    state = engine.vehicles["沪A12345"]
+    assert list(state.forgotten) == ["e1"]
+    due = vehicle_stage.next_due(state, RULES)
+    assert due == T0 + vehicle_stage.FORGET_AFTER
+    assert vehicle_stage.on_due(state, RULES, due).state.forgotten == {}
+
+
+def test_a_gate_heartbeat_moves_the_clock_and_fires_deadlines() -> None:
+    from schemas import GateHeartbeat
+
+    engine = run(entry(), *crew_antigens(1, 2))
+    assert engine.vehicles["沪A12345"].entries != ()
+    beat = GateHeartbeat(
+        event_id="beat-1", event_time=T0 + timedelta(days=3), park="tangu", gate="jinshanwei-1"
+    )
+    engine.feed(beat)
+    assert engine.watermark == beat.event_time - RULES.lateness
+    assert engine.vehicles["沪A12345"].entries == ()  # the retention deadline fired
