@@ -153,7 +153,9 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
         entries.append(known)
     exits = tuple(x for x in state.exits if x.event_time > watermark - ENTRY_RETENTION)
     return VehicleOutput(
-        state.model_copy(update={"entries": tuple(entries), "exits": exits, "forgotten": forgotten}),
+        state.model_copy(
+            update={"entries": tuple(entries), "exits": exits, "forgotten": forgotten}
+        ),
         alerts=alerts,
     )
 

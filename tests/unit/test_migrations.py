@@ -3,21 +3,25 @@ tests/integration. The row mapper is checked against the real DDL by inserting i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from chdb import session as chdb_session
 
-from schemas import Decision, RuleResult
+from schemas import Alert, Decision, RuleResult
+from streams.backtest import FAR_FUTURE
+from streams.ingest import Accepted, Ingestor
 from streams.migrate import (
     MigrationError,
     apply_migrations,
     load_migrations,
     split_statements,
 )
-from streams.sink.rows import DECISION_COLUMNS, decision_row
+from streams.pseudonym import Pseudonymiser
+from streams.simulator.jinshan import Params, generate
+from streams.sink.rows import COLUMNS, MAPPERS, Row, decision_row
 
 
 @pytest.fixture
@@ -87,20 +91,58 @@ def test_decision_rows_fit_the_decisions_table(chdb: object) -> None:
         rules=(RuleResult(rule="nat_48h", status="fail", outcome="hold", reason="expired"),),
         ruleset_version="skeleton-1",
     )
-    row = decision_row(decision)
-    assert len(row) == len(DECISION_COLUMNS)
-    values = ", ".join(_literal(v) for v in row)
-    execute(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({values})")
+    insert(execute, "decisions", [decision_row(decision)])
     assert execute(
         "SELECT entry_id, outcome, failed_rules, event_date, toString(event_time) FROM decisions"
     ) == [("e-1", "hold", "['nat_48h']", "2022-05-01", "2022-05-01 01:00:00")]
 
 
+def test_every_mapper_fits_its_table(chdb: object) -> None:
+    """One simulated event of each canonical topic, plus an alert, through its mapper and into
+    the real DDL; the row counts come back per table."""
+    execute = executor(chdb)
+    apply_migrations(execute, "sentinel", load_migrations())
+    ingestor = Ingestor(Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20,
+                        future_tolerance=timedelta(0))  # fmt: skip
+    samples: dict[str, bytes] = {}
+    for topic, event in generate(Params(seed=3)).events:
+        accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
+        assert isinstance(accepted, Accepted)
+        samples.setdefault(accepted.topic, accepted.value)
+    alert = Alert(event_id="a-1", event_time=datetime(2022, 4, 2, tzinfo=UTC),
+                  severity="warning", rule="health_visits", subject="p_" + "0" * 32,
+                  dedup_key="visits-overdue:e-1:p", park="tangu", enterprise="ent-1",
+                  message="enterprise ent-1: 1 of 2 health visits made")  # fmt: skip
+    samples["sentinel.alerts"] = alert.model_dump_json().encode()
+    expected: dict[str, int] = {}
+    for topic, mapper in MAPPERS.items():
+        if topic == "sentinel.decisions":
+            continue  # above
+        by_table: dict[str, list[Row]] = {}
+        for table, row in mapper(samples[topic]):
+            by_table.setdefault(table, []).append(row)
+        for table, rows in by_table.items():
+            insert(execute, table, rows)
+            expected[table] = len(rows)
+    counted = {t: int(execute(f"SELECT count() FROM {t}")[0][0]) for t in expected}
+    assert counted == expected
+    assert set(expected) == set(COLUMNS) - {"decisions"}
+
+
+def insert(execute: Callable[[str], object], table: str, rows: list[Row]) -> None:
+    for row in rows:
+        assert len(row) == len(COLUMNS[table]), table
+    values = ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+    execute(f"INSERT INTO {table} ({', '.join(COLUMNS[table])}) VALUES {values}")
+
+
 def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     if isinstance(value, datetime):
         return str(int(value.timestamp()))
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     return "'" + str(value).replace("'", "\\'") + "'"
