@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.agents import clock, decide, ingest, judge, reference, write
+from streams.agents import clock, decide, ingest, judge, reference, rollup, write
 from streams.agents._shared import WorkerState
 from streams.agents._topics import Topics
 from streams.rules import DEFAULT_RULESET, load_ruleset
@@ -40,5 +40,6 @@ def create_app(settings: Settings) -> faust.App:
     clock.register(app, topics, shared)
     judge.register(app, topics, settings, shared)
     decide.register(app, topics, settings, shared, risk)
+    rollup.register(app, topics, settings, shared)
     write.register(app, topics, settings)
     return app

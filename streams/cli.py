@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from streams.settings import ConfigError, Settings, load_settings
@@ -82,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", type=Path, help="the rule set to compare with (default: the bundled one)"
     )
 
+    report = commands.add_parser(
+        "report", help="totals, the daily peak, positives, holds, denials, visit compliance"
+    )
+    report.add_argument("--from", dest="first", type=_day, help="first park-local day, YYYY-MM-DD")
+    report.add_argument("--to", dest="last", type=_day, help="last park-local day, YYYY-MM-DD")
+    report.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    commands.add_parser(
+        "reconcile", help="check every ClickHouse rollup against the raw tables (exit 1 if apart)"
+    )
+
     demo = commands.add_parser("demo", help="send a few entries and show what comes out")
     demo.add_argument(
         "--entries", type=_positive_int, default=6, help="how many entries to send (default 6)"
@@ -97,6 +109,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number; give 1 or more")
     return value
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; write it as 2022-05-04") from None
 
 
 def _non_negative_float(text: str) -> float:
@@ -209,11 +228,46 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         key = settings.pseudonym_key.get_secret_value().encode()
         return run_backtest(baseline, candidate, args.events, key)
+    if args.command in ("report", "reconcile"):
+        return _report(args, settings)
     if args.command == "demo":
         from streams.demo import run_demo
 
         return run_demo(settings, entries=args.entries, progress=_progress)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from clickhouse_driver import Client
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    from streams.report import build_report, reconcile
+
+    if args.command == "report" and args.first and args.last and args.first > args.last:
+        print(f"sentinel report: --from {args.first} is after --to {args.last}", file=sys.stderr)
+        return 2
+    client = Client.from_url(settings.clickhouse_url)
+    try:
+        execute = lambda sql: list(client.execute(sql))  # noqa: E731
+        if args.command == "report":
+            report = build_report(execute, args.first, args.last)
+            print(report.to_json() if args.json else report.to_text())
+            return 0
+        compared, mismatches = reconcile(execute)
+    except (ClickHouseError, OSError, EOFError) as exc:
+        print(
+            f"sentinel {args.command}: cannot read ClickHouse at {settings.clickhouse_url} "
+            f"({type(exc).__name__}: {exc}); is the stack up (`sentinel stack up`) and "
+            "migrated (`sentinel migrate`)?",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        client.disconnect()
+    for m in mismatches[:50]:
+        print(f"{m.check}: {', '.join(m.group)}: rollup {m.rollup} != raw {m.raw}")
+    print(f"{compared} groups compared, {len(mismatches)} differ")
+    return 1 if mismatches else 0
 
 
 def _stack(action: str, settings: Settings) -> int:

@@ -10,9 +10,9 @@ from schemas import VehicleEntry, VehicleExit
 from streams.agents._shared import WorkerState
 from streams.agents._tables import StateTable
 from streams.agents._topics import Topics
-from streams.agents.judge import PersonCheckOrObligation, ref_to
+from streams.agents.judge import ref_to
 from streams.rules import vehicle as stage
-from streams.rules.person import PersonVerdict
+from streams.rules.person import PersonCheckOrObligation, PersonVerdict
 from streams.rules.vehicle import RiskHistory, VehicleState
 from streams.settings import Settings
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -13,7 +12,13 @@ from streams.agents._shared import WorkerState
 from streams.agents._tables import StateTable
 from streams.agents._topics import Topics
 from streams.rules import person as stage
-from streams.rules.person import Evidence, Obligation, PersonCheck, PersonState, Visit
+from streams.rules.person import (
+    Evidence,
+    Obligation,
+    PersonCheckOrObligation,
+    PersonState,
+    Visit,
+)
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,25 +102,6 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             for key in people.all_keys():  # a rare, whole sweep
                 state = people.get(key)
                 await save(key, stage.on_due(state, shared.rules, shared.watermark, shared.lagging))
-
-
-class PersonCheckOrObligation:
-    """The messages on ``sentinel.person-checks``: {"check": ...} or {"obligation": ...}."""
-
-    @staticmethod
-    def check(check: PersonCheck) -> bytes:
-        return b'{"check":' + check.model_dump_json().encode() + b"}"
-
-    @staticmethod
-    def obligation(obligation: Obligation) -> bytes:
-        return b'{"obligation":' + obligation.model_dump_json().encode() + b"}"
-
-    @staticmethod
-    def parse(raw: bytes) -> PersonCheck | Obligation:
-        data = json.loads(raw)
-        if "check" in data:
-            return PersonCheck.model_validate(data["check"])
-        return Obligation.model_validate(data["obligation"])
 
 
 def ref_to(message: Any, event_id: str) -> EvidenceRef:

@@ -50,6 +50,7 @@ class Engine:
         self.risk: dict[str, RiskHistory] = {}
         self.decisions: list[Decision] = []
         self.alerts: list[Alert] = []
+        self.obligations: list[Obligation] = []  # as sent to the person stage
         self.latest = EPOCH
         self._due: list[tuple[datetime, str, str]] = []  # (when, "person"|"vehicle", key)
         self._queue: deque[Any] = deque()
@@ -175,6 +176,7 @@ class Engine:
             heapq.heappush(self._due, (due, "vehicle", plate))
         self._queue.extend(output.checks)
         self._queue.extend(output.obligations)
+        self.obligations.extend(output.obligations)
         self.decisions.extend(output.decisions)
         self.alerts.extend(output.alerts)
 

@@ -10,6 +10,7 @@ for this person.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -68,6 +69,25 @@ class Obligation(Frozen):
     due: datetime
     required: int = Field(ge=1)
     visits: tuple[str, ...] = ()
+
+
+class PersonCheckOrObligation:
+    """The messages on ``sentinel.person-checks``: {"check": ...} or {"obligation": ...}."""
+
+    @staticmethod
+    def check(check: PersonCheck) -> bytes:
+        return b'{"check":' + check.model_dump_json().encode() + b"}"
+
+    @staticmethod
+    def obligation(obligation: Obligation) -> bytes:
+        return b'{"obligation":' + obligation.model_dump_json().encode() + b"}"
+
+    @staticmethod
+    def parse(raw: bytes) -> PersonCheck | Obligation:
+        data = json.loads(raw)
+        if "check" in data:
+            return PersonCheck.model_validate(data["check"])
+        return Obligation.model_validate(data["obligation"])
 
 
 class Evidence(Frozen):

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -26,6 +25,7 @@ from schemas import (
     VehicleExit,
 )
 from schemas.entry import Role
+from streams.parktime import PARK_TZ
 from streams.simulator.identities import (
     CARGOES,
     LOCAL_REGION,
@@ -36,7 +36,7 @@ from streams.simulator.identities import (
 )
 from streams.simulator.traffic import DAYS, FIRST_DAY, daily_counts, dwell_hours, hour_counts
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = PARK_TZ
 PARK = "tangu-green-bay"
 HAZMAT_GATES = ("jinshanwei-1", "jinshanwei-2", "tinglin-1")
 GENERAL_GATES = ("caolang-1", "caolang-2")

@@ -4,13 +4,10 @@ deploy/clickhouse/migrations. Pure; the sink agent (streams/agents/write.py) doe
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from schemas import Alert, AntigenTest, Decision, HealthVisit, NatReport, VehicleEntry, VehicleExit
-
-PARK_TZ = ZoneInfo("Asia/Shanghai")
+from streams.parktime import PARK_TZ, local_day
 
 Row = tuple[Any, ...]
 
@@ -44,11 +41,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "enterprise", "message", "event_time", "event_date",
     ),
 }  # fmt: skip
-
-
-def local_day(moment: datetime) -> date:
-    """The park-local calendar day of an event time."""
-    return moment.astimezone(PARK_TZ).date()
 
 
 def entry_rows(raw: bytes) -> list[tuple[str, Row]]:

@@ -1,0 +1,12 @@
+"""Park-local time: "daily" means the calendar day in Asia/Shanghai, from the event time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+PARK_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(PARK_TZ).date()

@@ -1,0 +1,132 @@
+"""Rollups, the pure core: folding is idempotent, a superseding decision moves counts instead of
+adding them, and snapshots are absolute values per group and shard."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from schemas import Decision, RuleResult, VehicleEntry, VehicleExit
+from streams.rollups import (
+    Fact,
+    Rollups,
+    VersionClock,
+    fold_decision,
+    fold_entry,
+    fold_exit,
+)
+
+T0 = datetime(2022, 5, 3, 16, 30, tzinfo=UTC)  # 00:30 on 4 May in Shanghai
+OCCUPANT = {"person": "p_" + "1" * 32, "role": "driver"}
+
+
+def entry(entry_id: str = "e1", at: datetime = T0) -> VehicleEntry:
+    return VehicleEntry(event_id=entry_id, event_time=at, park="tangu", gate="g1",
+                        plate="沪A12345", hazmat=False, vehicle_class="truck",
+                        gate_class="general", origin_region="x",
+                        occupants=(OCCUPANT,))  # fmt: skip
+
+
+def decision(revision: int, outcome: str, *failed: str, entry_id: str = "e1") -> Decision:
+    rules = tuple(RuleResult(rule=r, status="fail", outcome=outcome) for r in failed)
+    return Decision(event_id=f"{entry_id}:{revision}", event_time=T0, entry_id=entry_id,
+                    revision=revision, park="tangu", gate="g1", plate="沪A12345",
+                    outcome=outcome, rules=rules, ruleset_version="v1")  # fmt: skip
+
+
+def apply(rollups: Rollups, shard: int, decisions: list[Decision]) -> None:
+    facts: dict[str, Fact] = {}
+    for d in decisions:
+        folded = fold_decision(d, facts.get(f"decision:{d.entry_id}"))
+        if folded is not None:
+            facts[folded[0]] = folded[1]
+            rollups.put(shard, *folded)
+
+
+def rows(rollups: Rollups, table: str, shards: tuple[int, ...] = (0,)) -> list[tuple[object, ...]]:
+    return rollups.flush(shards, version=7).get(table, [])
+
+
+def test_entries_count_once_per_entry_in_the_park_local_day_and_hour() -> None:
+    rollups = Rollups()
+    first = fold_entry(entry(), None)
+    assert first is not None
+    assert fold_entry(entry(), first[1]) is None  # a replay changes nothing
+    rollups.put(0, *first)
+    assert rows(rollups, "rollup_gate_hourly") == [("tangu", "g1", date(2022, 5, 4), 0, 0, 7, 1, 0)]
+
+
+def test_a_superseding_decision_moves_the_counts() -> None:
+    rollups = Rollups()
+    apply(rollups, 0, [decision(0, "hold", "nat_48h")])
+    assert rows(rollups, "rollup_rules_daily") == [
+        ("tangu", date(2022, 5, 4), "nat_48h", 0, 7, 1, 0)
+    ]
+    apply(rollups, 0, [decision(0, "hold", "nat_48h"), decision(1, "deny", "no_positive")])
+    flushed = rollups.flush((0,), version=8)
+    assert sorted(flushed["rollup_rules_daily"]) == [
+        ("tangu", date(2022, 5, 4), "nat_48h", 0, 8, 0, 0),  # now zero: written, not skipped
+        ("tangu", date(2022, 5, 4), "no_positive", 0, 8, 0, 1),
+    ]
+    assert flushed["rollup_outcomes_daily"] == [("tangu", date(2022, 5, 4), 0, 8, 1, 0, 0, 1)]
+    # held on arrival keeps the first decision's outcome
+    assert flushed["rollup_gate_hourly"] == [("tangu", "g1", date(2022, 5, 4), 0, 0, 8, 0, 1)]
+
+
+def test_an_older_revision_after_a_newer_one_changes_nothing() -> None:
+    newer = fold_decision(decision(2, "release"), None)
+    assert newer is not None
+    assert fold_decision(decision(1, "hold", "nat_48h"), newer[1]) is None
+    assert fold_decision(decision(2, "release"), newer[1]) is None
+
+
+def test_dwell_counts_the_earliest_exit_of_an_entry() -> None:
+    rollups = Rollups()
+    key, fact = fold_entry(entry(), None)
+    out = VehicleExit(event_id="x1", event_time=T0 + timedelta(hours=5), park="tangu",
+                      gate="g1", plate="沪A12345", entry_id="e1")  # fmt: skip
+    later = out.model_copy(update={"event_id": "x2", "event_time": T0 + timedelta(hours=9)})
+    _, fact = fold_exit(out, fact)
+    assert fold_exit(later, fact) is None and fold_exit(out, fact) is None
+    rollups.put(0, key, fact)
+    assert rows(rollups, "rollup_dwell_daily") == [
+        ("tangu", date(2022, 5, 4), 0, 7, 1, 5 * 3600, 5 * 3600)
+    ]
+    assert fold_exit(out.model_copy(update={"entry_id": None}), None) is None
+
+
+def test_an_exit_before_its_entry_waits_for_it() -> None:
+    out = VehicleExit(event_id="x1", event_time=T0 + timedelta(hours=2), park="tangu",
+                      gate="g1", plate="沪A12345", entry_id="e1")  # fmt: skip
+    key, fact = fold_exit(out, None)
+    rollups = Rollups()
+    rollups.put(0, key, fact)
+    assert rollups.flush((0,), 1) == {}  # nothing to say without the entry
+    _, fact = fold_entry(entry(), fact)
+    rollups.put(0, key, fact)
+    assert rows(rollups, "rollup_dwell_daily")[0][4:] == (1, 7200, 7200)
+
+
+def test_flush_writes_only_owned_shards_and_only_what_changed() -> None:
+    rollups = Rollups()
+    for shard, entry_id in ((0, "e1"), (1, "e2"), (1, "e3")):
+        rollups.put(shard, *fold_entry(entry(entry_id), None))
+    assert [r[4:] for r in rows(rollups, "rollup_gate_hourly", (1,))] == [(1, 7, 2, 0)]
+    assert rollups.flush((1,), 8) == {}  # clean now
+    assert [r[4:] for r in rows(rollups, "rollup_gate_hourly", (0, 1))] == [(0, 7, 1, 0)]
+
+
+def test_prune_drops_old_days_without_writing_zeros() -> None:
+    rollups = Rollups()
+    rollups.put(0, *fold_entry(entry("e1"), None))
+    rollups.put(0, *fold_entry(entry("e2", T0 + timedelta(days=3)), None))
+    rollups.flush((0,), 1)
+    assert rollups.prune(0, date(2022, 5, 5)) == ["entry:e1"]
+    assert rollups.flush((0,), 2) == {} and len(rollups) == 1
+
+
+def test_versions_rise_even_when_the_clock_does_not() -> None:
+    clock = VersionClock()
+    first = clock.next(T0)
+    assert clock.next(T0) == first + 1
+    assert clock.next(T0 - timedelta(seconds=1)) == first + 2
+    assert clock.next(T0 + timedelta(seconds=1)) == first + 1_000_000
