@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> faust.App:
     risk: dict[str, RiskHistory] = {}
     ingest.register(app, topics, settings)
     reference.register(app, settings, shared, risk)
-    clock.register(app, topics, shared)
+    clock.register(app, settings, shared)
     judge.register(app, topics, settings, shared)
     decide.register(app, topics, settings, shared, risk)
     rollup.register(app, topics, settings, shared)

@@ -9,12 +9,12 @@ from typing import TextIO
 
 
 class ProgressBar:
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
         self.total = max(total, 1)
         self.label = label
         self.done = 0
-        self._stream = stream
-        self._tty = stream.isatty()
+        self._stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced
+        self._tty = self._stream.isatty()
         self._started = time.monotonic()
         self._last_draw = 0.0
         self._last_decile = -1

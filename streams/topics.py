@@ -43,8 +43,6 @@ class TopicSpec:
     model: type[BaseModel] | None  # what each value is; None: raw bytes (dead letters)
     compacted: bool = False
     doc: str = ""
-    # Copied to every partition by ingestion, so that every worker sees it (gate heartbeats).
-    broadcast: bool = False
 
     def configs(self) -> dict[str, str]:
         configs = {"retention.ms": str(self.retention_ms)}
@@ -78,9 +76,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("ref.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True, doc="raw"),
     TopicSpec("canonical.entries", "plate", PARTITIONS, 30 * DAY_MS, VehicleEntry),
     TopicSpec("canonical.exits", "plate", PARTITIONS, 30 * DAY_MS, VehicleExit),
-    TopicSpec(
-        "canonical.heartbeats", "gate", PARTITIONS, 7 * DAY_MS, GateHeartbeat, broadcast=True
-    ),
+    # Read whole by every worker (streams/agents/clock.py): the latest beat of each gate.
+    TopicSpec("canonical.heartbeats", "gate", 1, -1, GateHeartbeat, compacted=True),
     TopicSpec("canonical.antigen", "person", PARTITIONS, 30 * DAY_MS, AntigenTest),
     TopicSpec("canonical.nat", "person", PARTITIONS, 30 * DAY_MS, NatReport),
     TopicSpec("canonical.visits", "person", PARTITIONS, 30 * DAY_MS, HealthVisit),

@@ -1,7 +1,8 @@
-"""Gate heartbeats move this worker's watermark, so deadlines fire when gates go quiet.
+"""Gate heartbeats move every worker's watermark, so deadlines fire when gates go quiet.
 
-Ingestion copies every heartbeat to every partition of ``canonical.heartbeats``: whichever
-partitions a worker holds, it sees every gate's clock.
+Like the reference data, ``canonical.heartbeats`` (compacted, the latest beat of each gate) is
+read whole by each worker with its own consumer, outside the group: whichever partitions a worker
+holds, and after a restart too, it knows how far every gate's clock has gone.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import faust
 
 from schemas import GateHeartbeat
 from streams.agents._shared import WorkerState
-from streams.agents._topics import Topics
+from streams.agents.reference import follow
+from streams.settings import Settings
 
 
-def register(app: faust.App, topics: Topics, shared: WorkerState) -> None:
-    @app.agent(topics("canonical.heartbeats"), name="observe_heartbeats")
-    async def observe_heartbeats(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            beat = GateHeartbeat.model_validate_json(event.value)
-            shared.observe((topics.base(event.message.topic), event.message.partition),
-                           beat.event_time)  # fmt: skip
+def register(app: faust.App, settings: Settings, shared: WorkerState) -> None:
+    def on_beat(key: bytes | None, value: bytes | None) -> None:
+        if value is not None:
+            beat = GateHeartbeat.model_validate_json(value)
+            shared.observe(("canonical.heartbeats", 0), beat.event_time)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_heartbeats() -> None:
+        await follow(settings, "canonical.heartbeats", on_beat)

@@ -15,7 +15,7 @@ from streams.agents._topics import Topics
 from streams.ingest import Accepted, BadShareGuard, Ingestor
 from streams.pseudonym import Pseudonymiser
 from streams.settings import Settings
-from streams.topics import RAW_TO_CANONICAL, spec
+from streams.topics import RAW_TO_CANONICAL
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
                 ),
             )
             if isinstance(result, Accepted):
-                target = spec(result.topic)
-                for partition in range(target.partitions) if target.broadcast else [None]:
-                    await topics(result.topic).send(
-                        key=result.key, value=result.value, partition=partition
-                    )
+                await topics(result.topic).send(key=result.key, value=result.value)
                 guard.record(bad=False)
                 continue
             letter = DeadLetter(

@@ -94,9 +94,11 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         consumer: Any = app.consumer
         backlog = {}
         for tp in consumer.assignment():
-            read = consumer._read_offset.get(tp)  # no public accessor for the read position
             highwater = consumer.highwater(tp)  # None until the first fetch: count it as behind
-            unread = 1 if highwater is None else highwater - (read + 1 if read is not None else 0)
+            read = consumer._read_offset.get(tp)  # no public accessor for the read position
+            # Nothing read from it since this worker took it: where the group left off.
+            after = read + 1 if read is not None else await consumer.position(tp)
+            unread = 1 if highwater is None or after is None else highwater - after
             backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
         if shared.progress(backlog):
             for key in people.all_keys():  # a rare, whole sweep

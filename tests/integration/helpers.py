@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from clickhouse_driver import Client
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.migrate import migrate
 from streams.settings import Settings
-from streams.topics import create_topics
+from streams.topics import RAW_TO_CANONICAL, create_topics, spec
 from streams.worker import wait_for_ready
 
 
@@ -173,3 +173,40 @@ class Tail:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+# The topics the worker's consumer group reads (its lag is what is left to process); every
+# worker reads the compacted reference topics whole, outside the group.
+GROUP_TOPICS = (
+    *RAW_TO_CANONICAL,
+    *(t for t in RAW_TO_CANONICAL.values() if not spec(t).compacted),
+    "sentinel.person-checks", "sentinel.person-verdicts", "sentinel.decisions", "sentinel.alerts",
+)  # fmt: skip
+
+
+def group_lag(settings: Settings) -> int:
+    """Messages the worker group has not committed yet, over every topic it reads."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        committed = admin.list_consumer_group_offsets(settings.app_id)
+        partitions = [
+            TopicPartition(settings.topic(t), p)
+            for t in GROUP_TOPICS
+            for p in range(spec(t).partitions)
+        ]
+        ends = consumer.end_offsets(partitions)
+        return sum(
+            end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+        )
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MiB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")

@@ -116,3 +116,10 @@ def test_simulate_writes_files_and_ground_truth(
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert len(lines) == sum(truth["events_by_topic"].values())
     assert truth["total_entries"] == 11_778 and truth["params"]["seed"] == 7
+
+
+def test_report_days_are_checked_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = run(["report", "--from", "4 May"], capsys)
+    assert code == 2 and "'4 May' is not a day; write it as 2022-05-04" in output
+    code, output = run(["report", "--from", "2022-05-04", "--to", "2022-05-01"], capsys)
+    assert code == 2 and "--from 2022-05-04 is after --to 2022-05-01" in output

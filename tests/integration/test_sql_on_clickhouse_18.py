@@ -1,0 +1,49 @@
+"""The SQL of the report, the reconciliation and docs/analysts.md on Debian's ClickHouse 18.16
+server, over the same simulated tables the unit tests load into a current ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from clickhouse_driver import Client
+
+from streams.report import build_report, reconcile
+from streams.settings import Settings
+from tests.simulated_tables import guide_queries, pipeline_output, tables
+
+
+@pytest.fixture(scope="module")
+def loaded(settings: Settings) -> Settings:
+    client = Client.from_url(settings.clickhouse_url)
+    try:
+        for table, (columns, rows) in tables(pipeline_output()).items():
+            client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+    finally:
+        client.disconnect()
+    return settings
+
+
+def execute_on(settings: Settings) -> Any:
+    def execute(sql: str) -> list[tuple[Any, ...]]:
+        client = Client.from_url(settings.clickhouse_url)
+        try:
+            return list(client.execute(sql))
+        finally:
+            client.disconnect()
+
+    return execute
+
+
+def test_rollups_reconcile_and_the_report_reads_them(loaded: Settings) -> None:
+    execute = execute_on(loaded)
+    compared, mismatches = reconcile(execute)
+    assert mismatches == [] and compared > 100
+    report = build_report(execute)
+    assert report.total_entries == execute("SELECT count() FROM entries FINAL")[0][0] > 0
+    assert report.denials_by_rule and report.positives == 1
+
+
+@pytest.mark.parametrize("number", range(len(guide_queries())))
+def test_each_analyst_query_runs_on_18_16(loaded: Settings, number: int) -> None:
+    assert execute_on(loaded)(guide_queries()[number]), f"query {number + 1} returned nothing"
