@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
-#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker).
+#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker),
+#   Prometheus (promtool checks the alert rules) and Alertmanager (paging), Chromium and its
+#   driver (the gate board's browser test).
 # Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
@@ -10,9 +12,13 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present (clickhouse-server, clickhouse-client, java, mvn)"
+  echo "system packages: all present (clickhouse, java, maven, prometheus, alertmanager, chromium)"
   exit 0
 fi
 

@@ -1,14 +1,15 @@
 """The Faust app: built from the settings, with every stage's agents registered on it.
 
 Agents are thin: they decode, call the pure core, and hand the result to a topic or a sink.
-Faust's web server is off: its table views would serve raw state.
+Faust's web server is off: its table views would serve raw state. The worker's own HTTP server
+(streams/agents/web.py) serves the gate board and /metrics instead, on loopback by default.
 """
 
 from __future__ import annotations
 
 import faust
 
-from streams.agents import clock, decide, ingest, judge, reference, rollup, write
+from streams.agents import clock, decide, ingest, judge, page, reference, rollup, web, write
 from streams.agents._shared import WorkerState
 from streams.agents._topics import Topics
 from streams.rules import DEFAULT_RULESET, load_ruleset
@@ -42,4 +43,6 @@ def create_app(settings: Settings) -> faust.App:
     decide.register(app, topics, settings, shared, risk)
     rollup.register(app, topics, settings, shared)
     write.register(app, topics, settings)
+    page.register(app, topics, settings)
+    web.register(app, settings)
     return app

@@ -28,6 +28,7 @@ class Accepted:
     key: bytes
     value: bytes  # canonical JSON
     event_id: str
+    gate: tuple[str, str] | None = None  # (park, gate) of a gate event: entry, exit, heartbeat
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,13 @@ class Ingestor:
             )
         target = RAW_TO_CANONICAL[source]
         canonical = self.canonical(event, spec(target).model)
+        gated = isinstance(canonical, VehicleEntry | VehicleExit | GateHeartbeat)
         return Accepted(
             topic=target,
             key=self._key(canonical),
             value=canonical.model_dump_json().encode(),
             event_id=event.event_id,
+            gate=(canonical.park, canonical.gate) if gated else None,  # type: ignore[attr-defined]
         )
 
     def canonical(self, event: BaseModel, target: type[BaseModel] | None) -> BaseModel:

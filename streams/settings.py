@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(
         1.0, gt=0, description="ClickHouse sink: seconds a row may wait in a batch"
     )
+    http_host: str = Field(
+        "127.0.0.1", description="worker HTTP server (gate board, /metrics): the address to bind"
+    )
+    http_port: int = Field(
+        9464, ge=0, le=65535, description="worker HTTP server: the port; 0 picks a free one"
+    )
+    alertmanager_url: str = Field(
+        "", description="Alertmanager to page, e.g. http://127.0.0.1:9093; empty: do not page"
+    )
+    page_max_age_seconds: float = Field(
+        86_400, gt=0, description="paging: alerts older than this (a replay) are not paged"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -98,6 +110,14 @@ class Settings(BaseSettings):
         for server in value.split(","):
             if not _HOST_PORT.match(server.strip()):
                 raise ValueError(f"{server!r} is not host:port, e.g. 127.0.0.1:9092")
+        return value
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _check_alertmanager_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected http://host:port, e.g. http://127.0.0.1:9093 (or empty)")
         return value
 
     @field_validator("clickhouse_url")

@@ -5,14 +5,16 @@ same SQL on both."""
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from streams.backtest import FAR_FUTURE
 from streams.ingest import Accepted, Ingestor
+from streams.parktime import PARK_TZ
 from streams.pseudonym import Pseudonymiser
 from streams.rollups import INPUTS, TABLES, Fact, Rollups, fold_message
 from streams.rules import DEFAULT_RULESET, Engine, load_ruleset
@@ -24,6 +26,7 @@ from streams.topics import spec
 
 # Six days around the 27-passenger car (14 April): denials, a positive, evasion, overdue visits.
 FIRST, LAST = FIRST_DAY + timedelta(days=9), FIRST_DAY + timedelta(days=14)
+DUE = LAST + timedelta(days=8)  # the last visit deadline of the simulated days
 ANALYST_GUIDE = Path(__file__).parents[1] / "docs" / "analysts.md"
 
 Output = dict[str, list[bytes]]  # topic -> values
@@ -75,3 +78,39 @@ def tables(output: Output) -> Tables:
 def guide_queries() -> list[str]:
     """The SQL blocks of docs/analysts.md."""
     return re.findall(r"```sql\n(.*?)```", ANALYST_GUIDE.read_text(), flags=re.S)
+
+
+DASHBOARDS = Path(__file__).parents[1] / "dashboards" / "json"
+
+
+def dashboard_targets(datasource: str) -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, query) of every panel target on ``datasource`` (a Grafana
+    datasource type): rawSql for ClickHouse, expr for Prometheus."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                if target.get("datasource", panel.get("datasource", {}))["type"] == datasource:
+                    query = target.get("rawSql") or target.get("expr")
+                    found.append((path.name, panel["title"], query))
+    return found
+
+
+def expand_grafana_macros(sql: str, first: date = FIRST, last: date = DUE) -> str:
+    """What the ClickHouse datasource does to its macros, for the time range ``first`` to
+    ``last`` (park-local days; by default the simulated days and the visit deadlines after)."""
+    start = datetime.combine(first, datetime.min.time(), PARK_TZ)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), PARK_TZ)
+    from_time, to_time = (
+        f"toDateTime({int(start.timestamp())})",
+        f"toDateTime({int(end.timestamp())})",
+    )
+    sql = re.sub(r"\$__timeFilter\((\w+)\)", rf"\1 >= {from_time} AND \1 <= {to_time}", sql)
+    sql = re.sub(
+        r"\$__dateFilter\((\w+)\)",
+        rf"\1 >= toDate('{first.isoformat()}') AND \1 <= toDate('{last.isoformat()}')",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", from_time).replace("$__toTime", to_time)
+    assert "$" not in sql, f"a macro is left: {sql}"
+    return sql

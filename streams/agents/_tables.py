@@ -50,3 +50,7 @@ class StateTable(Generic[StateT]):
 
     def all_keys(self) -> Iterator[bytes]:
         return iter(list(self._states.keys()))
+
+    def pending(self) -> int:
+        """How many keys wait for a deadline (this worker's store, standbys included)."""
+        return len(self._due)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
+from schemas import Alert
+from streams import metrics
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Topics:
@@ -26,3 +32,10 @@ class Topics:
     def base(self, name: str) -> str:
         """The catalogue name of a full topic name."""
         return name.removeprefix(self._settings.topic_prefix)
+
+
+async def send_alert(alerts: faust.TopicT, alert: Alert) -> None:
+    """To ``sentinel.alerts``, keyed by its stable dedup key; counted and logged."""
+    await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
+    metrics.ALERTS.labels(alert.severity, alert.rule).inc()
+    log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)

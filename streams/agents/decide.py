@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import faust
 
 from schemas import VehicleEntry, VehicleExit
+from streams import metrics
 from streams.agents._shared import WorkerState
 from streams.agents._tables import StateTable
-from streams.agents._topics import Topics
+from streams.agents._topics import Topics, send_alert
 from streams.agents.judge import ref_to
 from streams.rules import vehicle as stage
 from streams.rules.person import PersonCheckOrObligation, PersonVerdict
@@ -43,13 +45,18 @@ def register(
             await decisions.send(
                 key=decision.entry_id.encode(), value=decision.model_dump_json().encode()
             )
+            metrics.DECISIONS.labels(decision.outcome).inc()
+            for rule in decision.failed_rules:
+                metrics.RULE_FAILURES.labels(rule).inc()
+            if decision.revision == 0:
+                latency = datetime.now(UTC) - decision.event_time
+                metrics.DECISION_LATENCY.observe(latency.total_seconds())
             log.info(
                 "decision %s: %s %s", decision.event_id, decision.outcome,
                 ",".join(decision.failed_rules + decision.pending_rules) or "-",
             )  # fmt: skip
         for alert in out.alerts:
-            await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
-            log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+            await send_alert(alerts, alert)
 
     @app.agent(
         topics("canonical.entries", "canonical.exits", "sentinel.person-verdicts"),
@@ -67,6 +74,10 @@ def register(
             elif base == "canonical.entries":
                 entry = VehicleEntry.model_validate_json(event.value)
                 shared.observe((base, message.partition), entry.event_time)
+                for occupant in entry.occupants:
+                    if occupant.nat_sample_time is not None:
+                        age = entry.event_time - occupant.nat_sample_time
+                        metrics.NAT_AGE_AT_GATE.observe(age.total_seconds() / 3600)
                 ref = ref_to(message, entry.event_id)
                 history = risk.get(entry.origin_region, ())
                 await save(key, stage.on_entry(vehicles.get(key), entry, ref, rules, history))
@@ -78,5 +89,6 @@ def register(
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_vehicles() -> None:
         watermark = shared.watermark
+        metrics.PENDING_TIMERS.labels("vehicle").set(vehicles.pending())
         for key in vehicles.due_keys(watermark):
             await save(key, stage.on_due(vehicles.get(key), shared.rules, watermark))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 import faust
 from mode import CrashingSupervisor
 
 from schemas import DeadLetter
+from streams import metrics
 from streams.agents._topics import Topics
 from streams.ingest import Accepted, BadShareGuard, Ingestor
 from streams.pseudonym import Pseudonymiser
@@ -46,6 +48,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             message = event.message
             source = topics.base(message.topic)
             result = ingestor.ingest(source, event.value, now=datetime.now(UTC))
+            metrics.EVENTS_IN.labels(source).inc()
             guard = guards.setdefault(
                 (message.topic, message.partition),
                 BadShareGuard(
@@ -57,6 +60,10 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             if isinstance(result, Accepted):
                 await topics(result.topic).send(key=result.key, value=result.value)
                 guard.record(bad=False)
+                if result.gate is not None:
+                    metrics.GATE_LAST_SEEN.labels(*result.gate).set(time.time())
+                    if result.topic == "canonical.entries":
+                        metrics.GATE_ENTRIES.labels(*result.gate).inc()
                 continue
             letter = DeadLetter(
                 source_topic=message.topic,
@@ -71,6 +78,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             )
             # The source key stays with the record, so that a replay lands on the same partition.
             await dlq.send(key=event.key, value=event.value, headers=letter.headers())
+            metrics.DEAD_LETTERS.labels(source, result.error_class).inc()
             log.warning(
                 "dead-lettered %s[%d]@%d: %s: %s",
                 message.topic,

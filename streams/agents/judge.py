@@ -8,9 +8,10 @@ from typing import Any
 import faust
 
 from schemas import AntigenTest, EvidenceRef, HealthVisit, NatReport
+from streams import metrics
 from streams.agents._shared import WorkerState
 from streams.agents._tables import StateTable
-from streams.agents._topics import Topics
+from streams.agents._topics import Topics, send_alert
 from streams.rules import person as stage
 from streams.rules.person import (
     Evidence,
@@ -38,8 +39,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
                 key=verdict.plate.encode(), value=verdict.model_dump_json().encode()
             )
         for alert in raised:
-            await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
-            log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+            await send_alert(alerts, alert)
 
     async def on_message(base: str, key: bytes, value: bytes, message: Any) -> None:
         rules, lagging, watermark = shared.rules, shared.lagging, shared.watermark
@@ -100,7 +100,15 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             after = read + 1 if read is not None else await consumer.position(tp)
             unread = 1 if highwater is None or after is None else highwater - after
             backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
-        if shared.progress(backlog):
+        by_topic: dict[str, int] = {}
+        for (topic, _), unread in backlog.items():
+            by_topic[topic] = by_topic.get(topic, 0) + unread
+        for topic, unread in by_topic.items():
+            metrics.CONSUMER_LAG.labels(topic).set(unread)
+        recovered = shared.progress(backlog)
+        metrics.WATERMARK.set(shared.watermark.timestamp())
+        metrics.PENDING_TIMERS.labels("person").set(people.pending())
+        if recovered:
             for key in people.all_keys():  # a rare, whole sweep
                 state = people.get(key)
                 await save(key, stage.on_due(state, shared.rules, shared.watermark, shared.lagging))

@@ -54,9 +54,13 @@ def register(
 
 
 async def follow(
-    settings: Settings, base: str, handle: Callable[[bytes | None, bytes | None], None]
+    settings: Settings,
+    base: str,
+    handle: Callable[[bytes | None, bytes | None], None],
+    tail: int | None = None,
 ) -> None:
-    """Read catalogue topic ``base`` from the beginning, then keep following it."""
+    """Read catalogue topic ``base`` from the beginning (or its last ``tail`` records per
+    partition), then keep following it."""
     topic = settings.topic(base)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -68,8 +72,14 @@ async def follow(
     try:
         # The catalogue knows the partitions (aiokafka's metadata may not list a topic that no
         # consumer of it has subscribed to).
-        consumer.assign([TopicPartition(topic, p) for p in range(spec(base).partitions)])
-        await consumer.seek_to_beginning()
+        partitions = [TopicPartition(topic, p) for p in range(spec(base).partitions)]
+        consumer.assign(partitions)
+        if tail is None:
+            await consumer.seek_to_beginning()
+        else:
+            starts = await consumer.beginning_offsets(partitions)
+            for tp, end in (await consumer.end_offsets(partitions)).items():
+                consumer.seek(tp, max(starts[tp], end - tail))
         while True:
             batches = await consumer.getmany(timeout_ms=1000)
             for records in batches.values():

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
+
+from streams import metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +36,15 @@ class ClickHouseWriter:
         data = [list(column) for column in zip(*rows, strict=True)]  # columnar: the fast path
         delay = 0.5
         attempt = 1
+        metrics.SINK_BATCH_ROWS.labels(table).observe(len(rows))
+        started = time.monotonic()
         while True:
             try:
                 await asyncio.to_thread(self._client.execute, query, data, columnar=True)
+                metrics.SINK_SECONDS.labels(table).observe(time.monotonic() - started)
                 return
             except (ClickHouseError, OSError, EOFError) as exc:
+                metrics.SINK_FAILURES.labels(table).inc()
                 log.warning(
                     "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
                     table,

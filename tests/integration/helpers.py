@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from streams.agents.web import BOARD_URL_MARKER
 from streams.migrate import migrate
 from streams.settings import Settings
 from streams.topics import RAW_TO_CANONICAL, create_topics, spec
@@ -75,15 +77,26 @@ class Worker:
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
 
+    def board_url(self, timeout: float = 30) -> str:
+        """The URL its HTTP server logged (gate board at /, metrics at /metrics)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(rf"{BOARD_URL_MARKER} (http://\S+/)", self.log())
+            if found:
+                return found.group(1)
+            assert time.monotonic() < deadline, "the worker logged no board URL"
+            time.sleep(0.2)
+
 
 @contextlib.contextmanager
 def running_worker(settings: Settings, directory: Path, **overrides: str) -> Iterator[Worker]:
-    """A `sentinel worker` subprocess, ready (partitions assigned); stopped on exit."""
+    """A `sentinel worker` subprocess, ready (partitions assigned); stopped on exit. Its HTTP
+    server takes a free port unless ``http_port`` is given (see ``Worker.board_url``)."""
     log_file = directory / f"worker-{uuid.uuid4().hex[:6]}.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            env=settings_env(settings, **overrides),
+            env=settings_env(settings, **{"http_port": "0", **overrides}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -186,14 +199,17 @@ GROUP_TOPICS = (
 
 def group_lag(settings: Settings) -> int:
     """Messages the worker group has not committed yet, over every topic it reads."""
+    return group_lag_of(settings, *GROUP_TOPICS)
+
+
+def group_lag_of(settings: Settings, *topics: str) -> int:
+    """Messages the worker group has not committed yet on ``topics`` (catalogue names)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
         committed = admin.list_consumer_group_offsets(settings.app_id)
         partitions = [
-            TopicPartition(settings.topic(t), p)
-            for t in GROUP_TOPICS
-            for p in range(spec(t).partitions)
+            TopicPartition(settings.topic(t), p) for t in topics for p in range(spec(t).partitions)
         ]
         ends = consumer.end_offsets(partitions)
         return sum(

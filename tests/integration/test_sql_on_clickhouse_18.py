@@ -1,5 +1,6 @@
-"""The SQL of the report, the reconciliation and docs/analysts.md on Debian's ClickHouse 18.16
-server, over the same simulated tables the unit tests load into a current ClickHouse (chdb)."""
+"""The SQL of the report, the reconciliation, docs/analysts.md and the Grafana panels on Debian's
+ClickHouse 18.16 server, over the same simulated tables the unit tests load into a current
+ClickHouse (chdb)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from clickhouse_driver import Client
 
 from streams.report import build_report, reconcile
 from streams.settings import Settings
-from tests.simulated_tables import guide_queries, pipeline_output, tables
+from tests.simulated_tables import (
+    dashboard_targets,
+    expand_grafana_macros,
+    guide_queries,
+    pipeline_output,
+    tables,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +54,13 @@ def test_rollups_reconcile_and_the_report_reads_them(loaded: Settings) -> None:
 @pytest.mark.parametrize("number", range(len(guide_queries())))
 def test_each_analyst_query_runs_on_18_16(loaded: Settings, number: int) -> None:
     assert execute_on(loaded)(guide_queries()[number]), f"query {number + 1} returned nothing"
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "title", "sql"), dashboard_targets("grafana-clickhouse-datasource")
+)
+def test_each_dashboard_panel_query_runs_on_18_16(
+    loaded: Settings, dashboard: str, title: str, sql: str
+) -> None:
+    rows = execute_on(loaded)(expand_grafana_macros(sql))
+    assert rows, f"{dashboard}: panel {title!r} returned nothing"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
 
 import pytest
+from chdb import session as chdb_session
+
+from streams.migrate import apply_migrations, load_migrations
+from tests.simulated_tables import Output, pipeline_output, tables
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +37,47 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     yield
+
+
+@pytest.fixture(scope="session")
+def simulated_output() -> Output:
+    return pipeline_output()
+
+
+@pytest.fixture(scope="session")
+def simulated_chdb(
+    tmp_path_factory: pytest.TempPathFactory, simulated_output: Output
+) -> Iterator[Any]:
+    """A current ClickHouse (chdb, in-process) holding tests/simulated_tables.py's tables."""
+    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    session.query("CREATE DATABASE IF NOT EXISTS sentinel")
+    session.query("USE sentinel")
+
+    def execute(sql: str) -> list[tuple[str, ...]]:
+        text = session.query(sql, "TabSeparated").bytes().decode()
+        return [tuple(line.split("\t")) for line in text.splitlines() if line]
+
+    apply_migrations(execute, "sentinel", load_migrations())
+    for table, (columns, rows) in tables(simulated_output).items():
+        for start in range(0, len(rows), 2000):
+            values = ", ".join(
+                "(" + ", ".join(_literal(v) for v in row) + ")"
+                for row in rows[start : start + 2000]
+            )
+            execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
+    yield execute
+    session.close()
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, datetime):
+        return str(int(value.timestamp()))
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -23,9 +23,15 @@ def our_services() -> list[str]:
     return [name for name, svc in SERVICES.items() if svc.get("image") == OUR_IMAGE]
 
 
-def test_the_stack_has_kafka_clickhouse_and_a_worker() -> None:
-    assert {"kafka", "clickhouse", "worker"} <= set(SERVICES)
-    assert "worker" in our_services()
+WORKERS = ["worker-1", "worker-2"]
+ONE_SHOT = {"init", "migrate", "simulator"}
+
+
+def test_the_full_stack_is_there() -> None:
+    assert {
+        "kafka", "clickhouse", *WORKERS, "simulator", "prometheus", "alertmanager", "grafana",
+    } <= set(SERVICES)  # fmt: skip
+    assert set(WORKERS) | {"simulator"} <= set(our_services())
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -34,9 +40,63 @@ def test_images_are_pinned(name: str) -> None:
     assert ":" in image and not image.endswith(":latest"), f"{name}: pin {image} to a version"
 
 
-@pytest.mark.parametrize("name", ["kafka", "clickhouse"])
-def test_services_have_healthchecks(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT))
+def test_long_running_services_have_healthchecks(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
+
+
+def service_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    assert parts.hostname and parts.port, url
+    return parts.hostname, parts.port
+
+
+def test_prometheus_scrapes_every_worker_where_it_serves_metrics() -> None:
+    config = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "sentinel-workers"]
+    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    expected = set()
+    for name in WORKERS:
+        settings = load_settings({k: str(v) for k, v in SERVICES[name]["environment"].items()})
+        assert settings.http_host == "0.0.0.0"  # reachable from Prometheus' container
+        expected.add(f"{name}:{settings.http_port}")
+        assert str(settings.http_port) in SERVICES[name]["healthcheck"]["test"][-1]
+        assert any(p.endswith(f":{settings.http_port}") for p in SERVICES[name]["ports"])
+    assert targets == expected
+    (alerting,) = config["alerting"]["alertmanagers"]
+    assert alerting["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_workers_page_the_alertmanager_service() -> None:
+    for name in WORKERS:
+        settings = load_settings({k: str(v) for k, v in SERVICES[name]["environment"].items()})
+        assert service_port(settings.alertmanager_url) == ("alertmanager", 9093)
+    assert any(p.endswith(":9093") for p in SERVICES["alertmanager"]["ports"])
+
+
+def test_alertmanager_webhooks_reach_the_example_receiver() -> None:
+    config = yaml.safe_load((REPO_ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    port = int(SERVICES["webhook"]["environment"]["HTTP_PORT"])
+    for receiver in config["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            assert service_port(hook["url"]) == ("webhook", port), hook["url"]
+
+
+def test_grafana_datasources_point_at_the_services() -> None:
+    provisioning = REPO_ROOT / "dashboards/provisioning/datasources/datasources.yml"
+    sources = {d["type"]: d for d in yaml.safe_load(provisioning.read_text())["datasources"]}
+    clickhouse = sources["grafana-clickhouse-datasource"]["jsonData"]
+    assert (clickhouse["host"], clickhouse["port"]) == ("clickhouse", 9000)
+    analyst = (REPO_ROOT / "deploy/docker/clickhouse-analyst.xml").read_text()
+    assert f"<{clickhouse['username']}>" in analyst
+    password = sources["grafana-clickhouse-datasource"]["secureJsonData"]["password"]
+    assert f"<password>{password}</password>" in analyst
+    assert service_port(sources["prometheus"]["url"]) == ("prometheus", 9090)
+    mounts = [v.split(":")[1] for v in SERVICES["grafana"]["volumes"]]
+    provider = yaml.safe_load(
+        (REPO_ROOT / "dashboards/provisioning/dashboards/dashboards.yml").read_text()
+    )["providers"][0]
+    assert provider["options"]["path"] in mounts and "/etc/grafana/provisioning" in mounts
 
 
 def test_build_context_and_dockerfile_exist() -> None:
@@ -70,7 +130,7 @@ def test_our_services_run_real_commands_with_valid_settings(name: str) -> None:
 
 
 def test_the_workers_reach_kafka_and_clickhouse_where_they_listen() -> None:
-    settings = load_settings({k: str(v) for k, v in SERVICES["worker"]["environment"].items()})
+    settings = load_settings({k: str(v) for k, v in SERVICES["worker-1"]["environment"].items()})
     kafka_env = SERVICES["kafka"]["environment"]
     assert f"PLAINTEXT://{settings.kafka_bootstrap}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
     url = urlsplit(settings.clickhouse_url)

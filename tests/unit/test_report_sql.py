@@ -5,69 +5,45 @@ tests/integration/test_sql_on_clickhouse_18.py runs the same SQL on the 18.16 se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from chdb import session as chdb_session
 
-from streams.migrate import apply_migrations, load_migrations
 from streams.report import build_report, reconcile
-from tests.simulated_tables import FIRST, Output, guide_queries, pipeline_output, tables
+from tests.simulated_tables import (
+    FIRST,
+    Output,
+    dashboard_targets,
+    expand_grafana_macros,
+    guide_queries,
+)
 
 
-@pytest.fixture(scope="module")
-def output() -> Output:
-    return pipeline_output()
-
-
-@pytest.fixture(scope="module")
-def clickhouse(tmp_path_factory: pytest.TempPathFactory, output: Output) -> Iterator[Any]:
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    session.query("CREATE DATABASE IF NOT EXISTS sentinel")
-    session.query("USE sentinel")
-
-    def execute(sql: str) -> list[tuple[str, ...]]:
-        text = session.query(sql, "TabSeparated").bytes().decode()
-        return [tuple(line.split("\t")) for line in text.splitlines() if line]
-
-    apply_migrations(execute, "sentinel", load_migrations())
-    for table, (columns, rows) in tables(output).items():
-        for start in range(0, len(rows), 2000):
-            values = ", ".join(
-                "(" + ", ".join(_literal(v) for v in row) + ")"
-                for row in rows[start : start + 2000]
-            )
-            execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
-    yield execute
-    session.close()
-
-
-def test_every_rollup_agrees_with_the_raw_tables(clickhouse: Any) -> None:
-    compared, mismatches = reconcile(clickhouse)
+def test_every_rollup_agrees_with_the_raw_tables(simulated_chdb: Any) -> None:
+    compared, mismatches = reconcile(simulated_chdb)
     assert mismatches == []
     assert compared > 100
 
 
-def test_a_tampered_rollup_is_caught(clickhouse: Any) -> None:
+def test_a_tampered_rollup_is_caught(simulated_chdb: Any) -> None:
     def rewrite(change: int, version_step: int) -> None:
-        clickhouse(
+        simulated_chdb(
             "INSERT INTO rollup_gate_hourly SELECT park, gate, day, hour, shard, "
             f"version + {version_step}, entries + {change}, held_on_arrival "
             "FROM rollup_gate_hourly FINAL ORDER BY day, hour, gate, shard LIMIT 1"
         )
 
     rewrite(+1, 1)  # a newer snapshot that counts one entry too many
-    _, mismatches = reconcile(clickhouse)
+    _, mismatches = reconcile(simulated_chdb)
     assert [m.check for m in mismatches] == ["entries per gate and hour"]
     rewrite(-1, 1)  # and a newer one still, with the right count, for the other tests
-    assert reconcile(clickhouse)[1] == []
+    assert reconcile(simulated_chdb)[1] == []
 
 
-def test_the_report_reads_the_rollups(clickhouse: Any, output: Output) -> None:
-    report = build_report(clickhouse)
-    entries = len(output["canonical.entries"])
+def test_the_report_reads_the_rollups(simulated_chdb: Any, simulated_output: Output) -> None:
+    report = build_report(simulated_chdb)
+    entries = len(simulated_output["canonical.entries"])
     assert report.total_entries == entries == sum(report.entries_by_day.values())
     assert report.peak_entries == max(report.entries_by_day.values())
     assert report.decided == entries and report.released + report.held + report.denied == entries
@@ -76,23 +52,9 @@ def test_the_report_reads_the_rollups(clickhouse: Any, output: Output) -> None:
     assert report.exits > 0 and report.longest_dwell_hours is not None
     one_day = FIRST + timedelta(days=2)
     assert (
-        build_report(clickhouse, one_day, one_day).total_entries
+        build_report(simulated_chdb, one_day, one_day).total_entries
         == report.entries_by_day[str(one_day)]
     )
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
-    if isinstance(value, datetime):
-        return str(int(value.timestamp()))
-    if isinstance(value, date):
-        return f"'{value.isoformat()}'"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def test_the_analyst_guide_has_ten_queries_or_more() -> None:
@@ -100,6 +62,16 @@ def test_the_analyst_guide_has_ten_queries_or_more() -> None:
 
 
 @pytest.mark.parametrize("number", range(len(guide_queries())))
-def test_each_analyst_query_runs_and_finds_rows(clickhouse: Any, number: int) -> None:
-    rows = clickhouse(guide_queries()[number])
+def test_each_analyst_query_runs_and_finds_rows(simulated_chdb: Any, number: int) -> None:
+    rows = simulated_chdb(guide_queries()[number])
     assert rows, f"query {number + 1} of docs/analysts.md returned nothing"
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "title", "sql"), dashboard_targets("grafana-clickhouse-datasource")
+)
+def test_each_dashboard_panel_query_runs(
+    simulated_chdb: Any, dashboard: str, title: str, sql: str
+) -> None:
+    rows = simulated_chdb(expand_grafana_macros(sql))
+    assert rows, f"{dashboard}: panel {title!r} returned nothing"

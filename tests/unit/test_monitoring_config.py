@@ -1,0 +1,108 @@
+"""Prometheus and Alertmanager configuration, checked by their own tools (Debian's promtool and
+amtool): the configs parse, every alert rule fires in one case and stays quiet in another, and
+alerts are routed to the receivers the comments promise."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.simulated_tables import dashboard_targets
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
+
+
+def tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    path = shutil.which(name)
+    assert path, f"{name} is missing; `make deps` installs it (deploy/install-system-packages.sh)"
+    return subprocess.run([path, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_prometheus_config_and_rules_are_valid() -> None:
+    result = tool("promtool", "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_rule_has_a_firing_and_a_quiet_case() -> None:
+    result = tool("promtool", "test", "rules", str(PROMETHEUS / "rules.test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = (PROMETHEUS / "rules.yml").read_text()
+    tests = (PROMETHEUS / "rules.test.yml").read_text()
+    for line in rules.splitlines():
+        if line.strip().startswith("- alert:"):
+            name = line.split(":", 1)[1].strip()
+            cases = tests.split(f"alertname: {name}\n")[1:]
+            quiet = [c for c in cases if c.lstrip().startswith("exp_alerts: []")]
+            assert len(quiet) >= 1 and len(cases) - len(quiet) >= 1, name
+
+
+def test_a_broken_expectation_fails_promtool(tmp_path: Path) -> None:
+    shutil.copy(PROMETHEUS / "rules.yml", tmp_path / "rules.yml")
+    tests = (PROMETHEUS / "rules.test.yml").read_text().replace("720 entries", "721 entries")
+    (tmp_path / "rules.test.yml").write_text(tests)
+    assert tool("promtool", "test", "rules", str(tmp_path / "rules.test.yml")).returncode != 0
+
+
+def test_alertmanager_config_is_valid() -> None:
+    result = tool("amtool", "check-config", str(ALERTMANAGER))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["severity=critical", "park=tangu-green-bay", "alertname=no_positive"],
+         "tangu-duty-pager"),
+        (["severity=critical", "park=elsewhere", "alertname=evasion"], "duty-pager"),
+        (["severity=warning", "alertname=health_visits", "enterprise=ent-001"],
+         "enterprise-ent-001"),
+        (["severity=warning", "alertname=health_visits", "enterprise=ent-002"], "enterprises"),
+        (["severity=warning", "alertname=dwell", "park=tangu-green-bay"], "park-operations"),
+        (["severity=critical", "alertname=SentinelWorkerDown"], "pipeline-oncall"),
+        (["severity=warning", "alertname=SentinelGateSilent"], "pipeline-oncall"),
+    ],
+)  # fmt: skip
+def test_alerts_are_routed_by_severity_park_and_enterprise(
+    labels: list[str], receiver: str
+) -> None:
+    result = tool("amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
+    assert result.stdout.strip() == receiver, result.stdout + result.stderr
+
+
+def exposed_names() -> set[str]:
+    """The sample names streams/metrics.py exposes."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from streams import metrics
+
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    return {
+        metric._name + suffix  # noqa: SLF001 (the declared name and type)
+        for metric in vars(metrics).values()
+        if isinstance(metric, MetricWrapperBase)
+        for suffix in suffixes[metric._type]  # noqa: SLF001
+    }
+
+
+def test_dashboards_and_rules_use_only_metrics_that_exist() -> None:
+    texts = [query for _, _, query in dashboard_targets("prometheus")]
+    texts.append((PROMETHEUS / "rules.yml").read_text())
+    used = {name for text in texts for name in re.findall(r"\bsentinel_[a-z_]+", text)}
+    assert used and used <= exposed_names(), used - exposed_names()
+
+
+def test_every_dashboard_promql_parses(tmp_path: Path) -> None:
+    queries = [query for _, _, query in dashboard_targets("prometheus")]
+    rules = {"groups": [{"name": "panels", "rules": [
+        {"record": f"panel:{n}", "expr": query} for n, query in enumerate(queries)
+    ]}]}  # fmt: skip
+    (tmp_path / "panels.yml").write_text(json.dumps(rules))  # JSON is YAML
+    result = tool("promtool", "check", "rules", str(tmp_path / "panels.yml"))
+    assert result.returncode == 0 and len(queries) > 10, result.stdout + result.stderr
