@@ -2,7 +2,7 @@
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
 #   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker),
 #   Prometheus (promtool checks the alert rules) and Alertmanager (paging), Chromium and its
-#   driver (the gate board's browser test).
+#   driver and a CJK font (the gate board's browser test).
 # Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
@@ -16,6 +16,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)  # plates: 沪A…
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present (clickhouse, java, maven, prometheus, alertmanager, chromium)"

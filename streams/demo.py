@@ -8,6 +8,7 @@ ClickHouse.
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -140,6 +141,17 @@ def count_rows(settings: Settings, entry_ids: set[str], revisions: int, timeout:
         client.disconnect()
 
 
+def board_url(settings: Settings) -> str:
+    """Where the demo worker serves the board: the last URL its log announced."""
+    from streams.agents.web import BOARD_URL_MARKER
+    from streams.stack import Stack
+
+    log_file = Stack(settings).worker().log_file
+    text = log_file.read_text(errors="replace") if log_file.exists() else ""
+    urls = re.findall(rf"{BOARD_URL_MARKER} (http://\S+/)", text)
+    return urls[-1] if urls else f"http://{settings.http_host}:{settings.http_port}/"
+
+
 def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
     from streams.worker import start_detached
 
@@ -170,6 +182,11 @@ def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
         f"\nClickHouse {settings.clickhouse_database}.decisions: {rows} rows (one per revision) "
         f"for the {len(batch)} entries sent (127.0.0.1:{settings.clickhouse_port})"
     )
+    print(f"\nThe live gate board: {board_url(settings)} (metrics at /metrics)")
+    print("The whole story (11,778 entries) onto it: .venv/bin/sentinel simulate --kafka, then "
+          ".venv/bin/sentinel report")  # fmt: skip
+    print("The full stack on Docker (two workers, Prometheus, Alertmanager, Grafana, the "
+          "simulator): docker compose up --build")  # fmt: skip
     print(
         "The stack and the worker keep running: `sentinel stack status` shows them, "
         "`.venv/bin/sentinel stack down` stops them."

@@ -74,6 +74,7 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook()
     yield hook
     hook.server.shutdown()
+    hook.server.server_close()
 
 
 @pytest.fixture(scope="module")
