@@ -6,10 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 
-.PHONY: deps install demo test lint stack-up stack-down clean
+.PHONY: deps deps-test install demo test bench lint stack-up stack-down clean
 
 deps:
 	@bash deploy/install-system-packages.sh
+
+# Prometheus, Alertmanager, Chromium: what the monitoring, paging and browser tests run.
+deps-test:
+	@bash deploy/install-system-packages.sh --test
 
 $(VENV)/.installed: pyproject.toml
 	@echo "python: creating $(VENV) and installing the project (first run takes a minute or two)"
@@ -30,12 +34,16 @@ stack-down:
 demo: stack-up
 	$(SENTINEL) demo
 
+# Benchmarks (not part of `make test`): BENCH_ARGS="--events 300000 --runs 5" make bench
+bench: stack-up
+	$(SENTINEL) bench $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: stack-up lint
+test: deps-test stack-up lint
 	$(BIN)/pytest
 
 clean:

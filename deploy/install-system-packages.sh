@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
-#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker),
-#   Prometheus (promtool checks the alert rules) and Alertmanager (paging), Chromium and its
-#   driver and a CJK font (the gate board's browser test).
+#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker);
+#   with --test also Prometheus (promtool checks the alert rules), Alertmanager (the paging test),
+#   Chromium, its driver and a CJK font (the gate board's browser test).
 # Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
@@ -12,14 +12,16 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)  # plates: 沪A…
+if [ "${1:-}" = "--test" ]; then
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)  # 沪A plates
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present (clickhouse, java, maven, prometheus, alertmanager, chromium)"
+  echo "system packages: all present${1:+ (with the test tools)}"
   exit 0
 fi
 

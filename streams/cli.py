@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="check every ClickHouse rollup against the raw tables (exit 1 if apart)"
     )
 
+    bench = commands.add_parser(
+        "bench", help="benchmarks: the pipeline against raw Kafka, bare and naive Faust, Quix"
+    )
+    bench.add_argument(
+        "--events", type=_positive_int, default=100_000,
+        help="raw events to preload from the simulator (default 100000)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--runs", type=_positive_int, default=3, help="runs per measure; the median is reported"
+    )
+
     demo = commands.add_parser("demo", help="send a few entries and show what comes out")
     demo.add_argument(
         "--entries", type=_positive_int, default=6, help="how many entries to send (default 6)"
@@ -228,6 +239,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         key = settings.pseudonym_key.get_secret_value().encode()
         return run_backtest(baseline, candidate, args.events, key)
+    if args.command == "bench":
+        from streams.bench import run_bench
+
+        return run_bench(settings, events=args.events, runs=args.runs, progress=_progress)
     if args.command in ("report", "reconcile"):
         return _report(args, settings)
     if args.command == "demo":

@@ -171,3 +171,16 @@ def test_old_alerts_are_not_paged(
         time.sleep(0.3)
     time.sleep(4)
     assert webhook.pages_for("positive:ag-2022-positive") == []
+
+
+def test_metrics_count_the_alert_and_the_page_on_loopback(paging_worker: Worker) -> None:
+    url = paging_worker.board_url()
+    assert url.startswith("http://127.0.0.1:")  # loopback unless SENTINEL_HTTP_HOST says otherwise
+    with urllib.request.urlopen(f"{url}metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    assert float(samples['sentinel_alerts_total{rule="no_positive",severity="critical"}']) >= 1
+    assert float(samples['sentinel_pages_total{severity="critical"}']) >= 1
+    assert float(samples['sentinel_events_in_total{topic="health.antigen"}']) >= 2

@@ -1,0 +1,42 @@
+"""(d) The peer: the same topics consumed by Quix Streams with its JSON deserializer.
+
+Runs in its own virtualenv (quixstreams pins its own pydantic), so it imports nothing of ours.
+Prints one JSON line (messages, seconds from first to last). Arguments: broker, consumer group,
+expected count, topic names...
+"""
+
+import json
+import sys
+import time
+
+from quixstreams import Application
+
+
+def main() -> None:
+    broker, group, expect, *topics = sys.argv[1:]
+    wanted = int(expect)
+    app = Application(
+        broker_address=broker,
+        consumer_group=group,
+        auto_offset_reset="earliest",
+        loglevel="WARNING",
+    )
+    state = {"count": 0, "first": 0.0}
+
+    def count(_value: object) -> None:
+        state["count"] += 1
+        if state["count"] == 1:
+            state["first"] = time.perf_counter()
+        if state["count"] >= wanted:
+            seconds = time.perf_counter() - state["first"]
+            print(json.dumps({"messages": state["count"], "seconds": seconds}), flush=True)
+            app.stop()
+
+    for name in topics:
+        sdf = app.dataframe(app.topic(name, value_deserializer="json"))
+        sdf.update(count)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
