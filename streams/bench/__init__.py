@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -149,12 +150,17 @@ def subprocess_rate(bench: Bench, module: str, expect: int) -> float:
         [sys.executable, "-m", module], env=env, cwd=directory, capture_output=True, text=True,
         timeout=1800,
     )  # fmt: skip
-    line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
-    if line is None:
-        raise RuntimeError(
-            f"{module} printed no result:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-        )
-    result = json.loads(line)
+    return rate_from(done, module)
+
+
+def rate_from(done: subprocess.CompletedProcess[str], what: str) -> float:
+    """Messages per second from the JSON a measuring subprocess printed (a Faust worker sends
+    prints to its log, on stderr)."""
+    found = re.search(r'\{"messages": .*?\}', done.stdout + done.stderr)
+    if found is None:
+        tail = (done.stdout + done.stderr)[-3000:]
+        raise RuntimeError(f"{what} printed no result (exit {done.returncode}):\n{tail}")
+    result = json.loads(found.group(0))
     return float(result["messages"] / result["seconds"])
 
 
@@ -281,13 +287,7 @@ def quix(bench: Bench) -> None:
              *bench.topics()],
             capture_output=True, text=True, timeout=1800, cwd=venv,
         )  # fmt: skip
-        line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
-        if line is None:
-            raise RuntimeError(
-                f"quix printed no result:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-            )
-        result = json.loads(line)
-        return float(result["messages"] / result["seconds"])
+        return rate_from(done, "quix streams")
 
     bench.median("d_quix_streams", measure)
 
