@@ -92,13 +92,21 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         """Unread messages per partition move the watermark and mark lagging evidence; when an
         evidence stream recovers, the open checks that were pending on it are judged again."""
         consumer: Any = app.consumer
+        assigned = consumer.assignment()
+        highwaters = {tp: consumer.highwater(tp) for tp in assigned}
+        # The fetcher knows a partition's end only once it fetched records from it; a partition
+        # with nothing new since this worker took it would look behind forever and freeze the
+        # watermark (a test caught it after a restart): ask the broker instead.
+        unknown = [tp for tp, end in highwaters.items() if end is None]
+        if unknown:
+            highwaters.update(await consumer.highwaters(*unknown))
         backlog = {}
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)  # None until the first fetch: count it as behind
+        for tp in assigned:
             read = consumer._read_offset.get(tp)  # no public accessor for the read position
             # Nothing read from it since this worker took it: where the group left off.
             after = read + 1 if read is not None else await consumer.position(tp)
-            unread = 1 if highwater is None or after is None else highwater - after
+            end = highwaters.get(tp)
+            unread = 1 if end is None or after is None else end - after
             backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
         by_topic: dict[str, int] = {}
         for (topic, _), unread in backlog.items():

@@ -1,7 +1,8 @@
 """(f) The framework's own ceiling: a Faust agent that only decodes JSON. Run as a subprocess by
 `sentinel bench`; prints one JSON line with the count and the seconds from first to last message.
 
-Environment: BENCH_BROKER, BENCH_APP, BENCH_TOPICS (comma-separated), BENCH_EXPECT.
+Environment: BENCH_BROKER, BENCH_APP, BENCH_TOPICS (comma-separated), BENCH_EXPECT, and
+BENCH_FAUST_SETTINGS (JSON: more keyword arguments for faust.App, to try settings).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ app = faust.App(
     web_enabled=False,
     topic_replication_factor=1,
     consumer_auto_offset_reset="earliest",
+    **json.loads(os.environ.get("BENCH_FAUST_SETTINGS", "{}")),
 )
 topic = app.topic(*os.environ["BENCH_TOPICS"].split(","), value_serializer="raw")
 expect = int(os.environ["BENCH_EXPECT"])

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from streams.settings import REPO_ROOT
 
@@ -109,11 +117,19 @@ class RuleSet(BaseModel):
             raise ValueError(f"rule ids must be unique: {', '.join(duplicates)}")
         return self
 
+    @cached_property
+    def evidence_index(self) -> dict[str, tuple[Rule, ...]]:
+        """Rules by evidence kind, in file order: the stages ask for them on every event."""
+        index: dict[str, tuple[Rule, ...]] = {}
+        for rule in self.rules:
+            index[rule.evidence] = (*index.get(rule.evidence, ()), rule)
+        return index
+
     def by_evidence(self, evidence: str) -> list[Rule]:
-        return [r for r in self.rules if r.evidence == evidence]
+        return list(self.evidence_index.get(evidence, ()))
 
     def one(self, evidence: str) -> Rule | None:
-        rules = self.by_evidence(evidence)
+        rules = self.evidence_index.get(evidence)
         return rules[0] if rules else None
 
     def is_local(self, region: str) -> bool:
