@@ -114,3 +114,22 @@ def expand_grafana_macros(sql: str, first: date = FIRST, last: date = DUE) -> st
     sql = sql.replace("$__fromTime", from_time).replace("$__toTime", to_time)
     assert "$" not in sql, f"a macro is left: {sql}"
     return sql
+
+
+def values_sql(rows: list[tuple[Any, ...]]) -> str:
+    """Rows as the literal list of an ``INSERT ... VALUES`` statement (chdb takes no parameters)."""
+    return ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, datetime):
+        return str(int(value.timestamp()))
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

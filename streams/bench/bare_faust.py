@@ -9,38 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import time
 
 import faust
 
-app = faust.App(
-    os.environ["BENCH_APP"],
-    broker=f"kafka://{os.environ['BENCH_BROKER']}",
-    store="memory://",
-    web_enabled=False,
-    topic_replication_factor=1,
-    consumer_auto_offset_reset="earliest",
-    **json.loads(os.environ.get("BENCH_FAUST_SETTINGS", "{}")),
-)
+from streams.bench._faust import Countdown, bench_app, run
+
+app = bench_app(**json.loads(os.environ.get("BENCH_FAUST_SETTINGS", "{}")))
 topic = app.topic(*os.environ["BENCH_TOPICS"].split(","), value_serializer="raw")
-expect = int(os.environ["BENCH_EXPECT"])
 
 
 @app.agent(topic)
 async def decode(stream: faust.StreamT[bytes]) -> None:
-    count, first = 0, 0.0
+    countdown = Countdown()
     async for value in stream:
         json.loads(value)
-        count += 1
-        if count == 1:
-            first = time.perf_counter()
-        if count >= expect:
-            print(json.dumps({"messages": count, "seconds": time.perf_counter() - first}))
-            sys.stdout.flush()
-            os._exit(0)
+        countdown.tick()
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
-    app.main()
+    run(app)

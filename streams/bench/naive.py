@@ -8,33 +8,23 @@ BENCH_PREFIX (of the output topics).
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import time
 from datetime import timedelta
 
 import faust
 from clickhouse_driver import Client
 
 from streams.backtest import FAR_FUTURE
+from streams.bench._faust import Countdown, bench_app, run
 from streams.ingest import Accepted, Ingestor
 from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, Engine, load_ruleset
 from streams.sink.rows import COLUMNS, decision_row
 from streams.topics import spec
 
-app = faust.App(
-    os.environ["BENCH_APP"],
-    broker=f"kafka://{os.environ['BENCH_BROKER']}",
-    store="memory://",
-    web_enabled=False,
-    topic_replication_factor=1,
-    consumer_auto_offset_reset="earliest",
-)
+app = bench_app()
 source = app.topic(*os.environ["BENCH_TOPICS"].split(","), value_serializer="raw")
 decisions = app.topic(os.environ["BENCH_PREFIX"] + "sentinel.decisions", value_serializer="raw")
-expect = int(os.environ["BENCH_EXPECT"])
 ingestor = Ingestor(Pseudonymiser(b"bench" * 8), max_message_bytes=1 << 20,
                     future_tolerance=timedelta(0))  # fmt: skip
 engine = Engine(load_ruleset(DEFAULT_RULESET))
@@ -45,7 +35,7 @@ prefix = os.environ["BENCH_PREFIX"]
 
 @app.agent(source)
 async def naive(stream: faust.StreamT[bytes]) -> None:
-    count, first = 0, 0.0
+    countdown = Countdown()
     async for event in stream.events():
         result = ingestor.ingest(event.message.topic.removeprefix(prefix), event.value,
                                  now=FAR_FUTURE)  # fmt: skip
@@ -55,19 +45,11 @@ async def naive(stream: faust.StreamT[bytes]) -> None:
             done = len(engine.decisions)
             engine.feed(model.model_validate_json(result.value))
             for decision in engine.decisions[done:]:
-                await decisions.send(
-                    value=decision.model_dump_json().encode()
-                )  # awaited, one by one
-                client.execute(insert, [decision_row(decision)])  # one insert per decision
-        count += 1
-        if count == 1:
-            first = time.perf_counter()
-        if count >= expect:
-            print(json.dumps({"messages": count, "seconds": time.perf_counter() - first}))
-            sys.stdout.flush()
-            os._exit(0)
+                # Awaited one by one, and one insert per decision: the pattern being measured.
+                await decisions.send(value=decision.model_dump_json().encode())
+                client.execute(insert, [decision_row(decision)])
+        countdown.tick()
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
-    app.main()
+    run(app)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
 import pytest
 from chdb import session as chdb_session
 
 from streams.migrate import apply_migrations, load_migrations
-from tests.simulated_tables import Output, pipeline_output, tables
+from tests.simulated_tables import Output, pipeline_output, tables, values_sql
 
 
 @pytest.fixture(autouse=True)
@@ -60,24 +59,7 @@ def simulated_chdb(
     apply_migrations(execute, "sentinel", load_migrations())
     for table, (columns, rows) in tables(simulated_output).items():
         for start in range(0, len(rows), 2000):
-            values = ", ".join(
-                "(" + ", ".join(_literal(v) for v in row) + ")"
-                for row in rows[start : start + 2000]
-            )
+            values = values_sql(rows[start : start + 2000])
             execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
     yield execute
     session.close()
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
-    if isinstance(value, datetime):
-        return str(int(value.timestamp()))
-    if isinstance(value, date):
-        return f"'{value.isoformat()}'"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -22,6 +22,7 @@ from streams.migrate import (
 from streams.pseudonym import Pseudonymiser
 from streams.simulator.jinshan import Params, generate
 from streams.sink.rows import COLUMNS, MAPPERS, Row, decision_row
+from tests.simulated_tables import values_sql
 
 
 @pytest.fixture
@@ -132,17 +133,4 @@ def test_every_mapper_fits_its_table(chdb: object) -> None:
 def insert(execute: Callable[[str], object], table: str, rows: list[Row]) -> None:
     for row in rows:
         assert len(row) == len(COLUMNS[table]), table
-    values = ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
-    execute(f"INSERT INTO {table} ({', '.join(COLUMNS[table])}) VALUES {values}")
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
-    if isinstance(value, datetime):
-        return str(int(value.timestamp()))
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "\\'") + "'"
+    execute(f"INSERT INTO {table} ({', '.join(COLUMNS[table])}) VALUES {values_sql(rows)}")
