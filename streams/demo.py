@@ -149,7 +149,7 @@ def board_url(settings: Settings) -> str:
     log_file = Stack(settings).worker().log_file
     text = log_file.read_text(errors="replace") if log_file.exists() else ""
     urls = re.findall(rf"{BOARD_URL_MARKER} (http://\S+/)", text)
-    return urls[-1] if urls else f"http://{settings.http_host}:{settings.http_port}/"
+    return urls[-1] if urls else f"not served, see {log_file}"
 
 
 def run_demo(settings: Settings, entries: int, progress: Progress) -> int:

@@ -54,7 +54,15 @@ def register(app: faust.App, settings: Settings) -> None:
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the pipeline matters more than its board: run on without it
+            log.error(
+                "no gate board and no /metrics: cannot listen on %s:%d (%s); set "
+                "SENTINEL_HTTP_PORT to a free port, or 0 to pick one",
+                settings.http_host, settings.http_port, exc.strerror,
+            )  # fmt: skip
+            return
         port = runner.addresses[0][1]
         log.info(
             "%s http://%s:%d/ (metrics at /metrics)", BOARD_URL_MARKER, settings.http_host, port
