@@ -2,7 +2,7 @@
 
 The report equals the simulator's ground truth and every rollup equals the raw tables; and they
 stay equal, 0 lost and 0 double-counted, when the same output is sent twice, when the worker is
-killed with SIGKILL mid-run and restarted as two workers in one group, and when ClickHouse is
+killed with SIGKILL mid-run and restarted, with two workers in one group, and when ClickHouse is
 stopped for a minute mid-run.
 """
 
@@ -139,18 +139,25 @@ def test_report_equals_the_ground_truth_and_a_second_send_changes_nothing(
         settle(fresh, want)
 
 
-def test_sigkill_mid_run_then_two_workers_in_one_group_lose_and_double_nothing(
+def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
     fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    """Killed with SIGKILL a third of the way through (no shutdown, no final commit, no flush),
-    then restarted as two workers in one consumer group, which share the partitions."""
     path, truth = scenario
     with running_worker(fresh, tmp_path) as first:
         send(fresh, path)
         wait_for_decisions(fresh, truth["total_entries"] // 3)
-        first.process.kill()
+        first.process.kill()  # SIGKILL: no shutdown, no final commit, no flush
         first.process.wait()
+    with running_worker(fresh, tmp_path):
+        settle(fresh, expected(truth))
+
+
+def test_two_workers_in_one_group_share_the_work_and_agree_with_the_truth(
+    fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    path, truth = scenario
     with running_worker(fresh, tmp_path) as one, running_worker(fresh, tmp_path) as two:
+        send(fresh, path)
         settle(fresh, expected(truth))
         for worker in (one, two):
             ready = [line for line in worker.log().splitlines() if "worker ready" in line]
