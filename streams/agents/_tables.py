@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import faust
+from aiokafka.partitioner import murmur2
 from pydantic import BaseModel
 
 from streams.topics import PARTITIONS
@@ -15,7 +16,23 @@ from streams.topics import PARTITIONS
 StateT = TypeVar("StateT", bound=BaseModel)
 
 
+def partition_of(key: bytes, partitions: int = PARTITIONS) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client):
+    the same for a table key and for the source messages with that key."""
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+
+
+def active_partitions(app: faust.App, topic: str) -> set[int]:
+    """The partitions of ``topic`` (a full name) this worker owns now, not as a standby."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
 class StateTable(Generic[StateT]):
+    """A stage's state per key. Faust's memory store also holds the keys of standby partitions
+    and of partitions taken away in a rebalance: only the active owner of a key may act on it,
+    so the sweeps ask for the keys of ``owned`` partitions (a test found two workers otherwise
+    both firing, and writing, each other's deadlines)."""
+
     def __init__(self, app: faust.App, name: str, model: type[StateT]) -> None:
         # use_partitioner: the timers write too, outside a stream; the key's hash picks the
         # partition, as it does for the source topics (same keys, same partitioner).
@@ -42,14 +59,15 @@ class StateTable(Generic[StateT]):
         else:
             self._due[key] = due.isoformat().encode()
 
-    def due_keys(self, watermark: datetime) -> list[bytes]:
-        """Keys (of this worker's partitions) with a deadline at or before ``watermark``."""
+    def due_keys(self, watermark: datetime, owned: set[int]) -> list[bytes]:
+        """Keys of the ``owned`` partitions with a deadline at or before ``watermark``."""
         return [
-            k for k, v in list(self._due.items()) if datetime.fromisoformat(v.decode()) <= watermark
-        ]
+            k for k, v in list(self._due.items())
+            if datetime.fromisoformat(v.decode()) <= watermark and partition_of(k) in owned
+        ]  # fmt: skip
 
-    def all_keys(self) -> Iterator[bytes]:
-        return iter(list(self._states.keys()))
+    def all_keys(self, owned: set[int]) -> Iterator[bytes]:
+        return iter([k for k in list(self._states.keys()) if partition_of(k) in owned])
 
     def pending(self) -> int:
         """How many keys wait for a deadline (this worker's store, standbys included)."""

@@ -10,7 +10,7 @@ import faust
 from schemas import VehicleEntry, VehicleExit
 from streams import metrics
 from streams.agents._shared import WorkerState
-from streams.agents._tables import StateTable
+from streams.agents._tables import StateTable, active_partitions
 from streams.agents._topics import Topics, send_alert
 from streams.agents.judge import ref_to
 from streams.rules import vehicle as stage
@@ -29,6 +29,7 @@ def register(
     risk: dict[str, RiskHistory],
 ) -> None:
     vehicles = StateTable(app, "vehicles", VehicleState)
+    entries_topic = settings.topic("canonical.entries")  # keyed by plate, as the table
     checks = topics("sentinel.person-checks")
     decisions = topics("sentinel.decisions")
     alerts = topics("sentinel.alerts")
@@ -90,5 +91,6 @@ def register(
     async def sweep_vehicles() -> None:
         watermark = shared.watermark
         metrics.PENDING_TIMERS.labels("vehicle").set(vehicles.pending())
-        for key in vehicles.due_keys(watermark):
+        owned = active_partitions(app, entries_topic)
+        for key in vehicles.due_keys(watermark, owned):
             await save(key, stage.on_due(vehicles.get(key), shared.rules, watermark))

@@ -10,7 +10,7 @@ import faust
 from schemas import AntigenTest, EvidenceRef, HealthVisit, NatReport
 from streams import metrics
 from streams.agents._shared import WorkerState
-from streams.agents._tables import StateTable
+from streams.agents._tables import StateTable, active_partitions
 from streams.agents._topics import Topics, send_alert
 from streams.rules import person as stage
 from streams.rules.person import (
@@ -28,6 +28,7 @@ EVIDENCE_TOPICS = ("canonical.antigen", "canonical.nat")
 
 def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerState) -> None:
     people = StateTable(app, "people", PersonState)
+    evidence_topic = settings.topic("canonical.antigen")  # keyed by person, as the table
     verdicts = topics("sentinel.person-verdicts")
     alerts = topics("sentinel.alerts")
 
@@ -84,7 +85,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
     async def sweep_people() -> None:
         """Deadlines the watermark has passed fire here, with no event for that person."""
         watermark = shared.watermark
-        for key in people.due_keys(watermark):
+        for key in people.due_keys(watermark, active_partitions(app, evidence_topic)):
             await save(key, stage.on_due(people.get(key), shared.rules, watermark, shared.lagging))
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
@@ -117,7 +118,8 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         metrics.WATERMARK.set(shared.watermark.timestamp())
         metrics.PENDING_TIMERS.labels("person").set(people.pending())
         if recovered:
-            for key in people.all_keys():  # a rare, whole sweep
+            owned = active_partitions(app, evidence_topic)
+            for key in people.all_keys(owned):  # a rare, whole sweep
                 state = people.get(key)
                 await save(key, stage.on_due(state, shared.rules, shared.watermark, shared.lagging))
 
