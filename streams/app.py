@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import faust
 
-from streams.agents import clock, decide, ingest, judge, page, reference, rollup, web, write
+from streams.agents import (
+    clock,
+    decide,
+    ingest,
+    judge,
+    page,
+    reference,
+    rollup,
+    watermark,
+    web,
+    write,
+)
 from streams.agents._shared import WorkerState
 from streams.agents._topics import Topics
 from streams.rules import DEFAULT_RULESET, load_ruleset
@@ -36,9 +47,10 @@ def create_app(settings: Settings) -> faust.App:
     # The bundled rule set is in force until one is published on sentinel.rulesets.
     shared = WorkerState(load_ruleset(DEFAULT_RULESET), settings.evidence_lag_max)
     risk: dict[str, RiskHistory] = {}
-    ingest.register(app, topics, settings)
+    ingest.register(app, topics, settings, shared)
     reference.register(app, settings, shared, risk)
     clock.register(app, settings, shared)
+    watermark.register(app, topics, settings, shared)
     judge.register(app, topics, settings, shared)
     decide.register(app, topics, settings, shared, risk)
     rollup.register(app, topics, settings, shared)

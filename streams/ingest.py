@@ -28,6 +28,7 @@ class Accepted:
     key: bytes
     value: bytes  # canonical JSON
     event_id: str
+    event_time: datetime
     gate: tuple[str, str] | None = None  # (park, gate) of a gate event: entry, exit, heartbeat
 
 
@@ -76,6 +77,7 @@ class Ingestor:
             key=self._key(canonical),
             value=canonical.model_dump_json().encode(),
             event_id=event.event_id,
+            event_time=event.event_time,
             gate=(canonical.park, canonical.gate) if gated else None,  # type: ignore[attr-defined]
         )
 

@@ -47,10 +47,11 @@ PENDING_TIMERS = Gauge(
 )  # fmt: skip
 WATERMARK = Gauge(
     "sentinel_watermark_timestamp_seconds",
-    "Event time up to which this worker's inputs are complete",
+    "Event time up to which the group's inputs are complete (this worker's view)",
 )
 CONSUMER_LAG = Gauge(
-    "sentinel_consumer_lag_messages", "Unread messages on this worker's partitions, by topic",
+    "sentinel_consumer_lag_messages",
+    "Messages not processed yet on this worker's partitions, by topic",
     ["topic"],
 )  # fmt: skip
 SINK_BATCH_ROWS = Histogram(

@@ -37,7 +37,9 @@ DAY_MS = 24 * HOUR_MS
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    key: Literal["plate", "gate", "person", "region", "ruleset", "entry", "alert", "source"]
+    key: Literal[
+        "plate", "gate", "person", "region", "ruleset", "entry", "alert", "source", "partition"
+    ]
     partitions: int
     retention_ms: int  # -1: forever
     model: type[BaseModel] | None  # what each value is; None: raw bytes (dead letters)
@@ -86,6 +88,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     # Between the stages: checks and visit obligations to the person stage, verdicts back.
     TopicSpec("sentinel.person-checks", "person", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
     TopicSpec("sentinel.person-verdicts", "plate", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
+    # How far each staged partition is processed, published by its owner: the group's watermark.
+    TopicSpec("sentinel.progress", "partition", 1, -1, None, compacted=True, doc="internal"),
     TopicSpec("sentinel.decisions", "entry", PARTITIONS, 30 * DAY_MS, Decision),
     TopicSpec("sentinel.alerts", "alert", PARTITIONS, 30 * DAY_MS, Alert),
     # Dead letters keep the raw bytes and key, personal data included: a week to fix and replay.

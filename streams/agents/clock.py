@@ -19,7 +19,7 @@ def register(app: faust.App, settings: Settings, shared: WorkerState) -> None:
     def on_beat(key: bytes | None, value: bytes | None) -> None:
         if value is not None:
             beat = GateHeartbeat.model_validate_json(value)
-            shared.observe(("canonical.heartbeats", 0), beat.event_time)
+            shared.beat(beat.event_time)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_heartbeats() -> None:

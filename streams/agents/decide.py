@@ -74,7 +74,6 @@ def register(
                 await save(key, stage.on_verdict(vehicles.get(key), verdict, rules))
             elif base == "canonical.entries":
                 entry = VehicleEntry.model_validate_json(event.value)
-                shared.observe((base, message.partition), entry.event_time)
                 for occupant in entry.occupants:
                     if occupant.nat_sample_time is not None:
                         age = entry.event_time - occupant.nat_sample_time
@@ -84,8 +83,8 @@ def register(
                 await save(key, stage.on_entry(vehicles.get(key), entry, ref, rules, history))
             else:
                 exit_ = VehicleExit.model_validate_json(event.value)
-                shared.observe((base, message.partition), exit_.event_time)
                 await save(key, stage.on_exit(vehicles.get(key), exit_, rules))
+            shared.done((base, message.partition), message.offset)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_vehicles() -> None:

@@ -53,7 +53,6 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             return
         if base == "canonical.visits":
             visit = HealthVisit.model_validate_json(value)
-            shared.observe((base, message.partition), visit.event_time)
             seen = Visit(event_id=visit.event_id, time=visit.event_time, entry_id=visit.entry_id)
             await save(key, (stage.on_visit(people.get(key), seen), [], []))
             return
@@ -63,13 +62,12 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             evidence = Evidence(
                 kind="antigen", time=antigen.event_time, result=antigen.result, ref=ref
             )
-            person, park, at = antigen.person, antigen.park, antigen.event_time
+            person, park = antigen.person, antigen.park
         else:
             nat = NatReport.model_validate_json(value)
             ref = ref_to(message, nat.event_id)
             evidence = Evidence(kind="nat", time=nat.sample_time, result=nat.result, ref=ref)
-            person, park, at = nat.person, "-", nat.event_time
-        shared.observe((base, message.partition), at)
+            person, park = nat.person, "-"
         state = people.get(key)
         await save(key, stage.on_evidence(state, person, evidence, rules, watermark, lagging, park))
 
@@ -79,49 +77,25 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
     async def judge_people(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
-            await on_message(topics.base(message.topic), event.key, event.value, message)
+            base = topics.base(message.topic)
+            await on_message(base, event.key, event.value, message)
+            shared.done((base, message.partition), message.offset)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_people() -> None:
-        """Deadlines the watermark has passed fire here, with no event for that person."""
+        """Deadlines the watermark has passed fire here, with no event for that person; after
+        an evidence stream stopped lagging, the open checks are judged again."""
         watermark = shared.watermark
-        for key in people.due_keys(watermark, active_partitions(app, evidence_topic)):
-            await save(key, stage.on_due(people.get(key), shared.rules, watermark, shared.lagging))
-
-    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
-    async def track_progress() -> None:
-        """Unread messages per partition move the watermark and mark lagging evidence; when an
-        evidence stream recovers, the open checks that were pending on it are judged again."""
-        consumer: Any = app.consumer
-        assigned = consumer.assignment()
-        highwaters = {tp: consumer.highwater(tp) for tp in assigned}
-        # The fetcher knows a partition's end only once it fetched records from it; a partition
-        # with nothing new since this worker took it would look behind forever and freeze the
-        # watermark (a test caught it after a restart): ask the broker instead.
-        unknown = [tp for tp, end in highwaters.items() if end is None]
-        if unknown:
-            highwaters.update(await consumer.highwaters(*unknown))
-        backlog = {}
-        for tp in assigned:
-            read = consumer._read_offset.get(tp)  # no public accessor for the read position
-            # Nothing read from it since this worker took it: where the group left off.
-            after = read + 1 if read is not None else await consumer.position(tp)
-            end = highwaters.get(tp)
-            unread = 1 if end is None or after is None else end - after
-            backlog[(topics.base(tp.topic), tp.partition)] = max(unread, 0)
-        by_topic: dict[str, int] = {}
-        for (topic, _), unread in backlog.items():
-            by_topic[topic] = by_topic.get(topic, 0) + unread
-        for topic, unread in by_topic.items():
-            metrics.CONSUMER_LAG.labels(topic).set(unread)
-        recovered = shared.progress(backlog)
-        metrics.WATERMARK.set(shared.watermark.timestamp())
         metrics.PENDING_TIMERS.labels("person").set(people.pending())
-        if recovered:
-            owned = active_partitions(app, evidence_topic)
-            for key in people.all_keys(owned):  # a rare, whole sweep
-                state = people.get(key)
-                await save(key, stage.on_due(state, shared.rules, shared.watermark, shared.lagging))
+        owned = active_partitions(app, evidence_topic)
+        if shared.recovered:
+            # An evidence stream stopped lagging: the checks pending on it are judged again.
+            shared.recovered = frozenset()
+            keys: list[bytes] = list(people.all_keys(owned))  # a rare, whole sweep
+        else:
+            keys = people.due_keys(watermark, owned)
+        for key in keys:
+            await save(key, stage.on_due(people.get(key), shared.rules, watermark, shared.lagging))
 
 
 def ref_to(message: Any, event_id: str) -> EvidenceRef:

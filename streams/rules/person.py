@@ -216,12 +216,17 @@ def on_due(
 
 def next_due(state: PersonState, rules: RuleSet) -> datetime | None:
     """The earliest event time at which :func:`on_due` has something to do."""
-    times = [o.due for o in state.obligations]
     antigen = rules.one("antigen_negative")
     grace = antigen.grace if antigen and antigen.grace else timedelta(0)
-    times += [c.entry_time + grace for c in state.checks if c.hazmat]
+    times = [c.entry_time + grace for c in state.checks if c.hazmat]
     times += [c.entry_time + CHECK_RETENTION for c in state.checks]
-    return min((t for t in times if state.swept is None or t > state.swept), default=None)
+    # An obligation leaves the state when it fires, so it is due even if the watermark had
+    # passed its deadline before it arrived (its entry was decided late): it fires then.
+    return min(
+        [o.due for o in state.obligations]
+        + [t for t in times if state.swept is None or t > state.swept],
+        default=None,
+    )
 
 
 def judge(

@@ -18,6 +18,7 @@ from schemas import (
     VehicleExit,
 )
 from streams.rules import DEFAULT_RULESET, Engine, RuleSet, load_ruleset, parse_ruleset
+from streams.rules import person as person_stage
 
 T0 = datetime(2022, 4, 14, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 RULES = load_ruleset(DEFAULT_RULESET)
@@ -322,6 +323,22 @@ def test_visits_read_before_the_obligation_still_count() -> None:
         visit(1, 1), visit(1, 2), out_of_area(), *crew_antigens(1, 2), until=T0 + timedelta(days=8)
     )
     assert not [a for a in engine.alerts if a.rule == "health_visits"]
+
+
+def test_an_obligation_arriving_after_the_watermark_passed_its_deadline_still_fires() -> None:
+    # With several workers, the entry's vehicle stage can send the obligation after the person
+    # stage has swept past its deadline; it must fire then, not wait for a sweep that is over.
+    late = T0 + timedelta(days=9)
+    swept, _, _ = person_stage.on_due(person_stage.PersonState(), RULES, late, frozenset())
+    obligation = person_stage.Obligation(
+        entry_id="e1", person=person(1), park="tangu", enterprise="ent-001", entry_time=T0,
+        due=T0 + timedelta(days=7), required=2,
+    )  # fmt: skip
+    state = person_stage.on_obligation(swept, obligation)
+    assert person_stage.next_due(state, RULES) == obligation.due
+    state, _, alerts = person_stage.on_due(state, RULES, late, frozenset())
+    assert [(a.rule, a.entry_id) for a in alerts] == [("health_visits", "e1")]
+    assert person_stage.next_due(state, RULES) is None
 
 
 def test_a_visit_for_another_entry_does_not_serve_this_one() -> None:
