@@ -52,12 +52,18 @@ class StateTable(Generic[StateT]):
         return self._model() if raw is None else self._model.model_validate_json(raw)
 
     def put(self, key: bytes, state: StateT, due: datetime | None) -> None:
-        self._states[key] = state.model_dump_json().encode()
+        """Write what changed: every write is a changelog record (the next deadline changes
+        far less often than the state, and a replayed event changes neither)."""
+        value = state.model_dump_json().encode()
+        if self._states.get(key) != value:
+            self._states[key] = value
         if due is None:
             if key in self._due:
                 del self._due[key]
         else:
-            self._due[key] = due.isoformat().encode()
+            deadline = due.isoformat().encode()
+            if self._due.get(key) != deadline:
+                self._due[key] = deadline
 
     def due_keys(self, watermark: datetime, owned: set[int]) -> list[bytes]:
         """Keys of the ``owned`` partitions with a deadline at or before ``watermark``."""

@@ -1,11 +1,15 @@
-"""The sweeps act only on keys of the partitions a worker owns; which partition a key is in must
-be Kafka's own answer, the one the producer gives the key's messages."""
+"""State tables: the sweeps act only on keys of the partitions a worker owns (which partition a
+key is in must be Kafka's own answer, the one the producer gives the key's messages), and only
+what changed is written (each write is a changelog record)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from kafka.partitioner import DefaultPartitioner
 
-from streams.agents._tables import partition_of
+from streams.agents._tables import StateTable, partition_of
+from streams.rules.person import PersonState
 
 
 def test_a_key_lands_where_kafka_puts_its_messages() -> None:
@@ -15,3 +19,38 @@ def test_a_key_lands_where_kafka_puts_its_messages() -> None:
     for key in keys:
         assert partition_of(key) == DefaultPartitioner()(key, partitions, partitions)
     assert {partition_of(k) for k in keys} == set(partitions)
+
+
+class RecordingTable(dict[bytes, bytes]):
+    """Stands in for a Faust table: each assignment would be one changelog record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+class TablesApp:
+    def __init__(self) -> None:
+        self.tables: dict[str, RecordingTable] = {}
+
+    def Table(self, name: str, **_: object) -> RecordingTable:  # noqa: N802  # Faust's name
+        self.tables[name] = RecordingTable()
+        return self.tables[name]
+
+
+def test_only_what_changed_is_written_to_the_changelog() -> None:
+    app = TablesApp()
+    people = StateTable(app, "people", PersonState)  # type: ignore[arg-type]
+    due = datetime(2022, 5, 4, tzinfo=UTC)
+    people.put(b"p1", PersonState(), due)
+    people.put(b"p1", PersonState(), due)  # a replayed event: nothing changed
+    assert (app.tables["people"].writes, app.tables["people-due"].writes) == (1, 1)
+    people.put(b"p1", PersonState(swept=due), due)  # the state changed, its deadline did not
+    assert (app.tables["people"].writes, app.tables["people-due"].writes) == (2, 1)
+    assert people.get(b"p1") == PersonState(swept=due)
+    people.put(b"p1", PersonState(swept=due), None)
+    assert b"p1" not in app.tables["people-due"]
