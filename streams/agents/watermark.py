@@ -3,11 +3,10 @@ what the others published, and moves the watermark from all of it (see ``_shared
 
 ``sentinel.progress`` (compacted, one record per staged partition) holds, for each partition,
 the next offset its owner will process and, for raw topics, the largest event time it
-processed from it. A
-worker flushes its producer before it publishes, so that whatever its processing sent (a visit
-obligation, a check, a verdict) is in the log before anyone reads that it is done; the others
-ask the broker for the partitions' ends after they read that record, so they see those
-messages as unprocessed until their owner has processed them.
+processed from it. A worker flushes its producer before it publishes, so that whatever its
+processing sent (a visit obligation, a check, a verdict) is in the log before anyone reads that
+it is done; the others ask the broker for the partitions' ends after they read that record, so
+they see those messages as unprocessed until their owner has processed them.
 """
 
 from __future__ import annotations
