@@ -25,6 +25,7 @@ from streams.rules.ruleset import Rule, RuleSet
 CHECK_RETENTION = timedelta(days=3)  # an open check is re-judged on new evidence this long
 EVIDENCE_RETENTION = timedelta(days=15)
 VISIT_RETENTION = timedelta(days=8)  # longer than any visit window
+CLOSED_RETENTION = timedelta(days=60)  # as the vehicle stage's forgotten entries
 CROSSING = timedelta(hours=2)  # the default window of an on-site test around the crossing
 
 
@@ -109,6 +110,10 @@ class PersonState(Frozen):
     checks: tuple[PersonCheck, ...] = ()
     obligations: tuple[Obligation, ...] = ()
     sent: dict[str, str] = Field(default_factory=dict)  # entry id -> fingerprint of last verdict
+    # Entry id -> deadline of each obligation met or fired, for CLOSED_RETENTION: one sent again
+    # (at least once: a worker killed before its commit) is recognised, even after its visits
+    # were pruned (a test saw 35 overdue visits raised for obligations already met).
+    closed: dict[str, datetime] = Field(default_factory=dict)
     swept: datetime | None = None  # the watermark of the last on_due: deadlines up to it are done
 
 
@@ -148,8 +153,10 @@ def on_evidence(
 
 
 def on_obligation(state: PersonState, obligation: Obligation) -> PersonState:
-    if any(o.entry_id == obligation.entry_id for o in state.obligations):
-        return state
+    if obligation.entry_id in state.closed or any(
+        o.entry_id == obligation.entry_id for o in state.obligations
+    ):
+        return state  # sent again: changes nothing
     state = state.model_copy(update={"obligations": (*state.obligations, obligation)})
     for visit in sorted(state.visits, key=lambda v: v.time):  # visits read before it
         state = _serve(state, visit)
@@ -176,11 +183,14 @@ def _serve(state: PersonState, visit: Visit) -> PersonState:
     if target is None:
         return state
     updated = target.model_copy(update={"visits": (*target.visits, visit.event_id)})
-    kept = tuple(
-        updated if o is target else o
-        for o in state.obligations
-        if not (o is target and len(updated.visits) >= o.required)
-    )
+    if len(updated.visits) >= target.required:  # met
+        return state.model_copy(
+            update={
+                "obligations": tuple(o for o in state.obligations if o is not target),
+                "closed": {**state.closed, target.entry_id: target.due},
+            }
+        )
+    kept = tuple(updated if o is target else o for o in state.obligations)
     return state.model_copy(update={"obligations": kept})
 
 
@@ -190,9 +200,11 @@ def on_due(
     """Fire what the watermark has passed: lapsed antigen grace periods, overdue visits."""
     alerts = []
     kept = []
+    closed = {k: due for k, due in state.closed.items() if due > watermark - CLOSED_RETENTION}
     for obligation in state.obligations:
         if obligation.due <= watermark:
             alerts.append(_overdue_alert(obligation, rules))
+            closed[obligation.entry_id] = obligation.due
         else:
             kept.append(obligation)
     horizon = watermark - CHECK_RETENTION
@@ -200,6 +212,7 @@ def on_due(
         update={
             "swept": watermark,
             "obligations": tuple(kept),
+            "closed": closed,
             "checks": tuple(c for c in state.checks if c.entry_time >= horizon),
             "evidence": tuple(
                 e for e in state.evidence if e.time >= watermark - EVIDENCE_RETENTION
@@ -220,6 +233,7 @@ def next_due(state: PersonState, rules: RuleSet) -> datetime | None:
     grace = antigen.grace if antigen and antigen.grace else timedelta(0)
     times = [c.entry_time + grace for c in state.checks if c.hazmat]
     times += [c.entry_time + CHECK_RETENTION for c in state.checks]
+    times += [min(state.closed.values()) + CLOSED_RETENTION] if state.closed else []
     # An obligation leaves the state when it fires, so it is due even if the watermark had
     # passed its deadline before it arrived (its entry was decided late): it fires then.
     return min(

@@ -338,7 +338,29 @@ def test_an_obligation_arriving_after_the_watermark_passed_its_deadline_still_fi
     assert person_stage.next_due(state, RULES) == obligation.due
     state, _, alerts = person_stage.on_due(state, RULES, late, frozenset())
     assert [(a.rule, a.entry_id) for a in alerts] == [("health_visits", "e1")]
-    assert person_stage.next_due(state, RULES) is None
+    # Next: forgetting that it fired, two months on.
+    assert person_stage.next_due(state, RULES) == obligation.due + person_stage.CLOSED_RETENTION
+
+
+@pytest.mark.parametrize("visits", [0, 2])
+def test_an_obligation_sent_again_after_it_was_met_or_fired_changes_nothing(visits: int) -> None:
+    # A worker killed before its commit sends the obligation again, possibly after the watermark
+    # has pruned the visits that met it: it must not fire as overdue.
+    obligation = person_stage.Obligation(
+        entry_id="e1", person=person(1), park="tangu", enterprise="ent-001", entry_time=T0,
+        due=T0 + timedelta(days=7), required=2,
+    )  # fmt: skip
+    state = person_stage.on_obligation(person_stage.PersonState(), obligation)
+    for n in range(visits):
+        seen = person_stage.Visit(event_id=f"v{n}", time=T0 + timedelta(days=n + 1), entry_id="e1")
+        state = person_stage.on_visit(state, seen)
+    later = T0 + timedelta(days=30)
+    state, _, alerts = person_stage.on_due(state, RULES, later, frozenset())
+    assert len(alerts) == (visits == 0)
+    assert state.visits == ()  # pruned
+    state = person_stage.on_obligation(state, obligation)
+    state, _, alerts = person_stage.on_due(state, RULES, later + timedelta(hours=1), frozenset())
+    assert alerts == []
 
 
 def test_a_visit_for_another_entry_does_not_serve_this_one() -> None:
