@@ -31,7 +31,9 @@ class StateTable(Generic[StateT]):
     """A stage's state per key. Faust's memory store also holds the keys of standby partitions
     and of partitions taken away in a rebalance: only the active owner of a key may act on it,
     so the sweeps ask for the keys of ``owned`` partitions (a test found two workers otherwise
-    both firing, and writing, each other's deadlines)."""
+    both firing, and writing, each other's deadlines).
+
+    During a rebalance the sweeps get no keys at all (:attr:`restoring`)."""
 
     def __init__(self, app: faust.App, name: str, model: type[StateT]) -> None:
         # use_partitioner: the timers write too, outside a stream; the key's hash picks the
@@ -46,6 +48,18 @@ class StateTable(Generic[StateT]):
             use_partitioner=True,
         )  # fmt: skip
         self._model = model
+        self._app = app
+
+    @property
+    def restoring(self) -> bool:
+        """Whether the worker is rebalancing. Its recovery then reads the changelogs of the
+        partitions it keeps from their start, as of a new owner (a memory store remembers no
+        offset), so each key goes back through its past states until the end is read; the
+        stream agents wait for that, the timers do not. A sweep then acted on past states: an
+        obligation whose visits came later fired as overdue (tests/integration/
+        test_rebalance.py). Faust sets ``app.rebalancing`` when partitions are revoked and
+        clears it when recovery is done."""
+        return bool(self._app.rebalancing)
 
     def get(self, key: bytes) -> StateT:
         raw = self._states.get(key)
@@ -66,13 +80,19 @@ class StateTable(Generic[StateT]):
                 self._due[key] = deadline
 
     def due_keys(self, watermark: datetime, owned: set[int]) -> list[bytes]:
-        """Keys of the ``owned`` partitions with a deadline at or before ``watermark``."""
+        """Keys of the ``owned`` partitions with a deadline at or before ``watermark``; none
+        while :attr:`restoring`."""
+        if self.restoring:
+            return []
         return [
             k for k, v in list(self._due.items())
             if datetime.fromisoformat(v.decode()) <= watermark and partition_of(k) in owned
         ]  # fmt: skip
 
     def all_keys(self, owned: set[int]) -> Iterator[bytes]:
+        """Keys of the ``owned`` partitions; none while :attr:`restoring`."""
+        if self.restoring:
+            return iter([])
         return iter([k for k in list(self._states.keys()) if partition_of(k) in owned])
 
     def pending(self) -> int:

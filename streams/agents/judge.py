@@ -87,6 +87,8 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         an evidence stream stopped lagging, the open checks are judged again."""
         watermark = shared.watermark
         metrics.PENDING_TIMERS.labels("person").set(people.pending())
+        if people.restoring:
+            return  # no keys to sweep until recovery is done; keep `recovered` for then
         owned = active_partitions(app, evidence_topic)
         if shared.recovered:
             # An evidence stream stopped lagging: the checks pending on it are judged again.

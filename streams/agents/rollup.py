@@ -74,7 +74,9 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
     @app.timer(interval=settings.sink_flush_seconds)  # type: ignore[untyped-decorator]
     async def flush_rollups() -> None:
         recovery = app.tables.recovery  # type: ignore[attr-defined]
-        if not recovery.completed.is_set():
+        if app.rebalancing or not recovery.completed.is_set():
+            # The facts are being restored, going back through their past values meanwhile
+            # (see StateTable.restoring): an index rebuilt then would flush them as current.
             return
         shards = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == shard_topic}
         if shards != mirrored:

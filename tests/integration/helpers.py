@@ -22,7 +22,7 @@ from streams.agents.web import BOARD_URL_MARKER
 from streams.migrate import migrate
 from streams.settings import Settings
 from streams.topics import RAW_TO_CANONICAL, create_topics, spec
-from streams.worker import wait_for_ready
+from streams.worker import READY_MARKER, wait_for_ready
 
 
 @contextlib.contextmanager
@@ -76,6 +76,10 @@ class Worker:
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+    def readies(self) -> list[str]:
+        """Its "worker ready" lines, one per rebalance, with how many partitions it holds."""
+        return [line for line in self.log().splitlines() if READY_MARKER in line]
 
     def board_url(self, timeout: float = 30) -> str:
         """The URL its HTTP server logged (gate board at /, metrics at /metrics)."""

@@ -1,6 +1,7 @@
 """State tables: the sweeps act only on keys of the partitions a worker owns (which partition a
-key is in must be Kafka's own answer, the one the producer gives the key's messages), and only
-what changed is written (each write is a changelog record)."""
+key is in must be Kafka's own answer, the one the producer gives the key's messages), and on
+none while the worker rebalances; only what changed is written (each write is a changelog
+record)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class RecordingTable(dict[bytes, bytes]):
 class TablesApp:
     def __init__(self) -> None:
         self.tables: dict[str, RecordingTable] = {}
+        self.rebalancing = False  # as Faust's App
 
     def Table(self, name: str, **_: object) -> RecordingTable:  # noqa: N802  # Faust's name
         self.tables[name] = RecordingTable()
@@ -54,3 +56,19 @@ def test_only_what_changed_is_written_to_the_changelog() -> None:
     assert people.get(b"p1") == PersonState(swept=due)
     people.put(b"p1", PersonState(swept=due), None)
     assert b"p1" not in app.tables["people-due"]
+
+
+def test_no_key_is_due_while_the_worker_rebalances() -> None:
+    # Recovery re-reads the changelogs from their start meanwhile: the states are past ones.
+    app = TablesApp()
+    people = StateTable(app, "people", PersonState)  # type: ignore[arg-type]
+    due = datetime(2022, 5, 4, tzinfo=UTC)
+    people.put(b"p1", PersonState(), due)
+    owned = {partition_of(b"p1")}
+    app.rebalancing = True
+    assert people.restoring
+    assert people.due_keys(due, owned) == []
+    assert list(people.all_keys(owned)) == []
+    app.rebalancing = False
+    assert people.due_keys(due, owned) == [b"p1"]
+    assert list(people.all_keys(owned)) == [b"p1"]
