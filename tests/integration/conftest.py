@@ -54,6 +54,13 @@ def settings(stack_settings: Settings, services: None) -> Iterator[Settings]:
         yield settings
 
 
+@pytest.fixture
+def fresh(stack_settings: Settings, services: None) -> Iterator[Settings]:
+    """Settings isolated to this one test."""
+    with isolated(stack_settings) as settings:
+        yield settings
+
+
 @pytest.fixture(scope="module")
 def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     """A real `sentinel worker` process on this module's topics."""

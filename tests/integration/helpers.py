@@ -81,6 +81,14 @@ class Worker:
         """Its "worker ready" lines, one per rebalance, with how many partitions it holds."""
         return [line for line in self.log().splitlines() if READY_MARKER in line]
 
+    def wait_rebalanced(self, before: int, timeout: float = 60) -> None:
+        """Wait until it has logged more than ``before`` ready lines: a rebalance, its tables
+        restored."""
+        deadline = time.monotonic() + timeout
+        while len(self.readies()) <= before:
+            assert time.monotonic() < deadline, f"no rebalance in {timeout:.0f}s"
+            time.sleep(0.5)
+
     def board_url(self, timeout: float = 30) -> str:
         """The URL its HTTP server logged (gate board at /, metrics at /metrics)."""
         deadline = time.monotonic() + timeout

@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from streams.simulator.playback import produce, read_jsonl, write_jsonl
 from streams.stack.clickhouse import ClickHouseServer
 from tests.integration.helpers import (
     group_lag,
-    isolated,
     query,
     rss_mb,
     running_worker,
@@ -51,12 +49,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     path = tmp_path_factory.mktemp("jinshan") / "events.jsonl"
     write_jsonl(generated.events, path, len(generated.events))
     return path, generated.truth
-
-
-@pytest.fixture
-def fresh(stack_settings: Settings, services: None) -> Iterator[Settings]:
-    with isolated(stack_settings) as settings:
-        yield settings
 
 
 def send(settings: Settings, path: Path) -> None:
@@ -170,10 +162,7 @@ def test_two_workers_in_one_group_one_killed_and_restarted_agree_with_the_truth(
             before = len(one.readies())
             two.process.kill()  # SIGKILL: no shutdown, no final commit, no flush
             two.process.wait()
-        deadline = time.monotonic() + 180  # its session expires, then the group rebalances
-        while len(one.readies()) == before:
-            assert time.monotonic() < deadline, "the survivor never took over"
-            time.sleep(1)
+        one.wait_rebalanced(before, timeout=180)  # its session expires: the survivor takes over
         with running_worker(fresh, tmp_path) as successor:
             settle(fresh, expected(truth))
             assert " 0 partitions" not in successor.readies()[-1]

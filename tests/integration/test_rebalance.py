@@ -7,26 +7,19 @@ timer as well, must equal the raw tables afterwards."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from schemas import Alert
 from streams.report import reconcile
 from streams.settings import Settings
-from streams.simulator.playback import envelope, key_for
+from streams.simulator.playback import envelope, produce
 from tests.integration import story
 from tests.integration.helpers import (
     Tail,
-    Worker,
     group_lag,
-    isolated,
-    produce,
     query,
     running_worker,
 )
@@ -34,21 +27,8 @@ from tests.integration.helpers import (
 DRIVERS = 3000  # enough that restoring takes a few seconds
 
 
-def send(settings: Settings, events: list[tuple[str, Any]]) -> None:
-    by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
-    for topic, event in events:
-        record = envelope(topic, event)
-        by_topic.setdefault(topic, []).append(
-            (key_for(record), json.dumps(record["value"]).encode())
-        )
-    for topic, messages in by_topic.items():
-        produce(settings, topic, messages)
-
-
-@pytest.fixture
-def fresh(stack_settings: Settings, services: None) -> Iterator[Settings]:
-    with isolated(stack_settings) as settings:
-        yield settings
+def send(settings: Settings, events: list[tuple[str, Any]], label: str) -> None:
+    produce(settings, [envelope(topic, event) for topic, event in events], len(events), label=label)
 
 
 def drained(settings: Settings, timeout: float = 180) -> None:
@@ -56,16 +36,6 @@ def drained(settings: Settings, timeout: float = 180) -> None:
     while group_lag(settings):
         assert time.monotonic() < deadline, f"lag {group_lag(settings)} after {timeout:.0f}s"
         time.sleep(1)
-
-
-def restored(worker: Worker, before: int) -> None:
-    """Wait until ``worker`` has rebalanced and restored its tables (it had logged ``before``
-    ready lines), then for three more sweeps."""
-    deadline = time.monotonic() + 60
-    while len(worker.readies()) == before:
-        assert time.monotonic() < deadline, "the worker never rebalanced"
-        time.sleep(0.5)
-    time.sleep(3)
 
 
 def test_a_rebalance_past_every_deadline_reports_only_the_visits_really_missed(
@@ -88,11 +58,11 @@ def test_a_rebalance_past_every_deadline_reports_only_the_visits_really_missed(
     later = story.entry("rb-later", story.people(1), at=story.T0 + timedelta(days=10),
                         hazmat=False, plate="沪B77777")  # fmt: skip
     with running_worker(fresh, tmp_path) as first:
-        send(fresh, entries)  # their obligations first, then the visits meeting them
+        send(fresh, entries, "entries")  # their obligations first, then the visits meeting them
         drained(fresh)
-        send(fresh, visits)
+        send(fresh, visits, "visits")
         drained(fresh)
-        send(fresh, [later])  # the watermark goes past every deadline
+        send(fresh, [later], "later")  # the watermark goes past every deadline
         alerts = Tail(fresh, "sentinel.alerts")
         try:
             alerts.wait(_overdue, what="the overdue visit of driver 0")
@@ -102,11 +72,13 @@ def test_a_rebalance_past_every_deadline_reports_only_the_visits_really_missed(
             for _ in range(2):  # a second worker joins, then leaves: two restores each time
                 before = len(first.readies())
                 with running_worker(fresh, tmp_path) as second:
-                    restored(first, before)
+                    first.wait_rebalanced(before)
+                    time.sleep(3)  # three more sweeps
                     assert " 0 partitions" not in second.readies()[-1]
                     assert _entries(alerts.wait(_overdue, timeout=1)) == ["rb-0"]
                     before = len(first.readies())
-                restored(first, before)
+                first.wait_rebalanced(before)
+                time.sleep(3)
                 assert _entries(alerts.wait(_overdue, timeout=1)) == ["rb-0"]
         finally:
             alerts.close()
