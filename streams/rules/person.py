@@ -112,7 +112,7 @@ class PersonState(Frozen):
     sent: dict[str, str] = Field(default_factory=dict)  # entry id -> fingerprint of last verdict
     # Entry id -> deadline of each obligation met or fired, for CLOSED_RETENTION: one sent again
     # (at least once: a worker killed before its commit) is recognised, even after its visits
-    # were pruned (a test saw 35 overdue visits raised for obligations already met).
+    # were pruned (tests/unit/test_rules_scenarios.py, an obligation sent again).
     closed: dict[str, datetime] = Field(default_factory=dict)
     swept: datetime | None = None  # the watermark of the last on_due: deadlines up to it are done
 
