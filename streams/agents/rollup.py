@@ -50,9 +50,9 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
         async for event in stream.events():
             shard = event.message.partition
             for key, fact in fold_message(topics.base(event.message.topic), event.value, lookup):
-                value = json.dumps([shard, fact]).encode()
-                if facts.get(key.encode()) != value:  # a replayed event writes no record
-                    facts[key.encode()] = value
+                stored, value = key.encode(), json.dumps([shard, fact]).encode()
+                if facts.get(stored) != value:  # a replayed event writes no record
+                    facts[stored] = value
                 rollups.put(shard, key, fact)
             horizon = local_day(shared.watermark - RETENTION)
             if pruned.get(shard) != horizon:
