@@ -31,6 +31,11 @@ RULE_FAILURES = Counter(
     "sentinel_rule_failures_total", "Rules failed in the decisions sent, by rule", ["rule"]
 )
 ALERTS = Counter("sentinel_alerts_total", "Alerts sent, by severity and rule", ["severity", "rule"])
+RESENT = Counter(
+    "sentinel_resent_total",
+    "Messages sent again for a replayed input (a crash may have lost them), by stage",
+    ["stage"],
+)
 NAT_AGE_AT_GATE = Histogram(
     "sentinel_nat_age_at_gate_hours",
     "Age, at the gate, of the NAT sample an occupant presents (evidence age)",

@@ -3,9 +3,10 @@ with a second table indexing each key's next deadline for the sweeping timers.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -14,6 +15,19 @@ from pydantic import BaseModel
 from streams.topics import PARTITIONS
 
 StateT = TypeVar("StateT", bound=BaseModel)
+
+
+StateT_co = TypeVar("StateT_co", bound=BaseModel, covariant=True)
+
+
+class Output(Protocol[StateT_co]):
+    """What a stage's step returns: the key's new state, and what to send."""
+
+    @property
+    def state(self) -> StateT_co: ...
+
+
+OutputT = TypeVar("OutputT", bound="Output[Any]")
 
 
 def partition_of(key: bytes, partitions: int = PARTITIONS) -> int:
@@ -33,7 +47,9 @@ class StateTable(Generic[StateT]):
     so the sweeps ask for the keys of ``owned`` partitions (a test found two workers otherwise
     both firing, and writing, each other's deadlines).
 
-    During a rebalance the sweeps get no keys at all (:attr:`restoring`)."""
+    During a rebalance the sweeps get no keys at all (:attr:`restoring`). The stage's agent
+    and its sweep take turns (:attr:`lock`): a sweep waits for its sends to be delivered before
+    it writes the states (:func:`sweep`), and no event may change those keys meanwhile."""
 
     def __init__(self, app: faust.App, name: str, model: type[StateT]) -> None:
         # use_partitioner: the timers write too, outside a stream; the key's hash picks the
@@ -49,6 +65,7 @@ class StateTable(Generic[StateT]):
         )  # fmt: skip
         self._model = model
         self._app = app
+        self.lock = asyncio.Lock()
 
     @property
     def restoring(self) -> bool:
@@ -98,3 +115,31 @@ class StateTable(Generic[StateT]):
     def pending(self) -> int:
         """How many keys wait for a deadline (this worker's store, standbys included)."""
         return len(self._due)
+
+
+async def sweep(
+    table: StateTable[StateT],
+    keys: Sequence[bytes],
+    step: Callable[[StateT], OutputT],
+    send: Callable[[bytes, OutputT], Awaitable[list[asyncio.Future[object]]]],
+    due: Callable[[StateT], datetime | None],
+    chunk: int = 500,
+) -> bool:
+    """Fire the deadlines of ``keys``: what they send is delivered *before* their new states are
+    written. A deadline has no input that a crash would make Kafka deliver again, so its state
+    must not say "fired" before the alert is in the log: a crash between the two fires it
+    again (downstream it is idempotent), never loses it. The agent waits meanwhile (``lock``),
+    for one ``chunk`` of keys at a time. False: a rebalance stopped it before the end."""
+    for start in range(0, len(keys), chunk):
+        async with table.lock:
+            if table.restoring:
+                return False  # see :attr:`StateTable.restoring`: past states meanwhile
+            outputs = [(key, step(table.get(key))) for key in keys[start : start + chunk]]
+            pending = [future for key, out in outputs for future in await send(key, out)]
+            if pending:
+                await asyncio.gather(*pending)
+            if table.restoring:
+                return False  # a rebalance began: whoever owns these keys fires them again
+            for key, out in outputs:
+                table.put(key, out.state, due(out.state))
+    return True

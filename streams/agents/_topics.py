@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from asyncio import Future
+from typing import Any
 
 import faust
 
@@ -34,8 +36,11 @@ class Topics:
         return name.removeprefix(self._settings.topic_prefix)
 
 
-async def send_alert(alerts: faust.TopicT, alert: Alert) -> None:
-    """To ``sentinel.alerts``, keyed by its stable dedup key; counted and logged."""
-    await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
-    metrics.ALERTS.labels(alert.severity, alert.rule).inc()
-    log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+async def send_alert(alerts: faust.TopicT, alert: Alert, *, again: bool = False) -> Future[Any]:
+    """To ``sentinel.alerts``, keyed by its stable dedup key; counted and logged, unless sent
+    ``again`` (for a replayed input). Its delivery future."""
+    sent = await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
+    if not again:
+        metrics.ALERTS.labels(alert.severity, alert.rule).inc()
+        log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
+    return sent  # type: ignore[return-value]

@@ -1,7 +1,8 @@
 """The rule engine in one process: both stages over in-memory dicts, no Kafka, no Faust.
 
 It runs the same pure functions as the Faust agents, with the messages between the stages passed
-through a queue instead of topics. The backtest, the scenario tests and the replay benchmark use
+through a queue instead of topics. What a replayed event sends again (``resent``) is dropped: in
+one process nothing was lost. The backtest, the scenario tests and the replay benchmark use
 it; events go in in the order given (event-time order for a faithful replay).
 """
 
@@ -145,7 +146,12 @@ class Engine:
             elif isinstance(message, PersonVerdict):
                 self._vehicle_out(
                     message.plate,
-                    vehicle_stage.on_verdict(self._vehicle(message.plate), message, self.rules),
+                    vehicle_stage.on_verdict(
+                        self._vehicle(message.plate),
+                        message,
+                        self._next_offset("sentinel.person-verdicts"),
+                        self.rules,
+                    ),  # fmt: skip
                 )
             elif isinstance(message, Obligation):
                 state = person_stage.on_obligation(self._person(message.person), message)
@@ -163,18 +169,20 @@ class Engine:
         if due is not None:
             heapq.heappush(self._due, (due, "person", key))
 
-    def _person_out(self, key: str, output: person_stage.Output) -> None:
-        state, verdicts, alerts = output
-        self._set_person(key, state)
-        self._queue.extend(verdicts)
-        self.alerts.extend(alerts)
+    def _person_out(self, key: str, output: person_stage.PersonOutput) -> None:
+        self._set_person(key, output.state)
+        if not output.resent:
+            self._queue.extend(output.verdicts)
+            self.alerts.extend(output.alerts)
 
     def _vehicle_out(self, plate: str, output: vehicle_stage.VehicleOutput) -> None:
         self.vehicles[plate] = output.state
         due = vehicle_stage.next_due(output.state, self.rules)
         if due is not None:
             heapq.heappush(self._due, (due, "vehicle", plate))
-        self._queue.extend(output.checks)
+        self._queue.extend(output.checks)  # sent again for a repeated entry, as by the agent
+        if output.resent:
+            return
         self._queue.extend(output.obligations)
         self.obligations.extend(output.obligations)
         self.decisions.extend(output.decisions)
@@ -182,6 +190,11 @@ class Engine:
 
     def _ref(self, event: Any) -> EvidenceRef:
         topic = CANONICAL_TOPIC_OF[type(event)]
+        offset = self._next_offset(topic)
+        return EvidenceRef(event_id=event.event_id, topic=topic, partition=0, offset=offset)
+
+    def _next_offset(self, topic: str) -> int:
+        """Where the next message of ``topic`` would be, were it one partition."""
         offset = self._offsets.get(topic, 0)
         self._offsets[topic] = offset + 1
-        return EvidenceRef(event_id=event.event_id, topic=topic, partition=0, offset=offset)
+        return offset

@@ -5,12 +5,17 @@ are judged as of the entry's event time against *all* the evidence the person ha
 it arrived in, so a late antigen result or NAT report re-judges the open checks it could change.
 Deadlines (an antigen's grace, a visit obligation) fire from the watermark, not from new traffic
 for this person.
+
+An evidence event read again sends again what the person's state says it sent (:func:`resend`):
+after a crash its new state may have reached the changelog and its verdicts not. A check read
+again is answered again. Visits and obligations send nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -117,7 +122,12 @@ class PersonState(Frozen):
     swept: datetime | None = None  # the watermark of the last on_due: deadlines up to it are done
 
 
-Output = tuple[PersonState, list[PersonVerdict], list[Alert]]
+@dataclass
+class PersonOutput:
+    state: PersonState
+    verdicts: list[PersonVerdict] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    resent: bool = False  # a replay: what the state says was sent, sent again
 
 
 def on_check(
@@ -126,7 +136,7 @@ def on_check(
     rules: RuleSet,
     watermark: datetime,
     lagging: frozenset[str],
-) -> Output:
+) -> PersonOutput:
     checks = tuple(c for c in state.checks if c.entry_id != check.entry_id) + (check,)
     state = state.model_copy(update={"checks": checks})
     sent = dict(state.sent)
@@ -142,14 +152,35 @@ def on_evidence(
     watermark: datetime,
     lagging: frozenset[str],
     park: str,
-) -> Output:
-    if any(e.ref.event_id == evidence.ref.event_id for e in state.evidence):
-        return state, [], []  # a replayed event changes nothing
+) -> PersonOutput:
+    known = next((e for e in state.evidence if e.ref.event_id == evidence.ref.event_id), None)
+    if known is not None:
+        return resend(state, person, known, rules, watermark, lagging, park)
     state = state.model_copy(update={"evidence": (*state.evidence, evidence)})
     alerts = []
     if evidence.result == "positive":
         alerts.append(_positive_alert(state, person, evidence, park, rules))
     return _rejudge(state, rules, watermark, lagging, alerts)
+
+
+def resend(
+    state: PersonState,
+    person: str,
+    evidence: Evidence,
+    rules: RuleSet,
+    watermark: datetime,
+    lagging: frozenset[str],
+    park: str,
+) -> PersonOutput:
+    """What the state says ``evidence`` (already kept) sent, to send again: its positive alert,
+    and the verdict of every open check (as last sent, unless it changed since). Downstream all
+    of it is idempotent."""
+    alerts = []
+    if evidence.result == "positive":
+        alerts.append(_positive_alert(state, person, evidence, park, rules))
+    out = _rejudge(state.model_copy(update={"sent": {}}), rules, watermark, lagging, alerts)
+    out.resent = True
+    return out
 
 
 def on_obligation(state: PersonState, obligation: Obligation) -> PersonState:
@@ -196,7 +227,7 @@ def _serve(state: PersonState, visit: Visit) -> PersonState:
 
 def on_due(
     state: PersonState, rules: RuleSet, watermark: datetime, lagging: frozenset[str]
-) -> Output:
+) -> PersonOutput:
     """Fire what the watermark has passed: lapsed antigen grace periods, overdue visits."""
     alerts = []
     kept = []
@@ -403,7 +434,7 @@ def _rejudge(
     watermark: datetime,
     lagging: frozenset[str],
     alerts: list[Alert],
-) -> Output:
+) -> PersonOutput:
     """Judge every open check; send the verdicts that changed since last sent."""
     verdicts = []
     sent = dict(state.sent)
@@ -423,7 +454,7 @@ def _rejudge(
                 ruleset_version=rules.version,
             )
         )
-    return state.model_copy(update={"sent": sent}), verdicts, alerts
+    return PersonOutput(state.model_copy(update={"sent": sent}), verdicts, alerts)
 
 
 def _fingerprint(results: tuple[RuleResult, ...], version: str) -> str:

@@ -4,6 +4,10 @@ Pure, like the person stage. An entry fans out one check per occupant; once ever
 verdict is in, the vehicle's rules and the verdicts make a decision (the worst outcome wins, and it
 is every occupant's: one failing occupant taints the vehicle). A changed verdict makes a new
 revision that supersedes the last one.
+
+An input that changes nothing is a replay, and sends again what the plate's state says was sent
+(:func:`resend`): after a crash, an input's new state may have reached the changelog while
+what it sent did not, and the input is read again (docs/rules.md, "At least once").
 """
 
 from __future__ import annotations
@@ -50,14 +54,21 @@ class EntryState(Frozen):
     outcome: Outcome | None = None
     released: bool = False
     exited: datetime | None = None
-    alerted: tuple[str, ...] = ()
+    alerts: tuple[Alert, ...] = ()  # raised for this entry, kept whole to be sent again
     obligation_sent: bool = False
+
+    def alerted(self, key: str) -> bool:
+        return any(a.dedup_key == key for a in self.alerts)
 
 
 class VehicleState(Frozen):
     entries: tuple[EntryState, ...] = ()
     exits: tuple[VehicleExit, ...] = ()  # exits read before their entry, applied when it comes
     forgotten: dict[str, datetime] = Field(default_factory=dict)  # entry id -> entry time
+    # The position of the last verdict read (the plate's verdicts come in order, on one
+    # partition): a verdict at or before it is read again, and an older one must not replace
+    # the newer (a replayed verdict once flipped a denial to a hold and back).
+    verdict_offset: int = -1
 
 
 @dataclass
@@ -67,6 +78,7 @@ class VehicleOutput:
     decisions: list[Decision] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     obligations: list[Obligation] = field(default_factory=list)
+    resent: bool = False  # a replay: what the state says was sent, sent again
 
 
 def on_entry(
@@ -74,6 +86,7 @@ def on_entry(
 ) -> VehicleOutput:
     if entry.event_id in state.forgotten:
         return VehicleOutput(state)  # decided and forgotten long ago: a replay changes nothing
+    before = state
     known = next((e for e in state.entries if e.entry.event_id == entry.event_id), None)
     alerts: list[Alert] = []
     if known is None:
@@ -85,26 +98,66 @@ def on_entry(
             state = state.model_copy(
                 update={"exits": tuple(x for x in state.exits if x is not early)}
             )
-            closed = on_exit(state, early, rules)
+            closed = _exit(state, early, rules)
             state, alerts = closed.state, closed.alerts
     out = _decide_all(state, rules)
     out.alerts = alerts + out.alerts
+    out = _or_resend(before, out, rules)
     # Checks go out again for a repeated entry: the person stage answers them idempotently.
     out.checks = [_check(entry, ref, o, rules) for o in entry.occupants]
     return out
 
 
-def on_verdict(state: VehicleState, verdict: PersonVerdict, rules: RuleSet) -> VehicleOutput:
+def on_verdict(
+    state: VehicleState, verdict: PersonVerdict, offset: int, rules: RuleSet
+) -> VehicleOutput:
+    """``offset``: the verdict's position in its partition."""
+    if offset <= state.verdict_offset:
+        return resend(state, rules)
     entries = []
     for known in state.entries:
         if known.entry.event_id == verdict.entry_id:
             verdicts = {**known.verdicts, verdict.person: verdict}
             known = known.model_copy(update={"verdicts": verdicts})
         entries.append(known)
-    return _decide_all(state.model_copy(update={"entries": tuple(entries)}), rules)
+    update = {"entries": tuple(entries), "verdict_offset": offset}
+    return _decide_all(state.model_copy(update=update), rules)
 
 
 def on_exit(state: VehicleState, exit_: VehicleExit, rules: RuleSet) -> VehicleOutput:
+    if exit_.entry_id in state.forgotten or any(
+        e.entry.event_id == exit_.entry_id and e.exited is not None for e in state.entries
+    ):
+        out = VehicleOutput(state)  # its entry has exited (or is long gone): a replay
+    else:
+        out = _exit(state, exit_, rules)
+    return _or_resend(state, out, rules)
+
+
+def resend(state: VehicleState, rules: RuleSet) -> VehicleOutput:
+    """What the plate's state says was sent, to send again: each entry's current decision (as
+    sent, unless the rules changed since: then the replayed input has made a new revision), its
+    visit obligation, its alerts. Downstream all of it is idempotent."""
+    out = VehicleOutput(state, resent=True)
+    for known in state.entries:
+        judged = _judged(known, state, rules)
+        if known.revision >= 0 and judged is not None and judged[2] == known.fingerprint:
+            results, outcome, _ = judged
+            out.decisions.append(_decision(known, results, outcome, known.revision, rules))
+        if known.obligation_sent:
+            _obligation(known, rules, out)
+        out.alerts += known.alerts
+    return out
+
+
+def _or_resend(before: VehicleState, out: VehicleOutput, rules: RuleSet) -> VehicleOutput:
+    """``out``, or for an input that changed nothing (a replay), :func:`resend`."""
+    if out.state != before or out.decisions or out.obligations or out.alerts:
+        return out
+    return resend(before, rules)
+
+
+def _exit(state: VehicleState, exit_: VehicleExit, rules: RuleSet) -> VehicleOutput:
     inside = [
         e for e in state.entries if e.exited is None and e.entry.event_time <= exit_.event_time
     ]
@@ -169,7 +222,7 @@ def next_due(state: VehicleState, rules: RuleSet) -> datetime | None:
         times += [
             e.entry.event_time + rule.window
             for e in state.entries
-            if e.exited is None and f"dwell:{e.entry.event_id}" not in e.alerted
+            if e.exited is None and not e.alerted(f"dwell:{e.entry.event_id}")
             and _vehicle_subject(rule, e.entry, rules)
         ]  # fmt: skip
     return min(times, default=None)
@@ -290,50 +343,12 @@ def _decide_all(state: VehicleState, rules: RuleSet) -> VehicleOutput:
 
 
 def _decide(known: EntryState, out: VehicleOutput, rules: RuleSet) -> EntryState:
-    entry = known.entry
-    if any(o.person not in known.verdicts for o in entry.occupants):
+    judged = _judged(known, out.state, rules)
+    if judged is None or judged[2] == known.fingerprint:
         return known
-    results = list(known.vehicle_results)
-    evasion = _evasion(known, out.state, rules)
-    if evasion is not None:
-        results.append(evasion)
-    for occupant in entry.occupants:
-        results.extend(known.verdicts[occupant.person].results)
-    outcome = worst([r.outcome for r in results])
-    text = (
-        rules.version
-        + "|"
-        + "|".join(f"{r.rule}:{r.subject}:{r.status}:{r.outcome}:{r.reason}" for r in results)
-    )
-    fingerprint = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-    if fingerprint == known.fingerprint:
-        return known
+    results, outcome, fingerprint = judged
     revision = known.revision + 1
-    occupants = tuple(
-        OccupantOutcome(
-            person=o.person,
-            role=o.role,
-            outcome=outcome,
-            own_outcome=worst([r.outcome for r in known.verdicts[o.person].results]),
-        )
-        for o in entry.occupants
-    )
-    out.decisions.append(
-        Decision(
-            event_id=f"{entry.event_id}:{revision}",
-            event_time=entry.event_time,
-            entry_id=entry.event_id,
-            revision=revision,
-            supersedes=f"{entry.event_id}:{known.revision}" if revision else None,
-            park=entry.park,
-            gate=entry.gate,
-            plate=entry.plate,
-            outcome=outcome,
-            rules=tuple(results),
-            occupants=occupants,
-            ruleset_version=rules.version,
-        )
-    )
+    out.decisions.append(_decision(known, results, outcome, revision, rules))
     known = known.model_copy(
         update={
             "revision": revision,
@@ -346,6 +361,57 @@ def _decide(known: EntryState, out: VehicleOutput, rules: RuleSet) -> EntryState
     if outcome == "release" and not known.obligation_sent:
         known = _obligation(known, rules, out)
     return known
+
+
+def _judged(
+    known: EntryState, state: VehicleState, rules: RuleSet
+) -> tuple[list[RuleResult], Outcome, str] | None:
+    """The entry's results, outcome and their fingerprint; None while verdicts are missing."""
+    entry = known.entry
+    if any(o.person not in known.verdicts for o in entry.occupants):
+        return None
+    results = list(known.vehicle_results)
+    evasion = _evasion(known, state, rules)
+    if evasion is not None:
+        results.append(evasion)
+    for occupant in entry.occupants:
+        results.extend(known.verdicts[occupant.person].results)
+    outcome = worst([r.outcome for r in results])
+    text = (
+        rules.version
+        + "|"
+        + "|".join(f"{r.rule}:{r.subject}:{r.status}:{r.outcome}:{r.reason}" for r in results)
+    )
+    return results, outcome, hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _decision(
+    known: EntryState, results: list[RuleResult], outcome: Outcome, revision: int, rules: RuleSet
+) -> Decision:
+    entry = known.entry
+    occupants = tuple(
+        OccupantOutcome(
+            person=o.person,
+            role=o.role,
+            outcome=outcome,
+            own_outcome=worst([r.outcome for r in known.verdicts[o.person].results]),
+        )
+        for o in entry.occupants
+    )
+    return Decision(
+        event_id=f"{entry.event_id}:{revision}",
+        event_time=entry.event_time,
+        entry_id=entry.event_id,
+        revision=revision,
+        supersedes=f"{entry.event_id}:{revision - 1}" if revision else None,
+        park=entry.park,
+        gate=entry.gate,
+        plate=entry.plate,
+        outcome=outcome,
+        rules=tuple(results),
+        occupants=occupants,
+        ruleset_version=rules.version,
+    )
 
 
 def _evasion(known: EntryState, state: VehicleState, rules: RuleSet) -> RuleResult | None:
@@ -418,7 +484,7 @@ def _raise(
     severity: Severity | None = None,
     subject: str | None = None,
 ) -> tuple[EntryState, list[Alert]]:
-    if key in known.alerted:
+    if known.alerted(key):
         return known, []
     entry = known.entry
     alert = Alert(
@@ -433,7 +499,7 @@ def _raise(
         entry_id=entry.event_id,
         message=message,
     )
-    return known.model_copy(update={"alerted": (*known.alerted, key)}), [alert]
+    return known.model_copy(update={"alerts": (*known.alerts, alert)}), [alert]
 
 
 def _obligation(known: EntryState, rules: RuleSet, out: VehicleOutput) -> EntryState:

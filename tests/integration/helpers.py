@@ -21,6 +21,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from streams.agents.web import BOARD_URL_MARKER
 from streams.migrate import migrate
 from streams.settings import Settings
+from streams.simulator.playback import envelope
+from streams.simulator.playback import produce as produce_events
 from streams.topics import RAW_TO_CANONICAL, create_topics, spec
 from streams.worker import READY_MARKER, wait_for_ready
 
@@ -230,6 +232,21 @@ def group_lag_of(settings: Settings, *topics: str) -> int:
     finally:
         consumer.close()
         admin.close()
+
+
+def send_events(settings: Settings, events: list[tuple[str, Any]], label: str) -> None:
+    """Raw events, (topic, event) pairs, to their topics in this order, with progress."""
+    produce_events(
+        settings, [envelope(topic, event) for topic, event in events], len(events), label=label
+    )
+
+
+def drained(settings: Settings, timeout: float = 180) -> None:
+    """Wait until the worker group has processed and committed everything sent."""
+    deadline = time.monotonic() + timeout
+    while group_lag(settings):
+        assert time.monotonic() < deadline, f"lag {group_lag(settings)} after {timeout:.0f}s"
+        time.sleep(1)
 
 
 def rss_mb(pid: int) -> float:

@@ -15,27 +15,10 @@ from typing import Any
 from schemas import Alert
 from streams.report import reconcile
 from streams.settings import Settings
-from streams.simulator.playback import envelope, produce
 from tests.integration import story
-from tests.integration.helpers import (
-    Tail,
-    group_lag,
-    query,
-    running_worker,
-)
+from tests.integration.helpers import Tail, drained, query, running_worker, send_events
 
 DRIVERS = 3000  # enough that restoring takes a few seconds
-
-
-def send(settings: Settings, events: list[tuple[str, Any]], label: str) -> None:
-    produce(settings, [envelope(topic, event) for topic, event in events], len(events), label=label)
-
-
-def drained(settings: Settings, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while group_lag(settings):
-        assert time.monotonic() < deadline, f"lag {group_lag(settings)} after {timeout:.0f}s"
-        time.sleep(1)
 
 
 def test_a_rebalance_past_every_deadline_reports_only_the_visits_really_missed(
@@ -58,11 +41,12 @@ def test_a_rebalance_past_every_deadline_reports_only_the_visits_really_missed(
     later = story.entry("rb-later", story.people(1), at=story.T0 + timedelta(days=10),
                         hazmat=False, plate="沪B77777")  # fmt: skip
     with running_worker(fresh, tmp_path) as first:
-        send(fresh, entries, "entries")  # their obligations first, then the visits meeting them
+        # Their obligations first, then the visits meeting them.
+        send_events(fresh, entries, "entries")
         drained(fresh)
-        send(fresh, visits, "visits")
+        send_events(fresh, visits, "visits")
         drained(fresh)
-        send(fresh, [later], "later")  # the watermark goes past every deadline
+        send_events(fresh, [later], "later")  # the watermark goes past every deadline
         alerts = Tail(fresh, "sentinel.alerts")
         try:
             alerts.wait(_overdue, what="the overdue visit of driver 0")

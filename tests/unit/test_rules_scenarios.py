@@ -11,6 +11,7 @@ import pytest
 from schemas import (
     AntigenTest,
     Decision,
+    EvidenceRef,
     HealthVisit,
     NatReport,
     RiskAreaUpdate,
@@ -329,14 +330,15 @@ def test_an_obligation_arriving_after_the_watermark_passed_its_deadline_still_fi
     # With several workers, the entry's vehicle stage can send the obligation after the person
     # stage has swept past its deadline; it must fire then, not wait for a sweep that is over.
     late = T0 + timedelta(days=9)
-    swept, _, _ = person_stage.on_due(person_stage.PersonState(), RULES, late, frozenset())
+    swept = person_stage.on_due(person_stage.PersonState(), RULES, late, frozenset()).state
     obligation = person_stage.Obligation(
         entry_id="e1", person=person(1), park="tangu", enterprise="ent-001", entry_time=T0,
         due=T0 + timedelta(days=7), required=2,
     )  # fmt: skip
     state = person_stage.on_obligation(swept, obligation)
     assert person_stage.next_due(state, RULES) == obligation.due
-    state, _, alerts = person_stage.on_due(state, RULES, late, frozenset())
+    out = person_stage.on_due(state, RULES, late, frozenset())
+    state, alerts = out.state, out.alerts
     assert [(a.rule, a.entry_id) for a in alerts] == [("health_visits", "e1")]
     # Next: forgetting that it fired, two months on.
     assert person_stage.next_due(state, RULES) == obligation.due + person_stage.CLOSED_RETENTION
@@ -355,11 +357,13 @@ def test_an_obligation_sent_again_after_it_was_met_or_fired_changes_nothing(visi
         seen = person_stage.Visit(event_id=f"v{n}", time=T0 + timedelta(days=n + 1), entry_id="e1")
         state = person_stage.on_visit(state, seen)
     later = T0 + timedelta(days=30)
-    state, _, alerts = person_stage.on_due(state, RULES, later, frozenset())
+    out = person_stage.on_due(state, RULES, later, frozenset())
+    state, alerts = out.state, out.alerts
     assert len(alerts) == (visits == 0)
     assert state.visits == ()  # pruned
     state = person_stage.on_obligation(state, obligation)
-    state, _, alerts = person_stage.on_due(state, RULES, later + timedelta(hours=1), frozenset())
+    out = person_stage.on_due(state, RULES, later + timedelta(hours=1), frozenset())
+    state, alerts = out.state, out.alerts
     assert alerts == []
 
 
@@ -451,6 +455,77 @@ def test_replayed_events_change_nothing() -> None:
     twice = run(*events, *events)
     assert [d.event_id for d in once.decisions] == [d.event_id for d in twice.decisions]
     assert once.alerts == twice.alerts
+
+
+# A replay sends again what the state says was sent: after a crash, an input's new state can be
+# in the changelog and its outputs not, and Kafka delivers the input again (docs/rules.md).
+def test_a_replayed_verdict_sends_the_decision_obligation_and_alerts_again() -> None:
+    from streams.rules import vehicle as vehicle_stage
+
+    late_exit = VehicleExit(
+        event_id="x1", event_time=T0 + timedelta(hours=7), park="tangu", gate="g",
+        plate="沪A12345", entry_id="e1",
+    )  # fmt: skip
+    engine = run(out_of_area(), *crew_antigens(1, 2), late_exit)
+    state = engine.vehicles["沪A12345"]
+    last = state.entries[0].verdicts[person(2)]
+    pending = run(out_of_area()).vehicles["沪A12345"].entries[0].verdicts[person(2)]
+    # The last verdict read, and an older one (the hold before the antigens): read again, both
+    # change nothing; the older must not replace the newer.
+    for verdict, offset in [(last, state.verdict_offset), (pending, 0)]:
+        again = vehicle_stage.on_verdict(state, verdict, offset, RULES)
+        assert again.resent and again.state == state
+        assert again.decisions == [current(engine)]  # the same revision, the same content
+        assert again.obligations == engine.obligations
+        assert [a.rule for a in again.alerts] == ["dwell"] and again.alerts == engine.alerts
+        assert again.checks == []
+    exit_again = vehicle_stage.on_exit(state, late_exit, RULES)
+    assert exit_again.resent and exit_again.state == state  # not kept as an exit to come
+    assert exit_again.alerts == engine.alerts
+
+
+def test_a_replayed_entry_sends_its_checks_and_its_decision_again() -> None:
+    from streams.rules import vehicle as vehicle_stage
+
+    engine = run(entry(), *crew_antigens(1, 2))
+    state = engine.vehicles["沪A12345"]
+    known = state.entries[0]
+    again = vehicle_stage.on_entry(state, known.entry, known.ref, RULES, ())
+    assert again.resent and again.state == state
+    assert [c.person for c in again.checks] == [person(1), person(2)]
+    assert again.decisions == [current(engine)]
+
+
+def test_a_new_input_is_not_a_replay() -> None:
+    from streams.rules import vehicle as vehicle_stage
+
+    engine = run(entry())
+    state = engine.vehicles["沪A12345"]
+    person_state = engine.people[person(1)]  # its antigen is still to come
+    evidence = person_stage.Evidence(
+        kind="antigen", time=T0 + timedelta(minutes=8), result="negative",
+        ref=EvidenceRef(event_id="ag-new", topic="canonical.antigen", partition=0, offset=9),
+    )  # fmt: skip
+    out = person_stage.on_evidence(
+        person_state, person(1), evidence, RULES, T0, frozenset(), "tangu"
+    )
+    assert not out.resent and len(out.verdicts) == 1
+    more = vehicle_stage.on_verdict(state, out.verdicts[0], state.verdict_offset + 1, RULES)
+    assert not more.resent and more.state != state
+
+
+def test_replayed_evidence_sends_the_verdicts_and_the_positive_alert_again() -> None:
+    engine = run(entry(), antigen(1, result="positive"), antigen(2))
+    state = engine.people[person(1)]
+    kept = state.evidence[0]
+    again = person_stage.on_evidence(state, person(1), kept, RULES, T0, frozenset(), "tangu")
+    assert again.resent and again.state == state
+    assert [a.event_id for a in again.alerts] == ["positive:" + kept.ref.event_id]
+    assert [a.event_id for a in engine.alerts if a.rule == "no_positive"] == [
+        a.event_id for a in again.alerts
+    ]
+    sent = engine.vehicles["沪A12345"].entries[0].verdicts[person(1)]
+    assert again.verdicts == [sent]
 
 
 def test_an_entry_waiting_for_verdicts_survives_a_watermark_far_ahead() -> None:

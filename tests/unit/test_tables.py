@@ -1,16 +1,18 @@
 """State tables: the sweeps act only on keys of the partitions a worker owns (which partition a
 key is in must be Kafka's own answer, the one the producer gives the key's messages), and on
 none while the worker rebalances; only what changed is written (each write is a changelog
-record)."""
+record); a sweep writes its states only once what it sent is delivered."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from kafka.partitioner import DefaultPartitioner
 
-from streams.agents._tables import StateTable, partition_of
-from streams.rules.person import PersonState
+from streams.agents._tables import StateTable, partition_of, sweep
+from streams.rules.person import PersonOutput, PersonState
 
 
 def test_a_key_lands_where_kafka_puts_its_messages() -> None:
@@ -72,3 +74,41 @@ def test_no_key_is_due_while_the_worker_rebalances() -> None:
     app.rebalancing = False
     assert people.due_keys(due, owned) == [b"p1"]
     assert list(people.all_keys(owned)) == [b"p1"]
+
+
+@pytest.mark.parametrize("rebalance_meanwhile", [False, True])
+def test_a_sweep_writes_its_states_only_once_what_it_sent_is_delivered(
+    rebalance_meanwhile: bool,
+) -> None:
+    # A deadline has no input that Kafka would deliver again after a crash: its state must not
+    # say "fired" before its alert is in the log. Until then the stage's agent waits too.
+    app = TablesApp()
+    people = StateTable(app, "people", PersonState)  # type: ignore[arg-type]
+    due = datetime(2022, 5, 4, tzinfo=UTC)
+    people.put(b"p1", PersonState(), due)
+
+    async def scenario() -> None:
+        delivery: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+        async def send(key: bytes, out: PersonOutput) -> list[asyncio.Future[object]]:
+            return [delivery]
+
+        def fire(state: PersonState) -> PersonOutput:
+            return PersonOutput(state.model_copy(update={"swept": due}))
+
+        task = asyncio.create_task(sweep(people, [b"p1"], fire, send, lambda state: None))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert people.get(b"p1") == PersonState() and b"p1" in app.tables["people-due"]
+        assert people.lock.locked()
+        app.rebalancing = rebalance_meanwhile
+        delivery.set_result(None)
+        await task
+        assert not people.lock.locked()
+
+    asyncio.run(scenario())
+    if rebalance_meanwhile:  # the keys' new owner fires them again
+        assert people.get(b"p1") == PersonState()
+    else:
+        assert people.get(b"p1") == PersonState(swept=due)
+        assert b"p1" not in app.tables["people-due"]
