@@ -53,14 +53,15 @@ def register(
             sent.append(await decisions.send(key=decision.entry_id.encode(), value=value))
         for alert in out.alerts:
             sent.append(await send_alert(alerts, alert, again=out.resent))
-        if out.resent:
-            metrics.RESENT.labels("vehicle").inc(len(sent) - len(out.checks))
+        again = len(sent) - len(out.checks)
+        if not out.resent:
+            count(out)
+        elif again:
+            metrics.RESENT.labels("vehicle").inc(again)
             log.info(
                 "replayed input for %s: sent again %d decisions, %d obligations, %d alerts",
                 key.decode(), len(out.decisions), len(out.obligations), len(out.alerts),
             )  # fmt: skip
-        else:
-            count(out)
         return sent  # type: ignore[return-value]
 
     async def save(key: bytes, out: stage.VehicleOutput) -> None:

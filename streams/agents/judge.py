@@ -45,7 +45,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, shared: WorkerS
             sent.append(await verdicts.send(key=verdict.plate.encode(), value=value))
         for alert in out.alerts:
             sent.append(await send_alert(alerts, alert, again=out.resent))
-        if out.resent:
+        if out.resent and sent:
             metrics.RESENT.labels("person").inc(len(sent))
             log.info(
                 "replayed evidence: sent again %d verdicts, %d alerts",

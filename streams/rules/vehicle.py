@@ -102,7 +102,7 @@ def on_entry(
             state, alerts = closed.state, closed.alerts
     out = _decide_all(state, rules)
     out.alerts = alerts + out.alerts
-    out = _or_resend(before, out, rules)
+    out = _or_resend(before, out, rules, entry.event_time)
     # Checks go out again for a repeated entry: the person stage answers them idempotently.
     out.checks = [_check(entry, ref, o, rules) for o in entry.occupants]
     return out
@@ -113,7 +113,7 @@ def on_verdict(
 ) -> VehicleOutput:
     """``offset``: the verdict's position in its partition."""
     if offset <= state.verdict_offset:
-        return resend(state, rules)
+        return resend(state, rules, _time_of(state, verdict.entry_id))
     entries = []
     for known in state.entries:
         if known.entry.event_id == verdict.entry_id:
@@ -125,21 +125,27 @@ def on_verdict(
 
 
 def on_exit(state: VehicleState, exit_: VehicleExit, rules: RuleSet) -> VehicleOutput:
-    if exit_.entry_id in state.forgotten or any(
-        e.entry.event_id == exit_.entry_id and e.exited is not None for e in state.entries
-    ):
-        out = VehicleOutput(state)  # its entry has exited (or is long gone): a replay
-    else:
-        out = _exit(state, exit_, rules)
-    return _or_resend(state, out, rules)
+    if exit_.entry_id in state.forgotten:
+        return VehicleOutput(state)  # its entry is long gone: a replay, long sent
+    closed = [
+        e for e in state.entries
+        if e.exited is not None and exit_.entry_id in (e.entry.event_id, None)
+        and (exit_.entry_id is not None or e.exited == exit_.event_time)
+    ]  # fmt: skip
+    if closed:  # its entry has exited: a replay
+        return resend(state, rules, min(e.entry.event_time for e in closed))
+    return _exit(state, exit_, rules)
 
 
-def resend(state: VehicleState, rules: RuleSet) -> VehicleOutput:
-    """What the plate's state says was sent, to send again: each entry's current decision (as
-    sent, unless the rules changed since: then the replayed input has made a new revision), its
-    visit obligation, its alerts. Downstream all of it is idempotent."""
+def resend(state: VehicleState, rules: RuleSet, since: datetime | None) -> VehicleOutput:
+    """What the plate's state says was sent for its entries at or after ``since`` (those an
+    input about an entry at ``since`` can have changed; None: none), to send again: each one's
+    current decision (as sent, unless the rules changed since: then the replayed input has made
+    a new revision), its visit obligation, its alerts. Downstream all of it is idempotent."""
     out = VehicleOutput(state, resent=True)
     for known in state.entries:
+        if since is None or known.entry.event_time < since:
+            continue
         judged = _judged(known, state, rules)
         if known.revision >= 0 and judged is not None and judged[2] == known.fingerprint:
             results, outcome, _ = judged
@@ -150,11 +156,17 @@ def resend(state: VehicleState, rules: RuleSet) -> VehicleOutput:
     return out
 
 
-def _or_resend(before: VehicleState, out: VehicleOutput, rules: RuleSet) -> VehicleOutput:
+def _or_resend(
+    before: VehicleState, out: VehicleOutput, rules: RuleSet, since: datetime
+) -> VehicleOutput:
     """``out``, or for an input that changed nothing (a replay), :func:`resend`."""
     if out.state != before or out.decisions or out.obligations or out.alerts:
         return out
-    return resend(before, rules)
+    return resend(before, rules, since)
+
+
+def _time_of(state: VehicleState, entry_id: str) -> datetime | None:
+    return next((e.entry.event_time for e in state.entries if e.entry.event_id == entry_id), None)
 
 
 def _exit(state: VehicleState, exit_: VehicleExit, rules: RuleSet) -> VehicleOutput:

@@ -496,6 +496,23 @@ def test_a_replayed_entry_sends_its_checks_and_its_decision_again() -> None:
     assert again.decisions == [current(engine)]
 
 
+def test_a_replay_sends_again_only_what_it_can_have_changed() -> None:
+    # An entry changes the decisions of the plate's later entries (evasion), not earlier ones.
+    from streams.rules import vehicle as vehicle_stage
+
+    later = T0 + timedelta(hours=3)
+    engine = run(entry(), *crew_antigens(1, 2), entry("e2", at=later), antigen(1, at=later),
+                 antigen(2, at=later))  # fmt: skip
+    state = engine.vehicles["沪A12345"]
+    first, second = state.entries
+    replays = {
+        "e1": vehicle_stage.on_entry(state, first.entry, first.ref, RULES, ()),
+        "e2": vehicle_stage.on_entry(state, second.entry, second.ref, RULES, ()),
+    }
+    assert [d.entry_id for d in replays["e1"].decisions] == ["e1", "e2"]
+    assert [d.entry_id for d in replays["e2"].decisions] == ["e2"]
+
+
 def test_a_new_input_is_not_a_replay() -> None:
     from streams.rules import vehicle as vehicle_stage
 
