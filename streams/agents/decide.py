@@ -39,6 +39,20 @@ def register(
     def due(state: VehicleState) -> datetime | None:
         return stage.next_due(state, shared.rules)
 
+    def count(out: stage.VehicleOutput) -> None:
+        """Metrics and log lines of what ``out`` decided (not of what a replay sends again)."""
+        for decision in out.decisions:
+            metrics.DECISIONS.labels(decision.outcome).inc()
+            for rule in decision.failed_rules:
+                metrics.RULE_FAILURES.labels(rule).inc()
+            if decision.revision == 0:
+                latency = datetime.now(UTC) - decision.event_time
+                metrics.DECISION_LATENCY.observe(latency.total_seconds())
+            log.info(
+                "decision %s: %s %s", decision.event_id, decision.outcome,
+                ",".join(decision.failed_rules + decision.pending_rules) or "-",
+            )  # fmt: skip
+
     async def send(key: bytes, out: stage.VehicleOutput) -> list[asyncio.Future[object]]:
         """Hand ``out``'s messages to the producer; their delivery futures."""
         sent = []
@@ -67,19 +81,6 @@ def register(
     async def save(key: bytes, out: stage.VehicleOutput) -> None:
         vehicles.put(key, out.state, due(out.state))
         await send(key, out)
-
-    def count(out: stage.VehicleOutput) -> None:
-        for decision in out.decisions:
-            metrics.DECISIONS.labels(decision.outcome).inc()
-            for rule in decision.failed_rules:
-                metrics.RULE_FAILURES.labels(rule).inc()
-            if decision.revision == 0:
-                latency = datetime.now(UTC) - decision.event_time
-                metrics.DECISION_LATENCY.observe(latency.total_seconds())
-            log.info(
-                "decision %s: %s %s", decision.event_id, decision.outcome,
-                ",".join(decision.failed_rules + decision.pending_rules) or "-",
-            )  # fmt: skip
 
     async def on_message(event: faust.EventT[bytes]) -> None:
         message = event.message

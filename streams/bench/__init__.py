@@ -10,6 +10,7 @@ are shared and noisy, so the figures are reported, not asserted.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
 import os
 import re
@@ -25,6 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from streams.bench.profile import lines as profile_lines
+from streams.bench.profile import profiled, read_folded, spy, summarise
 from streams.progress import ProgressBar
 from streams.settings import REPO_ROOT, Settings
 
@@ -87,6 +90,7 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
     )
     quix(bench)
     b = bench.median("b_pipeline", lambda: pipeline(bench, entries))
+    profile_pipeline(bench, entries, expected_seconds=bench.events / b)
     restore(bench)
     bench.median("b_pipeline_two_workers", lambda: pipeline(bench, entries, workers=2), runs=1)
     latency(bench, rate=b / 2, count=min(events, 20_000))
@@ -236,6 +240,10 @@ def replay_path(bench: Bench) -> Any:
         return bench.events / (time.perf_counter() - started)
 
     bench.median("g_replay_path", measure)
+    profile = cProfile.Profile()
+    profile.runcall(measure)
+    bench.figures["profile_g"] = profiled(profile)
+    bench.progress("replay path: profiled once more under cProfile")
     return last["engine"]
 
 
@@ -394,6 +402,27 @@ def pipeline(bench: Bench, entries: int, workers: int = 1) -> float:
         live.stop()
     bench.last_live = live
     return rate
+
+
+def profile_pipeline(bench: Bench, entries: int, expected_seconds: float) -> None:
+    """(b) once more, its worker sampled by py-spy: where the live pipeline spends its time."""
+    from streams.simulator.playback import produce
+
+    live = LiveRun(bench, "profiled")
+    produce(live.settings, bench.records, bench.events, label="profile: preloading its topics")
+    output = live.logs / f"{live.settings.app_id}.pyspy.txt"
+    try:
+        live.start_worker()
+        seconds = max(5, min(120, int(expected_seconds * 0.8)))
+        sampler = spy(live.workers[0].pid, seconds, output)
+        live.wait_decided(entries, "profile: entries decided (py-spy sampling the worker)")
+        _, errors = sampler.communicate(timeout=seconds + 60)
+        if sampler.returncode != 0:
+            raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
+    finally:
+        live.stop()
+    bench.figures["profile_b"] = summarise(read_folded(output))
+    bench.progress(f"pipeline: {bench.figures['profile_b']['samples']:,} busy samples in {output}")
 
 
 def restore(bench: Bench) -> None:
@@ -569,6 +598,22 @@ def report(bench: Bench) -> int:
               f"its {rest['changelog_messages']:,} changelog records "
               f"({rest['changelog_bytes'] / 1e6:.1f} MB) read raw in "
               f"{rest['raw_read_seconds']:.1f} s."]  # fmt: skip
+    lines += [
+        "",
+        *profile_lines(
+            f"Where (b) spends its time: py-spy, {bench.figures['profile_b']['samples']:,} busy "
+            "samples of the worker (100 Hz) during one more run",
+            bench.figures["profile_b"],
+        ),
+    ]
+    lines += [
+        "",
+        *profile_lines(
+            f"Where (g) spends its time: cProfile of one more run "
+            f"({bench.figures['profile_g']['seconds']:.1f} s of self time)",
+            bench.figures["profile_g"],
+        ),
+    ]
     summary = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(summary)
     print("\n" + summary)
