@@ -26,8 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from streams.bench.profile import SPY_RATE, profiled, read_folded, spy, summarise
 from streams.bench.profile import lines as profile_lines
-from streams.bench.profile import profiled, read_folded, spy, summarise
 from streams.progress import ProgressBar
 from streams.settings import REPO_ROOT, Settings
 
@@ -421,8 +421,10 @@ def profile_pipeline(bench: Bench, entries: int, expected_seconds: float) -> Non
             raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
     finally:
         live.stop()
-    bench.figures["profile_b"] = summarise(read_folded(output))
-    bench.progress(f"pipeline: {bench.figures['profile_b']['samples']:,} busy samples in {output}")
+    profile = summarise(read_folded(output))
+    profile["busy_share"] = profile["samples"] / (seconds * SPY_RATE)  # the rest: waiting
+    bench.figures["profile_b"] = profile
+    bench.progress(f"pipeline: {profile['samples']:,} busy samples in {output}")
 
 
 def restore(bench: Bench) -> None:
@@ -601,8 +603,9 @@ def report(bench: Bench) -> int:
     lines += [
         "",
         *profile_lines(
-            f"Where (b) spends its time: py-spy, {bench.figures['profile_b']['samples']:,} busy "
-            "samples of the worker (100 Hz) during one more run",
+            f"Where (b) spends its time: py-spy sampled the worker during one more run; it was "
+            f"busy in {bench.figures['profile_b']['busy_share']:.0%} of the samples, waiting in "
+            f"the rest ({bench.figures['profile_b']['samples']:,} busy samples)",
             bench.figures["profile_b"],
         ),
     ]

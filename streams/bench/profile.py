@@ -19,30 +19,44 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# The first area whose marker is in a frame's file wins.
+from streams.settings import REPO_ROOT
+
+# Our files (cProfile names them in full, py-spy relative to their sys.path entry); the bench's
+# own are left out of "our functions".
+OURS = ("streams/", "schemas/")
+# Else the first area whose marker is in a frame's file ("/"-prefixed) wins.
 AREAS = (
-    ("ours", ("/streams/", "/schemas/")),
     ("pydantic", ("/pydantic/", "/pydantic_core/")),
     ("faust and mode", ("/faust/", "/mode/")),
     ("kafka client", ("/aiokafka/", "/kafka/")),
+    ("clickhouse client", ("/clickhouse_driver/",)),
     ("json and codecs", ("/json/", "/orjson", "/encodings/")),
     ("asyncio loop", ("/asyncio/", "/selectors.py")),
 )
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]+)(?::\d+)?\)$")
 TOP = 10
+SPY_RATE = 100  # samples a second
 
 
 def area(filename: str) -> str:
+    if ours(filename):
+        return "ours"
+    path = "/" + filename.lstrip("/")
     for name, markers in AREAS:
-        if any(marker in filename for marker in markers):
+        if any(marker in path for marker in markers):
             return name
     return "other"
 
 
 def ours(filename: str) -> str | None:
-    """``streams/rules/vehicle.py``-style name of one of our files, else None."""
-    found = re.search(r"/((?:streams|schemas)/.*)$", filename)
-    return found.group(1) if found else None
+    """The repository-relative name (``streams/rules/vehicle.py``) of one of our files."""
+    name = filename.removeprefix(f"{REPO_ROOT}/")
+    return name if name.startswith(OURS) else None
+
+
+def _counted(name: str) -> bool:
+    """Whether to list it: not the bench itself, nor the entry points every stack starts at."""
+    return not name.startswith(("streams/bench/", "streams/cli.py", "streams/worker.py"))
 
 
 def summarise(stacks: Iterable[tuple[list[tuple[str, str]], int]]) -> dict[str, Any]:
@@ -57,7 +71,8 @@ def summarise(stacks: Iterable[tuple[list[tuple[str, str]], int]]) -> dict[str, 
         total += count
         by_area[area(frames[-1][1])] += count
         for name in {f"{ours(file)}:{function}" for function, file in frames if ours(file)}:
-            inclusive[name] += count
+            if _counted(name):
+                inclusive[name] += count
     if not total:
         return {"samples": 0, "self_by_area": {}, "ours_inclusive": []}
     return {
@@ -84,10 +99,10 @@ def read_folded(path: Path) -> list[tuple[list[tuple[str, str]], int]]:
 
 
 def spy(pid: int, seconds: int, output: Path) -> subprocess.Popen[bytes]:
-    """Start sampling process ``pid`` for ``seconds`` (py-spy, 100 Hz, without stopping it)."""
+    """Start sampling process ``pid`` for ``seconds`` (py-spy, without stopping it)."""
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-         "--duration", str(seconds), "--rate", "100", "--nonblocking", "--format", "raw",
+         "--duration", str(seconds), "--rate", str(SPY_RATE), "--nonblocking", "--format", "raw",
          "--output", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -104,12 +119,12 @@ def profiled(profile: cProfile.Profile) -> dict[str, Any]:
     for (file, _, function), row in entries.items():
         by_area[area(file)] += row[2]
         name = ours(file)
-        if name:
+        if name and _counted(name):
             cumulative[f"{name}:{function}"] = max(cumulative[f"{name}:{function}"], row[3])
     return {
         "seconds": total,
         "self_by_area": {name: t / total for name, t in by_area.most_common()},
-        "ours_inclusive": [(name, t / total) for name, t in cumulative.most_common(TOP)],
+        "ours_inclusive": [(name, min(t / total, 1.0)) for name, t in cumulative.most_common(TOP)],
     }
 
 
