@@ -74,6 +74,14 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
     create_topics(isolated)
     migrate(isolated.clickhouse_url, database)
     bench = Bench(isolated, events, runs, progress)
+    try:
+        return measure_all(bench)
+    finally:
+        clean_up(isolated, run_id, progress)
+
+
+def measure_all(bench: Bench) -> int:
+    events = bench.events
     entries = preload(bench)
     bench.median("a_raw_aiokafka", lambda: raw_aiokafka(bench))
     bench.median("f_bare_faust", lambda: subprocess_rate(bench, "streams.bench.bare_faust", events))
@@ -95,6 +103,30 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
     bench.median("b_pipeline_two_workers", lambda: pipeline(bench, entries, workers=2), runs=1)
     latency(bench, rate=b / 2, count=min(events, 20_000))
     return report(bench)
+
+
+def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
+    """Delete every topic and database the run made (all named after ``run_id``): a broker
+    left with the thousands of partitions of a few runs once stalled a later run's rebalance."""
+    from clickhouse_driver import Client
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        topics = [t for t in admin.list_topics() if t.startswith(f"bench-{run_id}")]
+        for start in range(0, len(topics), 100):
+            admin.delete_topics(topics[start : start + 100], timeout_ms=60_000)
+    finally:
+        admin.close()
+    client = Client.from_url(settings.clickhouse_url.rsplit("/", 1)[0] + "/default")
+    try:
+        databases = [row[0] for row in client.execute("SHOW DATABASES")
+                     if row[0].startswith(f"bench_{run_id}")]  # fmt: skip
+        for database in databases:
+            client.execute(f"DROP DATABASE IF EXISTS {database}")
+    finally:
+        client.disconnect()
+    progress(f"cleaned up: {len(topics)} topics and {len(databases)} databases deleted")
 
 
 def preload(bench: Bench) -> int:
@@ -368,20 +400,33 @@ class LiveRun:
         finally:
             client.disconnect()
 
-    def wait_decided(self, entries: int, label: str) -> None:
+    def wait_decided(self, entries: int, label: str, stall: float = 300) -> None:
         bar = ProgressBar(entries, label)
+        moved = time.monotonic()
         while bar.done < entries:
             time.sleep(1)
-            bar.advance(self.decided() - bar.done)
+            decided = self.decided()
+            if decided > bar.done:
+                bar.advance(decided - bar.done)
+                moved = time.monotonic()
             if any(w.poll() is not None for w in self.workers):
                 raise RuntimeError(f"a bench worker exited; see {self.logs}")
+            if time.monotonic() - moved > stall:
+                raise RuntimeError(f"no entry decided for {stall:.0f} s; see {self.logs}")
         bar.close()
 
     def stop(self) -> None:
         for worker in self.workers:
             worker.terminate()
         for worker in self.workers:
-            worker.wait(timeout=60)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # Faust's shutdown can wait forever for a message it counts as unacked
+                # ("wait_empty: Waiting for tasks" in the log); the measure is taken by now.
+                print(f"a bench worker did not stop in 60 s, killed; see {self.logs}")
+                worker.kill()
+                worker.wait()
         self.workers.clear()
 
 
