@@ -6,9 +6,9 @@ it arrived in, so a late antigen result or NAT report re-judges the open checks 
 Deadlines (an antigen's grace, a visit obligation) fire from the watermark, not from new traffic
 for this person.
 
-An evidence event read again sends again what the person's state says it sent (:func:`resend`):
-after a crash its new state may have reached the changelog and its verdicts not. A check read
-again is answered again. Visits and obligations send nothing.
+Evidence read again sends again what the person's state says it sent (:func:`on_evidence`): after
+a crash its new state may have reached the changelog and its verdicts not. A check read again is
+answered again. Visits and obligations send nothing.
 """
 
 from __future__ import annotations
@@ -153,33 +153,20 @@ def on_evidence(
     lagging: frozenset[str],
     park: str,
 ) -> PersonOutput:
+    """New evidence re-judges the open checks; evidence read again (a replay) sends again what
+    it sent, as the state says: its positive alert and every open check's verdict (as last sent,
+    unless it changed since). Downstream all of it is idempotent."""
     known = next((e for e in state.evidence if e.ref.event_id == evidence.ref.event_id), None)
-    if known is not None:
-        return resend(state, person, known, rules, watermark, lagging, park)
-    state = state.model_copy(update={"evidence": (*state.evidence, evidence)})
+    if known is None:
+        state = state.model_copy(update={"evidence": (*state.evidence, evidence)})
+    else:
+        evidence = known
+        state = state.model_copy(update={"sent": {}})  # every verdict goes out again
     alerts = []
     if evidence.result == "positive":
         alerts.append(_positive_alert(state, person, evidence, park, rules))
-    return _rejudge(state, rules, watermark, lagging, alerts)
-
-
-def resend(
-    state: PersonState,
-    person: str,
-    evidence: Evidence,
-    rules: RuleSet,
-    watermark: datetime,
-    lagging: frozenset[str],
-    park: str,
-) -> PersonOutput:
-    """What the state says ``evidence`` (already kept) sent, to send again: its positive alert,
-    and the verdict of every open check (as last sent, unless it changed since). Downstream all
-    of it is idempotent."""
-    alerts = []
-    if evidence.result == "positive":
-        alerts.append(_positive_alert(state, person, evidence, park, rules))
-    out = _rejudge(state.model_copy(update={"sent": {}}), rules, watermark, lagging, alerts)
-    out.resent = True
+    out = _rejudge(state, rules, watermark, lagging, alerts)
+    out.resent = known is not None
     return out
 
 
