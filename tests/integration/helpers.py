@@ -103,7 +103,9 @@ class Worker:
 
 
 @contextlib.contextmanager
-def running_worker(settings: Settings, directory: Path, **overrides: str) -> Iterator[Worker]:
+def running_worker(
+    settings: Settings, directory: Path, ready_timeout: float = 90, **overrides: str
+) -> Iterator[Worker]:
     """A `sentinel worker` subprocess, ready (partitions assigned); stopped on exit. Its HTTP
     server takes a free port unless ``http_port`` is given (see ``Worker.board_url``)."""
     log_file = directory / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -115,7 +117,7 @@ def running_worker(settings: Settings, directory: Path, **overrides: str) -> Ite
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_ready(log_file, 0, timeout=90, is_alive=lambda: process.poll() is None)
+        wait_for_ready(log_file, 0, timeout=ready_timeout, is_alive=lambda: process.poll() is None)
         yield Worker(process, log_file)
     finally:
         process.terminate()

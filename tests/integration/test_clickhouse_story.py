@@ -140,7 +140,9 @@ def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
         wait_for_decisions(fresh, truth["total_entries"] // 3)
         first.process.kill()  # SIGKILL: no shutdown, no final commit, no flush
         first.process.wait()
-    with running_worker(fresh, tmp_path):
+    # Its successor joins once the killed member's session has expired (about 60 s), then
+    # restores every table from the changelogs (15-30 s): 90 s was too close.
+    with running_worker(fresh, tmp_path, ready_timeout=240):
         settle(fresh, expected(truth))
 
 
