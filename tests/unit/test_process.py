@@ -61,3 +61,13 @@ def test_wait_until_reports_a_crash_with_the_log(tmp_path: Path) -> None:
     )
     with pytest.raises(StackError, match="exited while starting(.|\n)*boom: bad config"):
         wait_until(lambda: False, what="svc", timeout=10, process=process)
+
+
+def test_a_kafka_cluster_id_never_looks_like_an_option() -> None:
+    # One in 64 random ids started with "-", and the storage tool took it for an option.
+    from streams.stack.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert {len(i) for i in ids} == {22}
+    assert len(set(ids)) == len(ids)
