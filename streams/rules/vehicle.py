@@ -102,7 +102,8 @@ def on_entry(
             state, alerts = closed.state, closed.alerts
     out = _decide_all(state, rules)
     out.alerts = alerts + out.alerts
-    out = _or_resend(before, out, rules, entry.event_time)
+    if out.state == before and not (out.decisions or out.obligations or out.alerts):
+        out = resend(before, rules, entry.event_time)  # a replay: what it sent, again
     # Checks go out again for a repeated entry: the person stage answers them idempotently.
     out.checks = [_check(entry, ref, o, rules) for o in entry.occupants]
     return out
@@ -154,15 +155,6 @@ def resend(state: VehicleState, rules: RuleSet, since: datetime | None) -> Vehic
             _obligation(known, rules, out)
         out.alerts += known.alerts
     return out
-
-
-def _or_resend(
-    before: VehicleState, out: VehicleOutput, rules: RuleSet, since: datetime
-) -> VehicleOutput:
-    """``out``, or for an input that changed nothing (a replay), :func:`resend`."""
-    if out.state != before or out.decisions or out.obligations or out.alerts:
-        return out
-    return resend(before, rules, since)
 
 
 def _time_of(state: VehicleState, entry_id: str) -> datetime | None:
