@@ -53,7 +53,9 @@ class Engine:
         self.alerts: list[Alert] = []
         self.obligations: list[Obligation] = []  # as sent to the person stage
         self.latest = EPOCH
-        self._due: list[tuple[datetime, str, str]] = []  # (when, "person"|"vehicle", key)
+        # (when as a POSIX timestamp, "person"|"vehicle", key): floats, as aware datetimes are
+        # slow to compare and this heap is the engine's busiest structure.
+        self._due: list[tuple[float, str, str]] = []
         self._queue: deque[Any] = deque()
         self._offsets: dict[str, int] = {}
 
@@ -106,7 +108,8 @@ class Engine:
     def advance(self, watermark: datetime) -> None:
         """Fire every deadline at or before ``watermark`` (each key at most once per call)."""
         done: set[tuple[str, str]] = set()
-        while self._due and self._due[0][0] <= watermark:
+        until = watermark.timestamp()
+        while self._due and self._due[0][0] <= until:
             _, stage, key = heapq.heappop(self._due)
             if (stage, key) in done:
                 continue
@@ -167,7 +170,7 @@ class Engine:
         self.people[key] = state
         due = person_stage.next_due(state, self.rules)
         if due is not None:
-            heapq.heappush(self._due, (due, "person", key))
+            heapq.heappush(self._due, (due.timestamp(), "person", key))
 
     def _person_out(self, key: str, output: person_stage.PersonOutput) -> None:
         self._set_person(key, output.state)
@@ -179,7 +182,7 @@ class Engine:
         self.vehicles[plate] = output.state
         due = vehicle_stage.next_due(output.state, self.rules)
         if due is not None:
-            heapq.heappush(self._due, (due, "vehicle", plate))
+            heapq.heappush(self._due, (due.timestamp(), "vehicle", plate))
         self._queue.extend(output.checks)  # sent again for a repeated entry, as by the agent
         if output.resent:
             return
