@@ -1,6 +1,7 @@
-"""(d) The peer: the same topics consumed by Quix Streams with its JSON deserializer.
+"""Quix Streams' own ceiling, beside (d) as (f) is beside (b): the same topics consumed by a
+dataframe that only decodes JSON.
 
-Runs in its own virtualenv (quixstreams pins its own pydantic), so it imports nothing of ours.
+Runs in its own virtualenv (quixstreams pins its own pydantic), and imports nothing of ours.
 Prints one JSON line (messages, seconds from first to last). Arguments: broker, consumer group,
 expected count, topic names...
 """
