@@ -40,6 +40,8 @@ ENTRY_RETENTION = timedelta(days=2)
 # output again, a rewound consumer) changes nothing. Longer than the canonical topics' 30 days.
 FORGET_AFTER = timedelta(days=60)
 
+STOPPED = ("hold", "deny")  # the outcomes a later entry's evasion rule looks for
+
 RiskHistory = tuple[tuple[datetime, CodeColour], ...]
 """A region's colour changes, (from when, colour), in time order."""
 
@@ -61,8 +63,21 @@ class EntryState(Frozen):
         return any(a.dedup_key == key for a in self.alerts)
 
 
+class Stop(Frozen):
+    """A held or denied entry, as the evasion rule sees it. Kept in the state after its entry
+    is forgotten, while a later entry may cite it: judged again as if that stop never was, the
+    later entry's evasion would pass, and a truck stopped two days ago be released."""
+
+    entry_id: str
+    gate: str
+    time: datetime
+    outcome: Outcome
+    ref: EvidenceRef
+
+
 class VehicleState(Frozen):
     entries: tuple[EntryState, ...] = ()
+    stops: tuple[Stop, ...] = ()  # forgotten stops a kept entry's evasion may cite
     exits: tuple[VehicleExit, ...] = ()  # exits read before their entry, applied when it comes
     forgotten: dict[str, datetime] = Field(default_factory=dict)  # entry id -> entry time
     # The position of the last verdict read (the plate's verdicts come in order, on one
@@ -193,10 +208,13 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
     alerts: list[Alert] = []
     entries = []
     forgotten = {k: t for k, t in state.forgotten.items() if t > watermark - FORGET_AFTER}
+    stops = list(state.stops)
     for known in state.entries:
         if known.entry.event_time <= watermark - ENTRY_RETENTION and known.revision >= 0:
             # An entry still waiting for verdicts is kept, however far the watermark is.
             forgotten[known.entry.event_id] = known.entry.event_time
+            if known.outcome in STOPPED:
+                stops.append(_stop(known))
             continue
         if (
             rule and rule.window and known.exited is None
@@ -209,9 +227,19 @@ def on_due(state: VehicleState, rules: RuleSet, watermark: datetime) -> VehicleO
             alerts += alert
         entries.append(known)
     exits = tuple(x for x in state.exits if x.event_time > watermark - ENTRY_RETENTION)
+    evasion = rules.one("other_gate")
+    window = evasion.window if evasion and evasion.window else timedelta(0)
+    cited = tuple(
+        s for s in stops if any(s.time <= e.entry.event_time <= s.time + window for e in entries)
+    )
     return VehicleOutput(
         state.model_copy(
-            update={"entries": tuple(entries), "exits": exits, "forgotten": forgotten}
+            update={
+                "entries": tuple(entries),
+                "exits": exits,
+                "forgotten": forgotten,
+                "stops": cited,
+            }
         ),
         alerts=alerts,
     )
@@ -424,10 +452,14 @@ def _evasion(known: EntryState, state: VehicleState, rules: RuleSet) -> RuleResu
         return None
     entry = known.entry
     stopped = [
-        e for e in state.entries
-        if e.entry.gate != entry.gate and e.outcome in ("hold", "deny")
+        _stop(e)
+        for e in state.entries
+        if e.entry.gate != entry.gate and e.outcome in STOPPED
         and e.entry.event_id != entry.event_id
         and e.entry.event_time <= entry.event_time <= e.entry.event_time + rule.window
+    ] + [
+        s for s in state.stops
+        if s.gate != entry.gate and s.time <= entry.event_time <= s.time + rule.window
     ]  # fmt: skip
     if not stopped:
         return RuleResult(
@@ -437,15 +469,22 @@ def _evasion(known: EntryState, state: VehicleState, rules: RuleSet) -> RuleResu
             reason="not stopped at another gate recently",
             evidence=(known.ref,),
         )
-    first = min(stopped, key=lambda e: e.entry.event_time)
+    first = min(stopped, key=lambda s: s.time)
     return RuleResult(
         rule=rule.id,
         status="fail",
         outcome=rule.on_failure,
-        reason=f"{first.outcome} at gate {first.entry.gate} at {first.entry.event_time:%H:%M}, "
+        reason=f"{first.outcome} at gate {first.gate} at {first.time:%H:%M}, "
         f"now at gate {entry.gate}",
         evidence=(first.ref, known.ref),
     )
+
+
+def _stop(known: EntryState) -> Stop:
+    assert known.outcome is not None
+    entry = known.entry
+    return Stop(entry_id=entry.event_id, gate=entry.gate, time=entry.event_time,
+                outcome=known.outcome, ref=known.ref)  # fmt: skip
 
 
 def _alerts_for(

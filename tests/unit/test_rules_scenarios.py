@@ -283,6 +283,29 @@ def test_the_same_plate_at_a_second_gate_raises_an_evasion_alert() -> None:
     assert len(evasion) == 1 and evasion[0].severity == "critical"
 
 
+def test_a_forgotten_stop_still_counts_for_a_later_entrys_evasion() -> None:
+    # Held at gate A, then at gate B an hour later: evasion. Two days on, the first entry is
+    # forgotten while the second is kept an hour longer; the plate's next entries judge the
+    # plate's entries again, and the second must not be released retroactively.
+    held = entry("e1", hazmat=False, gate="g-a", occupants=[occupant(1, nat_age=None)])
+    evaded = entry("e2", at=T0 + timedelta(hours=1), hazmat=False, gate="g-b",
+                   occupants=[occupant(1)])  # fmt: skip
+    later = T0 + timedelta(days=2, minutes=30) + RULES.lateness
+    engine = run(
+        held, evaded,
+        *[entry(f"e{n}", at=later + timedelta(minutes=n), hazmat=False, gate="g-b",
+                occupants=[occupant(n)]) for n in (3, 4)],
+    )  # fmt: skip
+    assert [(d.revision, d.outcome) for d in engine.decisions if d.entry_id == "e2"] == [
+        (0, "hold")
+    ]
+    state = engine.vehicles[held.plate]
+    assert "e1" in state.forgotten and [s.entry_id for s in state.stops] == ["e1"]
+    # Once no kept entry is within the window after a stop, it goes too.
+    engine.advance(T0 + timedelta(days=3, hours=1))
+    assert engine.vehicles[held.plate].stops == ()
+
+
 def test_no_evasion_after_the_window_or_at_the_same_gate() -> None:
     late = run(bus("bus1", "caolang-1", T0), bus("bus2", "caolang-2", T0 + timedelta(hours=25)))
     same = run(bus("bus1", "caolang-1", T0), bus("bus2", "caolang-1", T0 + timedelta(hours=1)))
