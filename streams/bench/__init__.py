@@ -371,7 +371,7 @@ def quix(bench: Bench) -> None:
         "d_quix_streams",
         lambda: measure(
             "quix_job.py", bench.settings.clickhouse_url, bench.settings.topic_prefix, *RAW_TOPICS
-        ),  # fmt: skip
+        ),
     )
 
 
