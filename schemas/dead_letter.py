@@ -1,7 +1,8 @@
-"""A dead letter: the headers ingestion puts on a record in ``sentinel.dlq``.
+"""A dead letter: the headers a stage puts on a record in ``sentinel.dlq``.
 
-The record's value is the rejected message's raw bytes, untouched; these headers say where it came
-from and why it was rejected. ``error_message`` never holds personal data.
+The record's value is the rejected message's raw bytes, untouched (truncated, with its SHA-256,
+only when it is too big to forward); these headers say where it came from, which stage refused it
+and why. ``error_message`` never holds personal data.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class DeadLetter(Frozen):
     source_partition: int = Field(ge=0)
     source_offset: int = Field(ge=0)
     source_timestamp: int = Field(description="Kafka timestamp of the source record, ms")
-    stage: Literal["ingest"]
+    stage: Literal["ingest", "decide", "follow", "sink", "dispatch"]
     error_class: str
     error_message: str = Field(max_length=1000)
     worker_id: str

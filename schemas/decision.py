@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from schemas._base import Event, Frozen
 from schemas.people import Pseudonym
@@ -26,10 +26,13 @@ def worst(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Outcome:
 
 
 class EvidenceRef(Frozen):
+    """Where the evidence is kept: its event id (a row in ClickHouse's raw tables, for as long as
+    they are kept) and its canonical topic and partition; the offset when it is known."""
+
     event_id: str
     topic: str
     partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    offset: int | None = Field(None, ge=0)
 
 
 class RuleResult(Frozen):
@@ -52,6 +55,16 @@ class OccupantOutcome(Frozen):
     own_outcome: Outcome = Field(description="what this occupant's own results asked for")
 
 
+class ResolutionRef(Frozen):
+    """The officer's hand in a decision: who resolved the hold, how and why."""
+
+    event_id: str = Field(description="the resolution event")
+    officer: str
+    action: Literal["released_after_check", "denied", "turned_away", "left_without_entering"]
+    reason: str
+    at: AwareDatetime
+
+
 class Decision(Event):
     """``event_id`` is ``<entry id>:<revision>``; ``event_time`` is the entry's event time."""
 
@@ -65,6 +78,8 @@ class Decision(Event):
     rules: tuple[RuleResult, ...]
     occupants: tuple[OccupantOutcome, ...] = ()
     ruleset_version: str
+    ruleset_hash: str = Field("", description="SHA-256 (16 hex) of the rule set's text")
+    resolution: ResolutionRef | None = Field(None, description="set once an officer resolved it")
 
     @property
     def failed_rules(self) -> tuple[str, ...]:

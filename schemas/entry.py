@@ -1,14 +1,20 @@
-"""Vehicles at the gate: entries (topic ``gate.entries``, key plate) and exits (``gate.exits``).
+"""Vehicles at the gate: entries (topic ``gate.entries``), exits (``gate.exits``) and gate
+heartbeats (``gate.heartbeats``), each keyed by park.
 
 ``Raw*`` models are what gates send: occupants carry resident ID numbers and phone numbers.
 Ingestion turns them into the plain models, whose occupants carry a pseudonym instead.
+
+Nothing a rule reads defaults to a passing value. The gate and vehicle classes are required; an
+occupant's health-code colour and roster check may be left out, and then count as "not
+presented", which fails their rules with that reason.
 """
 
 from __future__ import annotations
 
 from typing import Generic, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from schemas._base import Event, EventTime, Frozen, Name
 from schemas.people import Phone, Pseudonym, ResidentId
@@ -34,8 +40,13 @@ class _OccupantFields(Frozen):
         None, description="sample time of the NAT report the person presents, if any"
     )
     nat_result: TestResult | None = None
-    code_colour: CodeColour = "green"
-    on_roster: bool = Field(True, description="found on an appointment or enterprise roster")
+    code_colour: CodeColour | None = Field(
+        None, description="health-code colour scanned at the gate; absent: not presented (held)"
+    )
+    on_roster: bool | None = Field(
+        None,
+        description="found on an appointment or enterprise roster; absent: not checked (flagged)",
+    )
 
 
 class RawOccupant(_OccupantFields):
@@ -53,9 +64,9 @@ OccupantT = TypeVar("OccupantT", RawOccupant, Occupant)
 class _Entry(Event, Generic[OccupantT]):
     park: str = Name
     gate: str = Name
-    gate_class: GateClass = "hazmat"
+    gate_class: GateClass = Field(description="hazmat: the gate may take hazmat trucks")
     plate: str = Field(pattern=PLATE, description="licence plate, e.g. 沪A12345")
-    vehicle_class: VehicleClass = "tanker"
+    vehicle_class: VehicleClass
     hazmat: bool
     cargo: Cargo | None = None
     consignee: str | None = Field(None, max_length=64, description="receiving enterprise id")
@@ -63,7 +74,16 @@ class _Entry(Event, Generic[OccupantT]):
     pass_id: str | None = Field(None, max_length=64)
     waybill_id: str | None = Field(None, max_length=64)
     appointment_id: str | None = Field(None, max_length=64)
-    occupants: tuple[OccupantT, ...] = Field(min_length=1, max_length=64)
+    occupants: tuple[OccupantT, ...] = Field(
+        min_length=1,
+        max_length=64,
+        description="everyone on board: exactly one driver",
+        json_schema_extra={
+            "contains": {"properties": {"role": {"const": "driver"}}, "required": ["role"]},
+            "minContains": 1,
+            "maxContains": 1,
+        },
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> _Entry[OccupantT]:
@@ -78,12 +98,23 @@ class _Entry(Event, Generic[OccupantT]):
         return self
 
 
+# A hazmat entry carries its cargo: said to JSON Schema producers as well as checked here.
+_CARGO_FOR_HAZMAT: JsonDict = {
+    "if": {"properties": {"hazmat": {"const": True}}, "required": ["hazmat"]},
+    "then": {"required": ["cargo"], "properties": {"cargo": {"type": "object"}}},
+}
+
+
 class RawVehicleEntry(_Entry[RawOccupant]):
     """A vehicle entry as the gate sends it (personal data: occupants' ID and phone numbers)."""
+
+    model_config = ConfigDict(json_schema_extra=_CARGO_FOR_HAZMAT)
 
 
 class VehicleEntry(_Entry[Occupant]):
     """A vehicle entry after ingestion: occupants are pseudonyms."""
+
+    model_config = ConfigDict(json_schema_extra=_CARGO_FOR_HAZMAT)
 
 
 class VehicleExit(Event):

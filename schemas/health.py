@@ -1,5 +1,6 @@
-"""Health evidence, keyed by person: antigen tests (``health.antigen``), NAT reports
-(``health.nat``) and health visits by the consignee enterprise (``health.visits``).
+"""Health evidence: on-site antigen tests (``health.antigen``, key park), lab NAT reports
+(``health.nat``, key: the resident ID number as presented; a lab knows no park) and health visits
+by the consignee enterprise (``health.visits``, key: the enterprise's park).
 
 ``Raw*`` models carry the resident ID number; the plain models carry the pseudonym instead.
 """
@@ -45,6 +46,9 @@ class _NatFields(Event):
 
 
 class _VisitFields(Event):
+    park: str = Field(
+        min_length=1, max_length=64, description="the park of the visiting (consignee) enterprise"
+    )
     enterprise: str = Name
     entry_id: str | None = Field(
         None, max_length=128, description="the entry whose visit obligation this serves"

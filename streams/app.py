@@ -1,34 +1,60 @@
-"""The Faust app: built from the settings, with every stage's agents registered on it.
+"""The worker: a Faust app with the pipeline's stages registered on it, each with one name used
+in the code, the logs, the metrics and the docs:
 
-Agents are thin: they decode, call the pure core, and hand the result to a topic or a sink.
-Faust's web server is off: its table views would serve raw state. The worker's own HTTP server
-(streams/agents/web.py) serves the gate board and /metrics instead, on loopback by default.
+- **decide** (``streams/agents/decide.py``, agent ``decide_releases``): every raw topic, a park's
+  partition at a time: validation, pseudonyms, the rule engine, rollups; its state in
+  ``sentinel.decide-state`` (``streams/agents/state.py``);
+- **follow** (``streams/agents/follow.py``): what every worker reads whole: rule sets, risk
+  areas, lab reports, other parks' notices;
+- **sink** (``streams/agents/sink.py``): the tables of ClickHouse, in batches;
+- **dispatch** (``streams/agents/dispatch.py``, agent ``dispatch_alerts``): alerts to
+  Alertmanager;
+- **board** (``streams/agents/board.py``): the gate board and ``/metrics``.
+
+Faust's own web server is off: its table views would serve raw state.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from typing import Any
+
 import faust
 
-from streams.agents import (
-    clock,
-    decide,
-    ingest,
-    judge,
-    page,
-    reference,
-    rollup,
-    watermark,
-    web,
-    write,
-)
-from streams.agents._shared import WorkerState
+from schemas import NatReport, RiskAreaUpdate
+from schemas.notice import PositiveNotice, StopNotice
+from streams.agents import board, decide, dispatch
 from streams.agents._topics import Topics
-from streams.rules import DEFAULT_RULESET, load_ruleset
-from streams.rules.vehicle import RiskHistory
+from streams.agents.decide import DecideStage
+from streams.agents.follow import Follower
+from streams.agents.sink import Sink
+from streams.agents.state import StateStore
+from streams.engine import Engine
+from streams.rollups import Rollups
+from streams.rules import DEFAULT_RULESET, load_ruleset, parse_ruleset
+from streams.rules.kinds import Ref
 from streams.settings import Settings
+from streams.topics import PARK_TOPICS
+
+log = logging.getLogger(__name__)
+ACTIVE = b"active"  # the key of the rule set in force on sentinel.rulesets
 
 
-def create_app(settings: Settings) -> faust.App:
+@dataclass
+class Pipeline:
+    app: faust.App
+    stage: DecideStage
+    store: StateStore
+    followers: list[Follower]
+
+    async def ready(self) -> None:
+        """Read up: every followed topic to its end, every held partition restored."""
+        await self.stage.ready()
+        await self.store.all_ready()
+
+
+def create_app(settings: Settings) -> Pipeline:
     datadir = settings.state_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -38,23 +64,92 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         web_enabled=False,
         topic_replication_factor=1,
-        topic_allow_declare=True,
+        topic_allow_declare=False,  # the catalogue makes the topics (`sentinel topics create`)
+        table_standby_replicas=0,
+        # A worker killed without a goodbye is noticed after this long, and its parks move: 20 s
+        # rather than Faust's 60, heartbeats every 3 s.
+        broker_session_timeout=20.0,
+        broker_heartbeat_interval=3.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         processing_guarantee="at_least_once",
     )
     topics = Topics(app, settings)
-    # The bundled rule set is in force until one is published on sentinel.rulesets.
-    shared = WorkerState(load_ruleset(DEFAULT_RULESET), settings.evidence_lag_max)
-    risk: dict[str, RiskHistory] = {}
-    ingest.register(app, topics, settings, shared)
-    reference.register(app, settings, shared, risk)
-    clock.register(app, settings, shared)
-    watermark.register(app, topics, settings, shared)
-    judge.register(app, topics, settings, shared)
-    decide.register(app, topics, settings, shared, risk)
-    rollup.register(app, topics, settings, shared)
-    write.register(app, topics, settings)
-    page.register(app, topics, settings)
-    web.register(app, settings)
-    return app
+    engine = Engine(load_ruleset(DEFAULT_RULESET), loopback=False, record=False, live=True)
+    rollups = Rollups()
+    store = StateStore(settings, engine, rollups)
+    stage = DecideStage(app, topics, settings, engine, store, rollups, [])
+    stage.followers.extend(_followers(settings, engine, stage))
+    decide.register(app, topics, settings, stage)
+    for follower in stage.followers:
+        app.task(_run(follower))
+
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        park_topics = {settings.topic(t) for t in (*PARK_TOPICS, "health.nat")}
+        partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
+        new, gone = store.assign(partitions)
+        stage.assigned(new, gone)
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def publish_bundled() -> None:
+        """The bundled rule set, archived beside the published ones (key ``bundled``; only
+        ``active`` puts a set in force), so that decisions made by it resolve to its text."""
+        await stage.followers[0].caught_up.wait()
+        text = DEFAULT_RULESET.read_text(encoding="utf-8")
+        await app.producer.send(
+            settings.topic("sentinel.rulesets"), b"bundled", text.encode(), None, None, None
+        )
+
+    sink = Sink(app, settings)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def write_rows() -> None:
+        await sink.run()
+
+    dispatch.register(app, topics, settings)
+    board.register(app, settings)
+    return Pipeline(app, stage, store, stage.followers)
+
+
+def _followers(settings: Settings, engine: Engine, stage: DecideStage) -> list[Follower]:
+    published: list[str] = []
+
+    def ruleset(record: Any) -> None:
+        if record.value is None or record.key != ACTIVE:
+            return  # other keys: the archive of bundled sets (see publish_bundled)
+        rules = parse_ruleset(record.value.decode(), f"sentinel.rulesets@{record.offset}")
+        published.append(rules.version)
+        if rules.content_hash != engine.rules.content_hash:
+            log.info("rule set %s in force (was %s)", rules.version, engine.rules.version)
+        engine.use(rules)
+
+    def risk(record: Any) -> None:
+        if record.value is not None:
+            engine.shared.learn_risk(RiskAreaUpdate.model_validate_json(record.value))
+
+    def nat(record: Any) -> None:
+        report = NatReport.model_validate_json(record.value)
+        ref = Ref(report.event_id, "canonical.nat", record.partition, record.offset)
+        stage.inbox.append(lambda: engine.learn_nat(report, ref))
+
+    def evidence(record: Any) -> None:
+        kind = b'"kind":"stop"' in record.value
+        notice = (StopNotice if kind else PositiveNotice).model_validate_json(record.value)
+        stage.inbox.append(lambda: engine.learn(notice))
+
+    return [
+        Follower(settings, "sentinel.rulesets", ruleset),
+        Follower(settings, "canonical.risk-areas", risk),
+        Follower(settings, "canonical.nat", nat),
+        Follower(settings, "sentinel.evidence", evidence),
+    ]
+
+
+def _run(follower: Follower) -> Any:
+    async def follow() -> None:
+        await follower.run()
+
+    follow.__name__ = f"follow_{follower.base.replace('.', '_').replace('-', '_')}"
+    return follow

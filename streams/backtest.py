@@ -7,19 +7,17 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from schemas import Decision
+from streams.engine import FAR_FUTURE, Engine
 from streams.ingest import Accepted, Ingestor
+from streams.jsonl import read_jsonl
 from streams.progress import ProgressBar
 from streams.pseudonym import Pseudonymiser
-from streams.rules import Engine, RuleSet
-from streams.simulator.playback import read_jsonl
-from streams.topics import spec
-
-FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)  # every deadline has passed by then
+from streams.rules import RuleSet
 
 
 def canonical_events(path: Path, key: bytes) -> tuple[list[Any], int]:
@@ -36,9 +34,7 @@ def canonical_events(path: Path, key: bytes) -> tuple[list[Any], int]:
         raw = _as_sent(record["value"])
         result = ingestor.ingest(record["topic"], raw, now=FAR_FUTURE)
         if isinstance(result, Accepted):
-            model = spec(result.topic).model
-            assert model is not None
-            events.append(model.model_validate_json(result.value))
+            events.append(result.event)
         else:
             invalid += 1
         bar.advance()
@@ -85,8 +81,10 @@ def compare(baseline: Engine, candidate: Engine) -> str:
         reasons = "; ".join(
             f"{r.rule}: {r.reason}" for r in after[entry_id].rules if r.status != "pass"
         )
-        lines.append(f"  e.g. {entry_id}: {before[entry_id].outcome} -> "
-                     f"{after[entry_id].outcome} ({reasons})")  # fmt: skip
+        lines.append(
+            f"  e.g. {entry_id}: {before[entry_id].outcome} -> "
+            f"{after[entry_id].outcome} ({reasons})"
+        )
     return "\n".join(lines)
 
 
@@ -99,6 +97,9 @@ def _failed(decisions: dict[str, Decision], rule: str) -> int:
 
 
 def run_backtest(baseline: RuleSet, candidate: RuleSet, events_file: Path, key: bytes) -> int:
+    from streams.worker import tune_gc
+
+    tune_gc()
     events, invalid = canonical_events(events_file, key)
     if invalid:
         print(

@@ -33,26 +33,30 @@ class Board:
             for r in decision.rules
             if r.status != "pass"
         ]
-        self._decisions.appendleft({
-            "entry_id": decision.entry_id,
-            "revision": decision.revision,
-            "time": decision.event_time.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M"),
-            "gate": decision.gate,
-            "plate": decision.plate,
-            "outcome": decision.outcome,
-            "reasons": reasons,
-        })  # fmt: skip
+        self._decisions.appendleft(
+            {
+                "entry_id": decision.entry_id,
+                "revision": decision.revision,
+                "time": decision.event_time.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M"),
+                "gate": decision.gate,
+                "plate": decision.plate,
+                "outcome": decision.outcome,
+                "reasons": reasons,
+            }
+        )
 
     def on_alert(self, alert: Alert) -> None:
         if any(shown["dedup_key"] == alert.dedup_key for shown in self._alerts):
             return
-        self._alerts.appendleft({
-            "dedup_key": alert.dedup_key,
-            "time": alert.event_time.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M"),
-            "severity": alert.severity,
-            "rule": alert.rule,
-            "message": alert.message,
-        })  # fmt: skip
+        self._alerts.appendleft(
+            {
+                "dedup_key": alert.dedup_key,
+                "time": alert.event_time.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M"),
+                "severity": alert.severity,
+                "rule": alert.rule,
+                "message": alert.message,
+            }
+        )
 
     def on_report(self, report: Report, today: date) -> None:
         """The day's figures. "Today" is the park-local date; when it has no entries yet (a

@@ -1,355 +1,294 @@
-"""The ``sentinel`` command. Settings are read here, once, and passed down."""
+"""The ``sentinel`` command: the product's commands (a worker, migrations, rule sets, reports,
+the dead letters, an officer's resolution). Other packages add commands through the entry-point
+group ``sentinel.commands`` (a function returning commands; one of the same name replaces the
+product's): the workbench adds the local stack, the simulator, the bench and the demo that way,
+and nothing here imports it.
+
+Settings are read here, once, and passed down. Errors the user can fix are one line on stderr
+that names the fix; exit 2 for a bad argument or setting, 1 for a failure.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TypeVar
 
 from streams.settings import ConfigError, Settings, load_settings
 
+Run = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
+N = TypeVar("N", int, float)
 
-def build_parser() -> argparse.ArgumentParser:
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str  # one line, in the list of commands
+    description: str  # what it does, in its own --help
+    examples: tuple[str, ...]
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Run
+
+
+class Failed(Exception):
+    """A command cannot do what was asked; the message says why and what to do (exit 1)."""
+
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentinel",
         description="Gate Sentinel: release rules for hazmat trucks at industrial-park gates.",
-        epilog="Settings come from SENTINEL_* environment variables; see README.md.",
+        epilog="Settings come from SENTINEL_* environment variables (README.md, Settings). "
+        "`sentinel COMMAND --help` explains each command, with examples.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    stack = commands.add_parser("stack", help="the local Kafka broker and ClickHouse server")
-    stack.add_argument("action", choices=("up", "down", "status"))
-
-    topics = commands.add_parser("topics", help="the Kafka topic catalogue")
-    topics.add_argument("action", choices=("create", "list"))
-
-    commands.add_parser("migrate", help="apply ClickHouse migrations (in order, idempotent)")
-
-    worker = commands.add_parser("worker", help="run a stream-processing worker")
-    worker.add_argument(
-        "--detach",
-        action="store_true",
-        help="start in the background (stopped by `sentinel stack down`)",
+    parser.add_argument("--version", action="version", version=f"sentinel {_version()}")
+    parser.add_argument(
+        "--namespace",
+        metavar="NAME",
+        help="run apart: this namespace's topics, worker group and database (SENTINEL_NAMESPACE)",
     )
-
-    simulate = commands.add_parser(
-        "simulate", help="generate a scenario's events (and ground truth) to files and/or Kafka"
-    )
-    simulate.add_argument("--scenario", choices=("jinshan-2022",), default="jinshan-2022")
-    simulate.add_argument("--seed", type=int, default=1, help="same seed, same events (default 1)")
-    simulate.add_argument(
-        "--out", type=Path, help="write events.jsonl and ground_truth.json into this directory"
-    )
-    simulate.add_argument("--kafka", action="store_true", help="send the events to Kafka")
-    simulate.add_argument(
-        "--speed",
-        type=_non_negative_float,
-        default=0.0,
-        help="with --kafka: event time runs this many times faster than real time "
-        "(e.g. 3600: an hour a second); 0, the default, sends as fast as possible",
-    )
-    simulate.add_argument(
-        "--hazmat-share", type=_share, default=0.55, help="share of hazmat trucks (default 0.55)"
-    )
-    simulate.add_argument(
-        "--positive-rate",
-        type=_share,
-        default=0.0,
-        help="share of antigen tests that are positive, for stress runs (default 0: as in 2022)",
-    )
-
-    produce = commands.add_parser("produce", help="send a JSONL file of events to Kafka")
-    produce.add_argument("file", type=Path, help='lines of {"topic": ..., "value": {...}}')
-    produce.add_argument("--speed", type=_non_negative_float, default=0.0, help="as for simulate")
-
-    dlq = commands.add_parser("dlq", help="the dead-letter topic")
-    dlq.add_argument("action", choices=("list", "replay"))
-
-    schemas = commands.add_parser("schemas", help="JSON Schema files in schemas/json")
-    schemas.add_argument("action", choices=("write", "check"))
-
-    rules = commands.add_parser("rules", help="rule sets: check a file, or publish it to workers")
-    rules.add_argument("action", choices=("check", "publish"))
-    rules.add_argument("file", type=Path, help="a rule set, e.g. deploy/rules/default.yaml")
-
-    backtest = commands.add_parser(
-        "backtest", help="replay events under a rule set and compare with a baseline"
-    )
-    backtest.add_argument("--rules", type=Path, required=True, help="the candidate rule set")
-    backtest.add_argument("--events", type=Path, required=True, help="a JSONL file of raw events")
-    backtest.add_argument(
-        "--baseline", type=Path, help="the rule set to compare with (default: the bundled one)"
-    )
-
-    report = commands.add_parser(
-        "report", help="totals, the daily peak, positives, holds, denials, visit compliance"
-    )
-    report.add_argument("--from", dest="first", type=_day, help="first park-local day, YYYY-MM-DD")
-    report.add_argument("--to", dest="last", type=_day, help="last park-local day, YYYY-MM-DD")
-    report.add_argument("--json", action="store_true", help="print JSON instead of text")
-
-    commands.add_parser(
-        "reconcile", help="check every ClickHouse rollup against the raw tables (exit 1 if apart)"
-    )
-
-    bench = commands.add_parser(
-        "bench", help="benchmarks: the pipeline against raw Kafka, bare and naive Faust, Quix"
-    )
-    bench.add_argument(
-        "--events", type=_positive_int, default=100_000,
-        help="raw events to preload from the simulator (default 100000)",
-    )  # fmt: skip
-    bench.add_argument(
-        "--runs", type=_positive_int, default=3, help="runs per measure; the median is reported"
-    )
-
-    demo = commands.add_parser("demo", help="send a few entries and show what comes out")
-    demo.add_argument(
-        "--entries", type=_positive_int, default=6, help="how many entries to send (default 6)"
-    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in commands:
+        sub = subparsers.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog="examples:\n" + "\n".join(f"  {e}" for e in command.examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.configure(sub)
     return parser
 
 
-def _positive_int(text: str) -> int:
+def merge(*groups: Sequence[Command]) -> tuple[Command, ...]:
+    """Commands in order, a later one replacing an earlier one of the same name."""
+    by_name: dict[str, Command] = {}
+    for group in groups:
+        for command in group:
+            by_name.pop(command.name, None)
+            by_name[command.name] = command
+    return tuple(by_name.values())
+
+
+def with_plugins(commands: Sequence[Command]) -> tuple[Command, ...]:
+    """``commands`` and those of the installed ``sentinel.commands`` entry points."""
+    from importlib.metadata import entry_points
+
+    added = [ep.load()() for ep in entry_points(group="sentinel.commands")]
+    return merge(commands, *added)
+
+
+def main(argv: Sequence[str] | None = None, commands: Sequence[Command] | None = None) -> int:
+    commands = with_plugins(COMMANDS) if commands is None else commands
+    args = build_parser(commands).parse_args(argv)
+    environ = None
+    if args.namespace is not None:
+        import os
+
+        environ = {**os.environ, "SENTINEL_NAMESPACE": args.namespace}
     try:
-        value = int(text)
+        settings = load_settings(environ)
+    except ConfigError as exc:
+        print(f"sentinel: {exc}", file=sys.stderr)
+        return 2
+    command = next(c for c in commands if c.name == args.command)
+    try:
+        return command.run(args, settings)
+    except Failed as exc:
+        print(f"sentinel {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def _version() -> str:
+    try:
+        return version("gate-sentinel")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+# -- argument types: a bad value says what is wrong and how to write it ----------------------
+
+
+def _parsed(text: str, convert: Callable[[str], T], what: str) -> T:
+    try:
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number; give 1 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def _at_least(value: N, low: N, why: str) -> N:
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} {why}")
     return value
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day; write it as 2022-05-04") from None
+def positive_int(text: str) -> int:
+    return _at_least(
+        _parsed(text, int, "a whole number"), 1, "is not a positive number; give 1 or more"
+    )
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
-    return value
+def day(text: str) -> date:
+    return _parsed(text, date.fromisoformat, "a day; write it as 2022-05-04")
 
 
-def _share(text: str) -> float:
-    value = _non_negative_float(text)
+def non_negative_float(text: str) -> float:
+    return _at_least(_parsed(text, float, "a number"), 0, "is negative; give 0 or more")
+
+
+def share(text: str) -> float:
+    value = non_negative_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"{value} is not a share; give a number from 0 to 1")
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"sentinel: {exc}", file=sys.stderr)
-        return 2
-    from streams.stack import StackError
-
-    try:
-        return _run(args, settings)
-    except StackError as exc:
-        print(f"sentinel {args.command}: {exc}", file=sys.stderr)
-        return 1
+def existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    return path
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "stack":
-        return _stack(args.action, settings)
-    if args.command == "topics":
-        return _topics(args.action, settings)
-    if args.command == "migrate":
-        from streams.migrate import migrate
-
-        applied = migrate(settings.clickhouse_url, settings.clickhouse_database)
-        where = f"{settings.clickhouse_database} on 127.0.0.1:{settings.clickhouse_port}"
-        print(f"applied {', '.join(applied)} to {where}" if applied else f"{where}: up to date")
-        return 0
-    if args.command == "worker":
-        from streams.worker import run_worker, start_detached
-
-        if args.detach:
-            print(start_detached(settings, progress=_progress))
-            return 0
-        return run_worker(settings)
-    if args.command == "simulate":
-        from streams.simulator import run_simulate
-
-        if args.out is None and not args.kafka:
-            print(
-                "sentinel simulate: say where the events go: --out DIR, --kafka, or both",
-                file=sys.stderr,
-            )
-            return 2
-        return run_simulate(settings, args)
-    if args.command == "produce":
-        from streams.simulator.playback import PlaybackError, produce, read_jsonl
-
-        if not args.file.is_file():
-            print(f"sentinel produce: {args.file} is not a file", file=sys.stderr)
-            return 2
-        try:
-            total = sum(1 for _ in read_jsonl(args.file))  # validates every line first
-            records = (record for _, record in read_jsonl(args.file))
-            sent = produce(settings, records, total, speed=args.speed, label=args.file.name)
-        except PlaybackError as exc:
-            print(f"sentinel produce: {exc}", file=sys.stderr)
-            return 2
-        print(f"sent {sent} events from {args.file}")
-        return 0
-    if args.command == "dlq":
-        return _dlq(args.action, settings)
-    if args.command == "schemas":
-        from streams import json_schemas
-
-        if args.action == "write":
-            print(f"wrote {len(json_schemas.write())} files to {json_schemas.SCHEMA_DIR}")
-            return 0
-        stale = json_schemas.drift()
-        if stale:
-            print(f"out of date: {', '.join(stale)}; run `sentinel schemas write`", file=sys.stderr)
-            return 1
-        print("schemas/json matches the models")
-        return 0
-    if args.command == "rules":
-        return _rules(args.action, args.file, settings)
-    if args.command == "backtest":
-        from streams.backtest import run_backtest
-        from streams.rules import DEFAULT_RULESET, RuleSetError, load_ruleset
-
-        for path in (args.rules, args.events, args.baseline or DEFAULT_RULESET):
-            if not path.is_file():
-                print(f"sentinel backtest: {path} is not a file", file=sys.stderr)
-                return 2
-        try:
-            baseline = load_ruleset(args.baseline or DEFAULT_RULESET)
-            candidate = load_ruleset(args.rules)
-        except RuleSetError as exc:
-            print(f"sentinel backtest: {exc}", file=sys.stderr)
-            return 2
-        key = settings.pseudonym_key.get_secret_value().encode()
-        return run_backtest(baseline, candidate, args.events, key)
-    if args.command == "bench":
-        from streams.bench import run_bench
-
-        return run_bench(settings, events=args.events, runs=args.runs, progress=_progress)
-    if args.command in ("report", "reconcile"):
-        return _report(args, settings)
-    if args.command == "demo":
-        from streams.demo import run_demo
-
-        return run_demo(settings, entries=args.entries, progress=_progress)
-    raise AssertionError(f"unhandled command {args.command}")
+# -- the commands -------------------------------------------------------------------------
 
 
-def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from clickhouse_driver import Client
+def _worker_args(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options: everything is a setting
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(settings)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from clickhouse_driver.errors import Error as ClickHouseError
 
-    from streams.report import build_report, reconcile
+    from streams.migrate import MigrationError, migrate
 
-    if args.command == "report" and args.first and args.last and args.first > args.last:
-        print(f"sentinel report: --from {args.first} is after --to {args.last}", file=sys.stderr)
-        return 2
-    client = Client.from_url(settings.clickhouse_url)
     try:
-        execute = lambda sql: list(client.execute(sql))  # noqa: E731
-        if args.command == "report":
-            report = build_report(execute, args.first, args.last)
-            print(report.to_json() if args.json else report.to_text())
-            return 0
-        compared, mismatches = reconcile(execute)
+        applied = migrate(settings.clickhouse_url, settings.clickhouse_database)
     except (ClickHouseError, OSError, EOFError) as exc:
-        print(
-            f"sentinel {args.command}: cannot read ClickHouse at {settings.clickhouse_url} "
-            f"({type(exc).__name__}: {exc}); is the stack up (`sentinel stack up`) and "
-            "migrated (`sentinel migrate`)?",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        client.disconnect()
-    for m in mismatches[:50]:
-        print(f"{m.check}: {', '.join(m.group)}: rollup {m.rollup} != raw {m.raw}")
-    print(f"{compared} groups compared, {len(mismatches)} differ")
-    return 1 if mismatches else 0
-
-
-def _stack(action: str, settings: Settings) -> int:
-    from streams.stack import Stack
-    from streams.topics import create_topics
-
-    stack = Stack(settings)
-    if action == "up":
-        report = stack.up(_progress)
-        created = create_topics(settings)
-        report["topics"] = f"created {len(created)}" if created else "all present"
-    elif action == "down":
-        report = stack.down()
-    else:
-        report = stack.status()
-    for name, state in report.items():
-        print(f"{name:<11} {state}")
+        raise Failed(_clickhouse_unreachable(settings, exc)) from None
+    except MigrationError as exc:
+        raise Failed(str(exc)) from None
+    where = f"{settings.clickhouse_database} on {settings.clickhouse_url.split('@')[-1]}"
+    print(f"applied {', '.join(applied)} to {where}" if applied else f"{where}: up to date")
     return 0
 
 
-def _topics(action: str, settings: Settings) -> int:
-    from streams.topics import CATALOGUE, create_topics
+def actions(parser: argparse.ArgumentParser, **what: str) -> None:
+    """A command's first argument: one of the actions ``what`` names, each with what it does."""
+    parser.add_argument(
+        "action",
+        choices=tuple(what),
+        help="; ".join(f"{action}: {text}" for action, text in what.items()),
+    )
 
-    if action == "create":
+
+def _topics_args(parser: argparse.ArgumentParser) -> None:
+    actions(
+        parser,
+        create="every topic of the catalogue that is missing (safe to repeat)",
+        list="the catalogue, with each topic's key, partitions and retention",
+    )
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import CATALOGUE, KEY_DOCS, create_topics
+
+    if args.action == "create":
         created = create_topics(settings)
         print(f"created: {', '.join(created)}" if created else "every topic exists already")
         return 0
     for topic in CATALOGUE:
-        kind = "compacted" if topic.compacted else f"retention {topic.retention_ms // 3_600_000} h"
+        kind = (
+            "compacted"
+            if topic.compacted
+            else (
+                "kept forever"
+                if topic.retention_ms < 0
+                else f"kept {topic.retention_ms // 86_400_000} d"
+            )
+        )
         print(
-            f"{settings.topic(topic.name):<24} key={topic.key:<8} "
-            f"partitions={topic.partitions} {kind:<16} {topic.doc}"
+            f"{settings.topic(topic.name):<28} partitions={topic.partitions(settings):<3} "
+            f"{kind:<11} key: {KEY_DOCS[topic.key]}"
         )
     return 0
 
 
-def _rules(action: str, path: Path, settings: Settings) -> int:
-    from streams.rules import RuleSetError, load_ruleset
+def _rules_args(parser: argparse.ArgumentParser) -> None:
+    actions(
+        parser,
+        check="validate FILE (each problem as FILE:LINE: field: what)",
+        publish="put FILE in force on every running worker, at once, no restart",
+        show="print the bundled rule set, a start for your own",
+    )
+    parser.add_argument("file", type=Path, nargs="?", help="a rule set (check, publish)")
 
-    if not path.is_file():
-        print(f"sentinel rules: {path} is not a file", file=sys.stderr)
+
+def _rules(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.rules import DEFAULT_RULESET, RuleSetError, load_ruleset
+
+    if args.action == "show":
+        print(DEFAULT_RULESET.read_text(encoding="utf-8"), end="")
+        return 0
+    if args.file is None or not args.file.is_file():
+        print(
+            f"sentinel rules {args.action}: give a rule set file, e.g. "
+            "`sentinel rules show > mine.yaml` and edit it",
+            file=sys.stderr,
+        )
         return 2
     try:
-        rules = load_ruleset(path)
+        rules = load_ruleset(args.file)
     except RuleSetError as exc:
-        print(f"sentinel rules: {path} is not a valid rule set:\n{exc}", file=sys.stderr)
+        print(f"sentinel rules: {args.file} is not a valid rule set:\n{exc}", file=sys.stderr)
         return 1
-    if action == "check":
-        print(f"{path}: rule set {rules.version} with {len(rules.rules)} rules is valid")
+    if args.action == "check":
+        print(f"{args.file}: rule set {rules.version} with {len(rules.rules)} rules is valid")
         return 0
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        # One key: the topic is compacted, so it keeps the rule set in force.
-        producer.send(settings.topic("sentinel.rulesets"), key=b"active", value=path.read_bytes())
-        producer.flush(timeout=30)
+        # Key "active": the topic is compacted, so it keeps the rule set in force.
+        future = producer.send(
+            settings.topic("sentinel.rulesets"), key=b"active", value=args.file.read_bytes()
+        )
+        future.get(timeout=30)  # raises if it did not reach Kafka
     finally:
         producer.close()
     print(f"published rule set {rules.version} to {settings.topic('sentinel.rulesets')}")
     return 0
 
 
-def _dlq(action: str, settings: Settings) -> int:
+def _dlq_args(parser: argparse.ArgumentParser) -> None:
+    actions(
+        parser,
+        list="each dead letter, where it came from and why it was refused",
+        replay="send the letters not replayed before back to their source topics (fix the "
+        "cause first)",
+    )
+
+
+def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     from streams import dlq
 
-    if action == "replay":
+    if args.action == "replay":
         sent = dlq.replay(settings)
         print(
             f"replayed {sent} dead letters to their source topics"
@@ -362,14 +301,245 @@ def _dlq(action: str, settings: Settings) -> int:
         meta = letter.meta
         print(
             f"#{letter.offset:<6} {meta.source_topic}[{meta.source_partition}]@{meta.source_offset}"
-            f"  {letter.size} bytes  {meta.error_class}: {meta.error_message}"
+            f"  {meta.stage}  {letter.size} bytes  {meta.error_class}: {meta.error_message}"
         )
     print(f"{len(letters)} dead letters in {settings.topic('sentinel.dlq')}")
     return 0
 
 
-def _progress(message: str) -> None:
-    print(f"... {message}", file=sys.stderr, flush=True)
+def _backtest_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules", type=existing_file, required=True, metavar="FILE", help="the candidate rule set"
+    )
+    parser.add_argument(
+        "--events",
+        type=existing_file,
+        required=True,
+        metavar="JSONL",
+        help="raw events, one JSON line each (as `sentinel simulate` writes)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=existing_file,
+        metavar="FILE",
+        help="the rule set to compare with (default: the bundled one)",
+    )
+
+
+def _backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.backtest import run_backtest
+    from streams.rules import DEFAULT_RULESET, RuleSetError, load_ruleset
+
+    try:
+        baseline = load_ruleset(args.baseline or DEFAULT_RULESET)
+        candidate = load_ruleset(args.rules)
+    except RuleSetError as exc:
+        print(f"sentinel backtest: {exc}", file=sys.stderr)
+        return 2
+    key = settings.pseudonym_key.get_secret_value().encode()
+    return run_backtest(baseline, candidate, args.events, key)
+
+
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=day,
+        metavar="DAY",
+        help="first park-local day, e.g. 2022-04-01",
+    )
+    parser.add_argument(
+        "--to", dest="last", type=day, metavar="DAY", help="last park-local day, e.g. 2022-05-09"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.report import build_report
+
+    if args.first and args.last and args.first > args.last:
+        print(f"sentinel report: --from {args.first} is after --to {args.last}", file=sys.stderr)
+        return 2
+    report = _with_clickhouse(
+        settings, lambda execute: build_report(execute, args.first, args.last)
+    )
+    print(report.to_json() if args.json else report.to_text())
+    return 0
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.report import reconcile
+
+    compared, mismatches = _with_clickhouse(settings, reconcile)
+    for m in mismatches[:50]:
+        print(f"{m.check}: {', '.join(m.group)}: rollup {m.rollup} != raw {m.raw}")
+    print(f"{compared} groups compared, {len(mismatches)} differ")
+    return 1 if mismatches else 0
+
+
+def _resolve_args(parser: argparse.ArgumentParser) -> None:
+    from schemas.resolution import ACTIONS
+
+    parser.add_argument("entry", metavar="ENTRY", help="the entry id, as the board shows it")
+    parser.add_argument("--action", required=True, choices=ACTIONS, help="what the officer did")
+    parser.add_argument("--officer", required=True, help="the officer's staff id")
+    parser.add_argument("--reason", required=True, help="why, in the officer's words")
+    parser.add_argument("--park", help="the entry's park (default: looked up in ClickHouse)")
+
+
+def _resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.resolve import ResolveError, resolve
+
+    try:
+        outcome = resolve(
+            settings,
+            args.entry,
+            args.action,
+            args.officer,
+            args.reason,
+            park=args.park,
+            progress=progress,
+        )
+    except ResolveError as exc:
+        raise Failed(str(exc)) from None
+    if outcome.accepted:
+        print(
+            f"{args.entry}: {args.action.replace('_', ' ')} by {args.officer}; decision "
+            f"revision {outcome.revision} supersedes revision {outcome.superseded_revision}"
+        )
+        return 0
+    print(f"{args.entry}: refused: {outcome.refusal}")
+    return 1
+
+
+def _with_clickhouse(settings: Settings, query: Callable[..., T]) -> T:
+    from clickhouse_driver import Client
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    client = Client.from_url(settings.clickhouse_url)
+    try:
+        return query(lambda sql: list(client.execute(sql)))
+    except (ClickHouseError, OSError, EOFError) as exc:
+        raise Failed(_clickhouse_unreachable(settings, exc)) from None
+    finally:
+        client.disconnect()
+
+
+def _clickhouse_unreachable(settings: Settings, exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return (
+        f"cannot use ClickHouse at {settings.clickhouse_url.split('@')[-1]} ({first}); is it "
+        "up (`sentinel stack up`), migrated (`sentinel migrate`), and is SENTINEL_CLICKHOUSE_URL "
+        "right?"
+    )
+
+
+def _none(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "worker",
+        "run a stream-processing worker (until SIGTERM)",
+        "Run a worker in the foreground: the decide stage (every raw topic: validation, "
+        "pseudonyms, the rules, rollups), the ClickHouse sink, the alert dispatcher, and "
+        "the gate board with /metrics. Start several for more parks; they share the work.",
+        ("sentinel worker", "SENTINEL_HTTP_PORT=0 sentinel worker   # board on a free port"),
+        _worker_args,
+        _worker,
+    ),
+    Command(
+        "migrate",
+        "apply ClickHouse migrations (in order, once each)",
+        "Create or update the database of SENTINEL_CLICKHOUSE_URL: every migration not "
+        "applied yet, in order, recorded with a checksum. An edited migration is refused.",
+        ("sentinel migrate", "sentinel --namespace trial migrate"),
+        _none,
+        _migrate,
+    ),
+    Command(
+        "topics",
+        "the Kafka topic catalogue: create or list",
+        "Every topic the pipeline reads or writes, with the key each takes: raw topics "
+        "keyed by park (labs: by ID number), internal and output topics.",
+        ("sentinel topics create", "sentinel topics list"),
+        _topics_args,
+        _topics,
+    ),
+    Command(
+        "rules",
+        "rule sets: check a file, publish it to the workers, show the bundled one",
+        "The release rules are data. Check a file (problems reported with their line), "
+        "publish it (in force on every worker within a second, no restart; every decision "
+        "names the version and the hash of the text that made it), or print the bundled "
+        "set to start from.",
+        (
+            "sentinel rules show > mine.yaml",
+            "sentinel rules check mine.yaml",
+            "sentinel rules publish mine.yaml",
+        ),
+        _rules_args,
+        _rules,
+    ),
+    Command(
+        "dlq",
+        "the dead-letter topic: list it, or replay it",
+        "Every record a stage refused, with its raw bytes and headers saying where it came "
+        "from, which stage refused it and why.",
+        ("sentinel dlq list", "sentinel dlq replay"),
+        _dlq_args,
+        _dlq,
+    ),
+    Command(
+        "backtest",
+        "replay events under a rule set and compare with a baseline",
+        "Run a file of raw events through the rules twice, the baseline's and the "
+        "candidate's, and show how the decisions would differ. No Kafka, no ClickHouse.",
+        (
+            "sentinel rules show | sed 's/window: 48h/window: 24h/' > strict.yaml",
+            "sentinel backtest --rules strict.yaml --events /tmp/jinshan/events.jsonl",
+        ),
+        _backtest_args,
+        _backtest,
+    ),
+    Command(
+        "report",
+        "totals, the daily peak, positives, holds, denials, visit compliance",
+        "The park's figures from the rollups in ClickHouse, over park-local days.",
+        (
+            "sentinel report",
+            "sentinel --namespace jinshan-2022 report --json",
+            "sentinel report --from 2022-05-01 --to 2022-05-09",
+        ),
+        _report_args,
+        _report,
+    ),
+    Command(
+        "reconcile",
+        "check every ClickHouse rollup against the raw tables (exit 1 if apart)",
+        "Compute each rollup again from the raw tables and compare, group by group.",
+        ("sentinel reconcile",),
+        _none,
+        _reconcile,
+    ),
+    Command(
+        "resolve",
+        "an officer's resolution of a held entry: release, deny, turn away",
+        "Record what the gate's officer did with a held entry (sent to gate.resolutions). "
+        "The entry gets a new decision revision naming the officer and the reason, its "
+        "hold's alerts close, and the resolution is kept in ClickHouse (table "
+        "resolutions). A release is refused while an occupant is positive or red-coded.",
+        (
+            "sentinel resolve entry-1-000057 --action released_after_check --officer wang-3 "
+            "--reason 'papers checked, antigen negative on a second kit'",
+            "sentinel resolve entry-1-000102 --action turned_away --officer li-1 "
+            "--reason 'no appointment'",
+        ),
+        _resolve_args,
+        _resolve,
+    ),
+)
 
 
 if __name__ == "__main__":

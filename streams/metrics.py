@@ -7,15 +7,18 @@ default; streams/agents/web.py). Alert rules over them: deploy/prometheus/rules.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside every counter
 
 EVENTS_IN = Counter(
     "sentinel_events_in_total", "Raw messages read by ingestion, by topic", ["topic"]
 )
 DEAD_LETTERS = Counter(
-    "sentinel_dead_letters_total", "Messages sent to the DLQ, by source topic and error class",
+    "sentinel_dead_letters_total",
+    "Messages sent to the DLQ, by source topic and error class",
     ["topic", "error"],
-)  # fmt: skip
+)
 GATE_ENTRIES = Counter(
     "sentinel_gate_entries_total", "Vehicle entries ingested, by park and gate", ["park", "gate"]
 )
@@ -31,10 +34,37 @@ RULE_FAILURES = Counter(
     "sentinel_rule_failures_total", "Rules failed in the decisions sent, by rule", ["rule"]
 )
 ALERTS = Counter("sentinel_alerts_total", "Alerts sent, by severity and rule", ["severity", "rule"])
-RESENT = Counter(
-    "sentinel_resent_total",
-    "Messages sent again for a replayed input (a crash may have lost them), by stage",
-    ["stage"],
+LATE = Counter(
+    "sentinel_late_events_total",
+    "Events behind their park's watermark (kept on sentinel.late), by canonical topic",
+    ["topic"],
+)
+REKEYED = Counter(
+    "sentinel_rekeyed_total",
+    "Raw events keyed by the old scheme, sent again keyed by their park, by topic",
+    ["topic"],
+)
+UNREADABLE = Counter(
+    "sentinel_unreadable_records_total",
+    "Records of a followed topic that could not be read (skipped, logged), by topic",
+    ["topic"],
+)
+CLOCK_TICKS = Counter(
+    "sentinel_clock_ticks_total", "Times the decide stage's clock looked at its parks' deadlines"
+)
+ROLLUP_FLUSHES = Counter(
+    "sentinel_rollup_flushes_total", "Rollup flushes done (each writes the groups that changed)"
+)
+STATE_RECORDS = Counter(
+    "sentinel_state_records_total", "Changelog records written by the decide stage"
+)
+STATE_BYTES = Counter(
+    "sentinel_state_bytes_total", "Bytes of the changelog records written by the decide stage"
+)
+RESTORE_SECONDS = Histogram(
+    "sentinel_restore_seconds",
+    "Time to restore one partition's state from its changelog",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 NAT_AGE_AT_GATE = Histogram(
     "sentinel_nat_age_at_gate_hours",
@@ -43,35 +73,48 @@ NAT_AGE_AT_GATE = Histogram(
 )
 DECISION_LATENCY = Histogram(
     "sentinel_decision_latency_seconds",
-    "From an entry's event time to its decision being sent (wall clock)",
+    "Processing time from an entry reaching Kafka (its record's timestamp) to its first decision "
+    "being sent",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
 )
 PENDING_TIMERS = Gauge(
-    "sentinel_pending_timers", "Keys with a deadline waiting for the watermark, by stage",
+    "sentinel_pending_timers",
+    "Keys with a deadline waiting for the watermark, by stage",
     ["stage"],
-)  # fmt: skip
+)
 WATERMARK = Gauge(
     "sentinel_watermark_timestamp_seconds",
-    "Event time up to which the group's inputs are complete (this worker's view)",
+    "Event time up to which a park's deadlines have fired (the parks this worker holds)",
+    ["park"],
 )
 CONSUMER_LAG = Gauge(
     "sentinel_consumer_lag_messages",
     "Messages not processed yet on this worker's partitions, by topic",
     ["topic"],
-)  # fmt: skip
+)
+DECIDE_BATCH_EVENTS = Histogram(
+    "sentinel_decide_batch_events",
+    "Raw events per batch of the decide stage (one changelog write and one commit each)",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
+)
 SINK_BATCH_ROWS = Histogram(
-    "sentinel_sink_batch_rows", "Rows per ClickHouse insert, by table", ["table"],
+    "sentinel_sink_batch_rows",
+    "Rows per ClickHouse insert, by table",
+    ["table"],
     buckets=(1, 10, 100, 500, 1000, 5000, 20000),
-)  # fmt: skip
+)
 SINK_SECONDS = Histogram(
-    "sentinel_sink_insert_seconds", "ClickHouse insert time, retries included, by table",
+    "sentinel_sink_insert_seconds",
+    "ClickHouse insert time, retries included, by table",
     ["table"],
-)  # fmt: skip
+)
 SINK_FAILURES = Counter(
-    "sentinel_sink_failures_total", "ClickHouse insert attempts that failed (each is retried)",
-    ["table"],
-)  # fmt: skip
+    "sentinel_sink_failures_total",
+    "ClickHouse inserts that failed: retried (kind retried) or rows refused for good (refused)",
+    ["table", "kind"],
+)
+SINK_ROWS = Counter("sentinel_sink_rows_total", "Rows written to ClickHouse by the sink")
 PAGES = Counter("sentinel_pages_total", "Alerts posted to Alertmanager, by severity", ["severity"])
 PAGE_FAILURES = Counter(
-    "sentinel_page_failures_total", "Failed posts to Alertmanager (each is retried)"
+    "sentinel_page_failures_total", "Failed posts to Alertmanager (retried unless refused)"
 )

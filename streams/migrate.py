@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streams.settings import REPO_ROOT
-
-MIGRATIONS_DIR = REPO_ROOT / "deploy" / "clickhouse" / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent / "sink" / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 LEDGER_DDL = """

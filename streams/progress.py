@@ -1,11 +1,64 @@
-"""A progress line for long-running commands, on stderr: a bar on a terminal, a line per 10%
-otherwise (CI logs)."""
+"""Progress for long-running commands: a progress line on stderr (a bar on a terminal, a line per
+10% otherwise), and waits that last as long as something moves.
+
+A wait sized for one machine fails on a slower one. :func:`wait_while_moving` instead waits as long
+as its signs of progress keep changing (offsets, row counts, a log growing, CPU time spent), and
+gives up only when none of them has changed for ``stall`` seconds: the same wait then holds on a
+machine three times slower, and still fails quickly when the thing waited for is stuck.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
+
+
+class Stalled(Exception):
+    """Nothing moved for the whole stall period; the message says what was waited for."""
+
+
+def wait_while_moving(
+    done: Callable[[], T | None],
+    signs: Callable[[], Hashable],
+    *,
+    what: str,
+    stall: float,
+    interval: float = 0.5,
+) -> T:
+    """Poll ``done`` until it returns something truthy, and return that. Raise :class:`Stalled`
+    once ``signs()`` has returned the same value for ``stall`` seconds."""
+    last = signs()
+    moved = time.monotonic()
+    while True:
+        result = done()
+        if result:
+            return result
+        now = signs()
+        if now != last:
+            last, moved = now, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            raise Stalled(f"{what}: nothing moved for {stall:.0f} s (last signs: {last})")
+        time.sleep(interval)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (100 Hz)
+
+
+def busy(pid: int, threshold: float = 0.5) -> Callable[[], int]:
+    """A sign of progress for :func:`wait_while_moving`: changes each time the process has used
+    ``threshold`` more CPU seconds (an idle worker's timers use far less than that)."""
+    return lambda: int(cpu_seconds(pid) / threshold)
 
 
 class ProgressBar:

@@ -1,4 +1,5 @@
-"""Rollups, the pure core: facts folded from events, and absolute snapshots of their groups.
+"""Rollups, the pure core: facts folded from events and decisions, and absolute snapshots of their
+groups.
 
 Every input event becomes (or updates) one *fact*, stored under a stable key: ``entry:<id>``,
 ``decision:<entry id>``, ``positive:<event id>``, ``obligation:<entry id>:<person>``,
@@ -7,10 +8,13 @@ gives no change, and a later decision revision replaces the earlier one. So repl
 double-count, and a superseded decision is corrected, not added.
 
 A fact contributes to *groups*: one row of a rollup table (``TABLES``, the DDL is
-deploy/clickhouse/migrations/0004_rollups.sql). Facts live in a *shard*, the input partition
-they came from; a worker owns its partitions' shards. A snapshot is a group's absolute values
-over one shard's facts, with a version that rises; ClickHouse keeps the latest per (group,
-shard), and readers sum over shards (docs/clickhouse.md).
+``streams/sink/migrations/0004_rollups.sql``). Facts live in a *shard*, the partition of the
+decide stage that made them; a worker owns its partitions' shards. A snapshot is a group's
+absolute values over one shard's facts, with a version that rises; ClickHouse keeps the latest
+per (group, shard), and readers sum over shards (docs/clickhouse.md).
+
+The decide stage folds what it reads and decides (:meth:`Rollups.fold`) and keeps every fact it
+changed in its changelog, beside its parks' state (``streams/agents/state.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from datetime import date, datetime
 from typing import Any
 
 from schemas import Alert, AntigenTest, Decision, NatReport, VehicleEntry, VehicleExit
+from streams.engine.outputs import Decided, ObligationMade
 from streams.parktime import PARK_TZ, local_day
-from streams.rules.person import Obligation, PersonCheckOrObligation
 
 Fact = dict[str, Any]
 Group = tuple[str, tuple[Any, ...]]  # (table, key values)
@@ -46,29 +50,41 @@ class RollupTable:
 TABLES: dict[str, RollupTable] = {
     t.name: t
     for t in (
-        RollupTable("rollup_gate_hourly", ("park", "gate", "day", "hour"),
-                    ("entries", "held_on_arrival")),
-        RollupTable("rollup_outcomes_daily", ("park", "day"),
-                    ("decided", "released", "held", "denied")),
+        RollupTable(
+            "rollup_gate_hourly", ("park", "gate", "day", "hour"), ("entries", "held_on_arrival")
+        ),
+        RollupTable(
+            "rollup_outcomes_daily", ("park", "day"), ("decided", "released", "held", "denied")
+        ),
         RollupTable("rollup_rules_daily", ("park", "day", "rule"), ("holds", "denials")),
         RollupTable("rollup_positives_daily", ("day", "kind"), ("positives",)),
-        RollupTable("rollup_visits_daily", ("park", "enterprise", "day"),
-                    ("obligations", "overdue")),
-        RollupTable("rollup_dwell_daily", ("park", "day"), ("exits", "dwell_seconds"),
-                    ("longest_seconds",)),
+        RollupTable(
+            "rollup_visits_daily", ("park", "enterprise", "day"), ("obligations", "overdue")
+        ),
+        RollupTable(
+            "rollup_dwell_daily", ("park", "day"), ("exits", "dwell_seconds"), ("longest_seconds",)
+        ),
     )
-}  # fmt: skip
+}
 
 
 # -- folding events into facts: (key, new fact), or None when the event changes nothing ------
 
 
+def _at_gate(park: str, gate: str, at: datetime) -> Fact:
+    """Where and when, as the gate-hour groups count: the park-local day and hour."""
+    local = at.astimezone(PARK_TZ)
+    return {"park": park, "gate": gate, "day": str(local.date()), "hour": local.hour}
+
+
 def fold_entry(entry: VehicleEntry, old: Fact | None) -> tuple[str, Fact] | None:
     if old is not None and "t" in old:
         return None  # a replay
-    local = entry.event_time.astimezone(PARK_TZ)
-    fact = {**(old or {}), "park": entry.park, "gate": entry.gate, "day": str(local.date()),
-            "hour": local.hour, "t": int(entry.event_time.timestamp())}  # fmt: skip
+    fact = {
+        **(old or {}),
+        **_at_gate(entry.park, entry.gate, entry.event_time),
+        "t": int(entry.event_time.timestamp()),
+    }
     return f"entry:{entry.event_id}", fact
 
 
@@ -86,35 +102,40 @@ def fold_exit(exit_: VehicleExit, old: Fact | None) -> tuple[str, Fact] | None:
     return key, fact
 
 
-def fold_decision(decision: Decision, old: Fact | None) -> tuple[str, Fact] | None:
+def fold_decision(decision: Decision | Decided, old: Fact | None) -> tuple[str, Fact] | None:
     if old is not None and decision.revision <= old["rev"]:
         return None  # a replay, or an older revision: the current decision stands
-    local = decision.event_time.astimezone(PARK_TZ)
     fact = {
-        "park": decision.park, "gate": decision.gate, "day": str(local.date()),
-        "hour": local.hour, "rev": decision.revision, "outcome": decision.outcome,
+        **_at_gate(decision.park, decision.gate, decision.event_time),
+        "rev": decision.revision,
+        "outcome": decision.outcome,
         "failed": list(decision.failed_rules),
         "first": old["first"] if old is not None else decision.outcome,
-    }  # fmt: skip
+    }
     return f"decision:{decision.entry_id}", fact
 
 
 def fold_test(test: AntigenTest | NatReport, old: Fact | None) -> tuple[str, Fact] | None:
+    """A positive counts on the day it was reported (an antigen: read; a NAT: the lab's
+    report), as its alert says, whatever day it was sampled."""
     if test.result != "positive" or old is not None:
         return None
     kind = "antigen" if isinstance(test, AntigenTest) else "nat"
     return f"positive:{test.event_id}", {"day": str(local_day(test.event_time)), "kind": kind}
 
 
-def obligation_key(obligation: Obligation) -> str:
+def obligation_key(obligation: ObligationMade) -> str:
     return f"obligation:{obligation.entry_id}:{obligation.person}"
 
 
-def fold_obligation(obligation: Obligation, old: Fact | None) -> tuple[str, Fact] | None:
+def fold_obligation(obligation: ObligationMade, old: Fact | None) -> tuple[str, Fact] | None:
     if old is not None:
         return None
-    fact = {"park": obligation.park, "enterprise": obligation.enterprise,
-            "day": str(local_day(obligation.due))}  # fmt: skip
+    fact = {
+        "park": obligation.park,
+        "enterprise": obligation.enterprise,
+        "day": str(local_day(obligation.due)),
+    }
     return obligation_key(obligation), fact
 
 
@@ -122,48 +143,41 @@ def fold_alert(alert: Alert, old: Fact | None) -> tuple[str, Fact] | None:
     """Overdue-visit alerts count against the enterprise (other alerts are counted elsewhere)."""
     if not alert.dedup_key.startswith(OVERDUE_PREFIX) or old is not None:
         return None
-    fact = {"park": alert.park, "enterprise": alert.enterprise or "",
-            "day": str(local_day(alert.event_time))}  # fmt: skip
+    fact = {
+        "park": alert.park,
+        "enterprise": alert.enterprise or "",
+        "day": str(local_day(alert.event_time)),
+    }
     return f"overdue:{alert.dedup_key}", fact
 
 
 Lookup = Callable[[str], Fact | None]
+Folded = (
+    AntigenTest
+    | NatReport
+    | VehicleEntry
+    | VehicleExit
+    | Decision
+    | Decided
+    | Alert
+    | ObligationMade
+)
 
 
-def fold_message(topic: str, raw: bytes, lookup: Lookup) -> list[tuple[str, Fact]]:
-    """The facts one message of ``topic`` (a catalogue name in ``INPUTS``) creates or updates."""
-    folded: tuple[str, Fact] | None = None
-    if topic == "canonical.entries":
-        entry = VehicleEntry.model_validate_json(raw)
-        folded = fold_entry(entry, lookup(f"entry:{entry.event_id}"))
-    elif topic == "canonical.exits":
-        exit_ = VehicleExit.model_validate_json(raw)
-        key = exit_key(exit_)
-        folded = fold_exit(exit_, lookup(key)) if key else None
-    elif topic in ("canonical.antigen", "canonical.nat"):
-        model = AntigenTest if topic == "canonical.antigen" else NatReport
-        test = model.model_validate_json(raw)
-        folded = fold_test(test, lookup(f"positive:{test.event_id}"))
-    elif topic == "sentinel.decisions":
-        decision = Decision.model_validate_json(raw)
-        folded = fold_decision(decision, lookup(f"decision:{decision.entry_id}"))
-    elif topic == "sentinel.alerts":
-        alert = Alert.model_validate_json(raw)
-        folded = fold_alert(alert, lookup(f"overdue:{alert.dedup_key}"))
-    elif topic == "sentinel.person-checks":
-        wrapped = PersonCheckOrObligation.parse(raw)  # checks count elsewhere; obligations here
-        if isinstance(wrapped, Obligation):
-            folded = fold_obligation(wrapped, lookup(obligation_key(wrapped)))
-    else:
-        raise ValueError(f"rollups do not read {topic!r}")
-    return [] if folded is None else [folded]
-
-
-# The topics rollups are folded from (catalogue names).
-INPUTS = (
-    "canonical.entries", "canonical.exits", "canonical.antigen", "canonical.nat",
-    "sentinel.decisions", "sentinel.alerts", "sentinel.person-checks",
-)  # fmt: skip
+def fold_one(item: Folded, lookup: Lookup) -> tuple[str, Fact] | None:
+    """The fact one input or output creates or updates; None when it changes nothing."""
+    if isinstance(item, VehicleEntry):
+        return fold_entry(item, lookup(f"entry:{item.event_id}"))
+    if isinstance(item, VehicleExit):
+        key = exit_key(item)
+        return fold_exit(item, lookup(key)) if key else None
+    if isinstance(item, AntigenTest | NatReport):
+        return fold_test(item, lookup(f"positive:{item.event_id}"))
+    if isinstance(item, Decision | Decided):
+        return fold_decision(item, lookup(f"decision:{item.entry_id}"))
+    if isinstance(item, Alert):
+        return fold_alert(item, lookup(f"overdue:{item.dedup_key}"))
+    return fold_obligation(item, lookup(obligation_key(item)))
 
 
 # -- what a fact contributes ----------------------------------------------------------------
@@ -188,9 +202,11 @@ def contributions(key: str, fact: Fact) -> list[Contribution]:
         named = {"release": "released", "hold": "held", "deny": "denied"}[outcome]
         out = [
             (("rollup_outcomes_daily", (park, day)), {"decided": 1, named: 1}),
-            (("rollup_gate_hourly", (park, fact["gate"], day, fact["hour"])),
-             {"held_on_arrival": int(fact["first"] != "release")}),
-        ]  # fmt: skip
+            (
+                ("rollup_gate_hourly", (park, fact["gate"], day, fact["hour"])),
+                {"held_on_arrival": int(fact["first"] != "release")},
+            ),
+        ]
         measure = "denials" if outcome == "deny" else "holds"
         out += [
             (("rollup_rules_daily", (park, day, rule)), {measure: 1}) for rule in fact["failed"]
@@ -209,15 +225,49 @@ def contributions(key: str, fact: Fact) -> list[Contribution]:
 
 
 class Rollups:
-    """Facts by key, each in its shard; which groups changed since the last flush."""
+    """Facts by key, each in its shard; which groups changed since the last flush, and which
+    facts since they were last written to the changelog."""
 
     def __init__(self) -> None:
         self._facts: dict[str, tuple[int, Fact]] = {}
         self._members: dict[tuple[int, Group], set[str]] = defaultdict(set)
         self._dirty: set[tuple[int, Group]] = set()
+        self._changed: set[tuple[int, str]] = set()  # (shard, fact key) to write
 
     def __len__(self) -> int:
         return len(self._facts)
+
+    def fold(self, shard: int, item: Folded) -> None:
+        """Fold an input or output of shard ``shard``'s decide stage."""
+        folded = fold_one(item, self.get)
+        if folded is not None:
+            self.put(shard, *folded)
+            self._changed.add((shard, folded[0]))
+
+    def get(self, key: str) -> Fact | None:
+        held = self._facts.get(key)
+        return None if held is None else held[1]
+
+    def fact(self, shard: int, key: str) -> Fact | None:
+        held = self._facts.get(key)
+        return held[1] if held is not None and held[0] == shard else None
+
+    def take_changed(self) -> set[tuple[int, str]]:
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def drop_shard(self, shard: int) -> None:
+        """Forget a shard another worker now owns (its facts are in the changelog)."""
+        for key in [k for k, (s, _) in self._facts.items() if s == shard]:
+            _, fact = self._facts.pop(key)
+            for group, _ in contributions(key, fact):
+                self._members.pop((shard, group), None)
+                self._dirty.discard((shard, group))
+        self._changed = {c for c in self._changed if c[0] != shard}
+
+    def mark_all(self, shard: int) -> None:
+        """Every group of the shard to be flushed again (a new owner's first flush)."""
+        self._dirty |= {g for g in self._members if g[0] == shard}
 
     def put(self, shard: int, key: str, fact: Fact) -> None:
         self._forget(key)
@@ -246,6 +296,7 @@ class Rollups:
             for group, _ in contributions(key, fact):
                 self._members.pop((shard, group), None)
                 self._dirty.discard((shard, group))
+            self._changed.add((shard, key))  # a tombstone
         return dropped
 
     def clear(self) -> None:

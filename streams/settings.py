@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "SENTINEL_"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -44,16 +44,29 @@ class Settings(BaseSettings):
     clickhouse_http_port: int = Field(
         8123, ge=1, le=65535, description="HTTP port of the local ClickHouse server"
     )
+    namespace: str = Field(
+        "",
+        pattern=r"^([a-z0-9][a-z0-9-]{0,30})?$",
+        description="run apart (history, a trial): appends '<namespace>.' to the topic prefix, "
+        "'-<namespace>' to the app id, '_<namespace>' to the database",
+    )
     topic_prefix: str = Field(
         "", pattern=r"^[A-Za-z0-9._\-]*$", description="prefix for every topic name"
+    )
+    partitions: int = Field(
+        32, ge=1, le=1024, description="partitions of every partitioned topic (more than workers)"
     )
     app_id: str = Field(
         "gate-sentinel", pattern=r"^[A-Za-z0-9._\-]+$", description="Faust app id / consumer group"
     )
     state_dir: Path = Field(
-        REPO_ROOT / ".local", description="where the local stack keeps jars, data, logs, pids"
+        Path(".local"),
+        description="local data: the worker's, and the local stack's jars, data, "
+        "logs and pid files (the workbench: the checkout's .local)",
     )
-    log_level: LogLevel = Field("info", description="crit, error, warn, info or debug")
+    log_level: LogLevel = Field(
+        "info", description="crit, error, warn, info or debug (critical, warning accepted)"
+    )
     pseudonym_key: SecretStr = Field(
         SecretStr("dev-only-change-me"), description="HMAC key for person pseudonyms"
     )
@@ -72,7 +85,21 @@ class Settings(BaseSettings):
     evidence_lag_max: int = Field(
         50_000,
         ge=1,
-        description="rules: above this many unread evidence messages, absence is 'pending'",
+        description="rules: above this many unread lab reports or positives, absence is 'pending'",
+    )
+    source_idle_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="watermark: an input partition with nothing new for this long stops holding "
+        "its park's clock back",
+    )
+    # Measured (docs/benchmarks.md): batches of ~60 events at 0.02 s, ~1,350 at 0.25 s, and
+    # 1.6x the throughput; a quarter second is nothing at a gate.
+    decide_batch: int = Field(
+        2000, ge=1, description="decide stage: raw events per batch (per changelog write), at most"
+    )
+    decide_wait_seconds: float = Field(
+        0.25, gt=0, description="decide stage: how long a batch may wait to fill"
     )
     sink_batch_rows: int = Field(5000, ge=1, description="ClickHouse sink: rows per batch, at most")
     sink_flush_seconds: float = Field(
@@ -88,7 +115,9 @@ class Settings(BaseSettings):
         "", description="Alertmanager to page, e.g. http://127.0.0.1:9093; empty: do not page"
     )
     page_max_age_seconds: float = Field(
-        86_400, gt=0, description="paging: alerts older than this (a replay) are not paged"
+        86_400,
+        gt=0,
+        description="paging: alerts learnt longer ago than this (a replay) are not paged",
     )
 
     @classmethod
@@ -103,6 +132,28 @@ class Settings(BaseSettings):
         # load_settings() maps SENTINEL_* variables to fields itself (so that it can refuse
         # misspelt ones and read a given mapping); the class takes only what it is handed.
         return (init_settings,)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _common_spellings(cls, value: Any) -> Any:
+        spelled = {"critical": "crit", "fatal": "crit", "warning": "warn", "err": "error"}
+        return spelled.get(str(value).lower(), str(value).lower()) if value is not None else value
+
+    @model_validator(mode="after")
+    def _namespaced(self) -> Settings:
+        """A namespace derives its names from the others; each stays settable on its own."""
+        if not self.namespace or self.topic_prefix.endswith(f"{self.namespace}."):
+            return self
+        parts = urlsplit(self.clickhouse_url)
+        database = f"{parts.path.strip('/')}_{self.namespace.replace('-', '_')}"
+        derived = {
+            "topic_prefix": f"{self.topic_prefix}{self.namespace}.",
+            "app_id": f"{self.app_id}-{self.namespace}",
+            "clickhouse_url": urlunsplit(parts._replace(path=f"/{database}")),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+        return self
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -161,8 +212,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
     unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
     if unknown:
+        hints = []
+        for name in unknown:
+            close = get_close_matches(name, known, n=1, cutoff=0.75)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
         raise ConfigError(
-            f"unknown setting {', '.join(unknown)}; known settings are: {', '.join(sorted(known))}"
+            f"unknown setting {', '.join(hints)}; the settings are listed in README.md "
+            "(Settings) and by `sentinel --help`"
         )
     values: dict[str, Any] = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k in known}
     try:

@@ -1,7 +1,14 @@
-"""The topic catalogue: every Kafka topic the pipeline reads or writes, in one place.
+"""The topic catalogue: every Kafka topic the pipeline reads or writes, in one place, with the key
+each takes.
 
-Raw topics carry personal data and keep it briefly (3 days); canonical and output topics carry
-pseudonyms only.
+A park's gates and enterprises send everything about it keyed by the park (entries, exits,
+heartbeats, on-site antigen results, health visits, officers' resolutions): one partition holds a
+park whole, so one agent decides for it with the join in memory. Labs, which know no park, key
+their reports by the person's ID number as presented. Raw topics carry personal data and keep it
+briefly (3 days); everything after ingestion carries pseudonyms only.
+
+Partitioned topics all have ``SENTINEL_PARTITIONS`` partitions (32 by default: more than a
+deployment will have workers), so Faust gives one worker partition N of every one of them.
 ``create_topics`` is idempotent: it creates what is missing and leaves existing topics alone.
 """
 
@@ -13,95 +20,171 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from schemas import (
-    Alert,
+from schemas.alert import Alert
+from schemas.decision import Decision
+from schemas.entry import GateHeartbeat, RawVehicleEntry, VehicleEntry, VehicleExit
+from schemas.health import (
     AntigenTest,
-    Decision,
-    GateHeartbeat,
     HealthVisit,
     NatReport,
     RawAntigenTest,
     RawHealthVisit,
     RawNatReport,
-    RawVehicleEntry,
-    RiskAreaUpdate,
-    VehicleEntry,
-    VehicleExit,
 )
+from schemas.notice import PositiveNotice
+from schemas.reference import RiskAreaUpdate
+from schemas.resolution import Resolution, ResolutionOutcome
+from schemas.trace import ContactTrace
 from streams.settings import Settings
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
+Key = Literal["park", "person", "region", "ruleset", "entry", "alert", "source", "subject", "state"]
+KEY_DOCS: dict[str, str] = {
+    "park": "the park's name (the event's `park` field)",
+    "person": "the resident ID number as presented (raw) or its pseudonym (after ingestion)",
+    "region": "the region's name",
+    "ruleset": "always `active`",
+    "entry": "the entry id",
+    "alert": "the alert's dedup key",
+    "source": "the source record's key",
+    "subject": "the person's pseudonym (a positive) or the plate (a stop)",
+    "state": "`<park>\\x1f<entity>`",
+}
+
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    key: Literal[
-        "plate", "gate", "person", "region", "ruleset", "entry", "alert", "source", "partition"
-    ]
-    partitions: int
+    key: Key
     retention_ms: int  # -1: forever
-    model: type[BaseModel] | None  # what each value is; None: raw bytes (dead letters)
+    model: type[BaseModel] | None  # what each value is; None: raw bytes or internal records
+    single: bool = False  # one partition (read whole by every worker), not SENTINEL_PARTITIONS
     compacted: bool = False
     doc: str = ""
+
+    def partitions(self, settings: Settings) -> int:
+        return 1 if self.single else settings.partitions
 
     def configs(self) -> dict[str, str]:
         configs = {"retention.ms": str(self.retention_ms)}
         if self.compacted:
-            configs["cleanup.policy"] = "compact"
+            # Short segments (10 minutes or 1 MiB, Kafka's least), so that compaction acts: it
+            # never cleans the active segment. Tombstones kept a day.
+            configs |= {
+                "cleanup.policy": "compact",
+                "segment.ms": str(10 * 60_000),
+                "segment.bytes": str(1 << 20),
+                "min.cleanable.dirty.ratio": "0.2",
+                "delete.retention.ms": str(DAY_MS),
+            }
         return configs
 
 
-PARTITIONS = 4
 RAW_RETENTION = 3 * DAY_MS  # raw topics hold personal data: keep them briefly
+CANONICAL_RETENTION = 30 * DAY_MS
 
 # Raw topics, as producers send them (personal data), and where ingestion puts each one's events
-# once they are validated and pseudonymised.
-RAW_TO_CANONICAL: dict[str, str] = {
+# once they are validated and pseudonymised. Heartbeats only move the park's clock.
+RAW_TO_CANONICAL: dict[str, str | None] = {
     "gate.entries": "canonical.entries",
     "gate.exits": "canonical.exits",
-    "gate.heartbeats": "canonical.heartbeats",
+    "gate.heartbeats": None,
+    "gate.resolutions": "canonical.resolutions",
     "health.antigen": "canonical.antigen",
-    "health.nat": "canonical.nat",
     "health.visits": "canonical.visits",
+    "health.nat": "canonical.nat",
     "ref.risk-areas": "canonical.risk-areas",
 }
+# The raw topics keyed by park: one agent reads them all, a park's partition at a time.
+PARK_TOPICS = (
+    "gate.entries",
+    "gate.exits",
+    "gate.heartbeats",
+    "gate.resolutions",
+    "health.antigen",
+    "health.visits",
+)
 
 CATALOGUE: tuple[TopicSpec, ...] = (
-    TopicSpec("gate.entries", "plate", PARTITIONS, RAW_RETENTION, RawVehicleEntry, doc="raw"),
-    TopicSpec("gate.exits", "plate", PARTITIONS, RAW_RETENTION, VehicleExit, doc="raw"),
-    TopicSpec("gate.heartbeats", "gate", PARTITIONS, RAW_RETENTION, GateHeartbeat, doc="raw"),
-    TopicSpec("health.antigen", "person", PARTITIONS, RAW_RETENTION, RawAntigenTest, doc="raw"),
-    TopicSpec("health.nat", "person", PARTITIONS, RAW_RETENTION, RawNatReport, doc="raw"),
-    TopicSpec("health.visits", "person", PARTITIONS, RAW_RETENTION, RawHealthVisit, doc="raw"),
-    TopicSpec("ref.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True, doc="raw"),
-    TopicSpec("canonical.entries", "plate", PARTITIONS, 30 * DAY_MS, VehicleEntry),
-    TopicSpec("canonical.exits", "plate", PARTITIONS, 30 * DAY_MS, VehicleExit),
-    # Read whole by every worker (streams/agents/clock.py): the latest beat of each gate.
-    TopicSpec("canonical.heartbeats", "gate", 1, -1, GateHeartbeat, compacted=True),
-    TopicSpec("canonical.antigen", "person", PARTITIONS, 30 * DAY_MS, AntigenTest),
-    TopicSpec("canonical.nat", "person", PARTITIONS, 30 * DAY_MS, NatReport),
-    TopicSpec("canonical.visits", "person", PARTITIONS, 30 * DAY_MS, HealthVisit),
-    TopicSpec("canonical.risk-areas", "region", 1, -1, RiskAreaUpdate, compacted=True),
-    TopicSpec("sentinel.rulesets", "ruleset", 1, -1, None, compacted=True, doc="rule sets"),
-    # Between the stages: checks and visit obligations to the person stage, verdicts back.
-    TopicSpec("sentinel.person-checks", "person", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
-    TopicSpec("sentinel.person-verdicts", "plate", PARTITIONS, 7 * DAY_MS, None, doc="internal"),
-    # How far each staged partition is processed, published by its owner: the group's watermark.
-    TopicSpec("sentinel.progress", "partition", 1, -1, None, compacted=True, doc="internal"),
-    TopicSpec("sentinel.decisions", "entry", PARTITIONS, 30 * DAY_MS, Decision),
-    TopicSpec("sentinel.alerts", "alert", PARTITIONS, 30 * DAY_MS, Alert),
+    TopicSpec("gate.entries", "park", RAW_RETENTION, RawVehicleEntry, doc="raw"),
+    TopicSpec("gate.exits", "park", RAW_RETENTION, VehicleExit, doc="raw"),
+    TopicSpec("gate.heartbeats", "park", RAW_RETENTION, GateHeartbeat, doc="raw"),
+    TopicSpec("gate.resolutions", "park", RAW_RETENTION, Resolution, doc="raw: officers"),
+    TopicSpec("health.antigen", "park", RAW_RETENTION, RawAntigenTest, doc="raw"),
+    TopicSpec("health.visits", "park", RAW_RETENTION, RawHealthVisit, doc="raw"),
+    TopicSpec("health.nat", "person", RAW_RETENTION, RawNatReport, doc="raw: labs"),
+    TopicSpec(
+        "ref.risk-areas",
+        "region",
+        -1,
+        RiskAreaUpdate,
+        single=True,
+        compacted=True,
+        doc="raw: reference",
+    ),
+    TopicSpec("canonical.entries", "park", CANONICAL_RETENTION, VehicleEntry),
+    TopicSpec("canonical.exits", "park", CANONICAL_RETENTION, VehicleExit),
+    TopicSpec("canonical.antigen", "park", CANONICAL_RETENTION, AntigenTest),
+    TopicSpec("canonical.visits", "park", CANONICAL_RETENTION, HealthVisit),
+    TopicSpec(
+        "canonical.resolutions",
+        "park",
+        CANONICAL_RETENTION,
+        ResolutionOutcome,
+        doc="the officers' audit trail",
+    ),
+    # Read whole by every worker: lab reports are no park's own.
+    TopicSpec("canonical.nat", "person", 17 * DAY_MS, NatReport, doc="read whole"),
+    TopicSpec(
+        "canonical.risk-areas",
+        "region",
+        -1,
+        RiskAreaUpdate,
+        single=True,
+        compacted=True,
+        doc="read whole",
+    ),
+    TopicSpec(
+        "sentinel.rulesets",
+        "ruleset",
+        -1,
+        None,
+        single=True,
+        compacted=True,
+        doc="rule sets: read whole",
+    ),
+    # What a park tells every other: positives found there, plates stopped there (read whole).
+    TopicSpec("sentinel.evidence", "subject", 17 * DAY_MS, PositiveNotice, doc="read whole"),
+    # The decide stage's state, one record per entity, per park partition (its changelog).
+    TopicSpec("sentinel.decide-state", "state", -1, None, compacted=True, doc="changelog"),
+    TopicSpec("sentinel.decisions", "entry", CANONICAL_RETENTION, Decision),
+    TopicSpec("sentinel.alerts", "alert", CANONICAL_RETENTION, Alert),
+    TopicSpec("sentinel.traces", "park", CANONICAL_RETENTION, ContactTrace),
+    # Events behind their park's watermark, kept aside as read (canonical), with why in headers.
+    TopicSpec("sentinel.late", "park", 7 * DAY_MS, None, doc="late events: canonical"),
     # Dead letters keep the raw bytes and key, personal data included: a week to fix and replay.
-    TopicSpec("sentinel.dlq", "source", 1, 7 * DAY_MS, None, doc="dead letters: raw bytes"),
+    TopicSpec(
+        "sentinel.dlq", "source", 7 * DAY_MS, None, single=True, doc="dead letters: raw bytes"
+    ),
 )
 
 
-# The canonical topic of each canonical event model (exits, heartbeats and risk areas share their
-# models with the raw topics, so the raw topics are left out).
+# The canonical topic of each canonical event model (exits and risk areas share their models with
+# the raw topics, so those are left out).
 CANONICAL_TOPIC_OF: dict[type[BaseModel], str] = {
-    t.model: t.name for t in CATALOGUE if t.model and t.name in RAW_TO_CANONICAL.values()
+    t.model: t.name for t in CATALOGUE if t.model and t.name.startswith("canonical.")
 }
+CANONICAL_TOPIC_OF[Resolution] = "canonical.resolutions"
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client):
+    where a park's events are, whoever sent them."""
+    from aiokafka.partitioner import murmur2
+
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 def spec(base: str) -> TopicSpec:
@@ -123,7 +206,7 @@ def create_topics(settings: Settings) -> list[str]:
         missing = [
             NewTopic(
                 name=settings.topic(t.name),
-                num_partitions=t.partitions,
+                num_partitions=t.partitions(settings),
                 replication_factor=1,
                 topic_configs=t.configs(),
             )

@@ -12,17 +12,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.backtest import FAR_FUTURE
+from schemas import AntigenTest, NatReport, VehicleEntry, VehicleExit
+from schemas.resolution import Resolution
+from streams.engine import FAR_FUTURE, Engine
 from streams.ingest import Accepted, Ingestor
 from streams.parktime import PARK_TZ
 from streams.pseudonym import Pseudonymiser
-from streams.rollups import INPUTS, TABLES, Fact, Rollups, fold_message
-from streams.rules import DEFAULT_RULESET, Engine, load_ruleset
-from streams.rules.person import PersonCheckOrObligation
-from streams.simulator.jinshan import Params, generate
-from streams.simulator.traffic import FIRST_DAY
+from streams.rollups import TABLES, Rollups
+from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.sink.rows import COLUMNS, MAPPERS
-from streams.topics import spec
+from workbench.simulator.jinshan import Params, generate
+from workbench.simulator.traffic import FIRST_DAY
 
 # Six days around the 27-passenger car (14 April): denials, a positive, evasion, overdue visits.
 FIRST, LAST = FIRST_DAY + timedelta(days=9), FIRST_DAY + timedelta(days=14)
@@ -31,47 +31,99 @@ ANALYST_GUIDE = Path(__file__).parents[1] / "docs" / "analysts.md"
 
 Output = dict[str, list[bytes]]  # topic -> values
 Tables = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]  # table -> (columns, rows)
+SHARDS = 4
 
 
 def pipeline_output(first: date = FIRST, last: date = LAST) -> Output:
-    """The values each topic would carry for the simulated events of ``first`` to ``last``."""
-    ingestor = Ingestor(Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20,
-                        future_tolerance=timedelta(0))  # fmt: skip
-    engine = Engine(load_ruleset(DEFAULT_RULESET))
+    """The values each topic would carry for the simulated events of ``first`` to ``last``, and
+    the rollup rows the decide stage would flush (under ``rollups``, as JSON rows)."""
+    ingestor = Ingestor(
+        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+    )
+    engine = Engine(load_ruleset(DEFAULT_RULESET), record=False)
+    rollups = Rollups()
     out: Output = {}
+
+    def fold(item: Any) -> None:
+        shard = zlib.crc32(getattr(item, "event_id", repr(item)).encode()) % SHARDS
+        rollups.fold(shard, item)
+
     for topic, event in generate(Params(seed=1)).events:
         if not first <= event.event_time.date() <= last:  # type: ignore[attr-defined]
             continue
         accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
         assert isinstance(accepted, Accepted)
-        out.setdefault(accepted.topic, []).append(accepted.value)
-        model = spec(accepted.topic).model
-        assert model is not None
-        engine.feed(model.model_validate_json(accepted.value))
+        if accepted.topic is not None:
+            out.setdefault(accepted.topic, []).append(accepted.value)
+        engine.feed(accepted.event)
+        if isinstance(accepted.event, VehicleEntry | VehicleExit | AntigenTest | NatReport):
+            fold(accepted.event)
+        collect(engine, out, fold)
+    for tracked in officer_ends_a_hold(engine):  # the officer's audit has a row
+        engine.feed(tracked)
+        collect(engine, out, fold)
     engine.advance(FAR_FUTURE)
-    out["sentinel.decisions"] = [d.model_dump_json().encode() for d in engine.decisions]
-    out["sentinel.alerts"] = [a.model_dump_json().encode() for a in engine.alerts]
-    out["sentinel.person-checks"] = [
-        PersonCheckOrObligation.obligation(o) for o in engine.obligations
+    collect(engine, out, fold)
+    out["sentinel.rulesets"] = [DEFAULT_RULESET.read_bytes()]
+    out["rollups"] = [
+        json.dumps([table, row], default=str).encode()
+        for table, rows in rollups.flush(range(SHARDS), version=1).items()
+        for row in rows
     ]
     return out
 
 
+def officer_ends_a_hold(engine: Engine) -> list[Resolution]:
+    """A duty officer turning away the last truck still stopped at a gate."""
+    stopped = [
+        t for park in engine.parks.values() for t in park.entries.values() if t.outcome == "deny"
+    ]
+    last = max(stopped, key=lambda t: t.entry.event_time)
+    return [
+        Resolution(
+            event_id=f"resolution-{last.entry.event_id}",
+            event_time=last.entry.event_time + timedelta(minutes=20),
+            park=last.entry.park,
+            entry_id=last.entry.event_id,
+            officer="wang-3",
+            action="turned_away",
+            reason="sent back to the expressway",
+        )
+    ]
+
+
+def collect(engine: Engine, out: Output, fold: Any) -> None:
+    taken = engine.take()
+    for decision in taken.decisions:
+        out.setdefault("sentinel.decisions", []).append(decision.json())
+        fold(decision)
+    for alert in taken.alerts:
+        out.setdefault("sentinel.alerts", []).append(alert.model_dump_json().encode())
+        fold(alert)
+    for trace in taken.traces:
+        out.setdefault("sentinel.traces", []).append(trace.model_dump_json().encode())
+    for resolution in taken.resolutions:
+        out.setdefault("canonical.resolutions", []).append(resolution.model_dump_json().encode())
+    for obligation in taken.obligations:
+        fold(obligation)
+
+
 def tables(output: Output) -> Tables:
-    """Every table's rows: the sink's, and the rollups' snapshots (facts spread over 4 shards)."""
+    """Every table's rows: the sink's, and the rollups' snapshots (facts spread over shards)."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for topic, values in output.items():
         for value in values if topic in MAPPERS else ():
-            for table, row in MAPPERS[topic](value):
+            for table, row in MAPPERS[topic](value, 0):
                 rows.setdefault(table, []).append(row)
-    rollups = Rollups()
-    facts: dict[str, Fact] = {}
-    for topic in INPUTS:
-        for value in output.get(topic, []):
-            for key, fact in fold_message(topic, value, facts.get):
-                facts[key] = fact
-                rollups.put(zlib.crc32(key.encode()) % 4, key, fact)
-    rows.update(rollups.flush(range(4), version=1))
+    for value in output.get("rollups", []):
+        table, row = json.loads(value)
+        keys = TABLES[table].keys
+        values = [
+            date.fromisoformat(v) if k == "day" else v
+            for k, v in zip(keys, row[: len(keys)], strict=True)
+        ]
+        row = values + row[len(keys) :]
+        rows.setdefault(table, []).append(tuple(row))
     return {t: (COLUMNS.get(t) or TABLES[t].columns, r) for t, r in rows.items()}
 
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-from asyncio import Future
-from typing import Any
-
 import faust
 
-from schemas import Alert
-from streams import metrics
 from streams.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class Topics:
@@ -34,13 +26,3 @@ class Topics:
     def base(self, name: str) -> str:
         """The catalogue name of a full topic name."""
         return name.removeprefix(self._settings.topic_prefix)
-
-
-async def send_alert(alerts: faust.TopicT, alert: Alert, *, again: bool = False) -> Future[Any]:
-    """To ``sentinel.alerts``, keyed by its stable dedup key; counted and logged, unless sent
-    ``again`` (for a replayed input). Its delivery future."""
-    sent = await alerts.send(key=alert.dedup_key.encode(), value=alert.model_dump_json().encode())
-    if not again:
-        metrics.ALERTS.labels(alert.severity, alert.rule).inc()
-        log.warning("alert %s %s: %s", alert.severity, alert.rule, alert.dedup_key)
-    return sent  # type: ignore[return-value]

@@ -1,14 +1,7 @@
-"""The release rules: pure functions over typed events and explicit state.
+"""The release rules as data: rule sets (``ruleset``), the kinds of evidence they ask for
+(``kinds``, one module each) and the bundled rule set (``default.yaml``). The engine that applies
+them is ``streams/engine``. No Kafka, ClickHouse, clock or metrics here."""
 
-- ``ruleset``: the rules as data (deploy/rules/*.yaml) and their validation;
-- ``person``: stage 2, per person: evidence, checks, visit obligations;
-- ``vehicle``: stage 3, per vehicle: vehicle rules, taint, evasion, dwell, decisions;
-- ``engine``: both stages in one process (backtest, tests, replay).
-
-No Kafka, ClickHouse, clock or metrics inside: time is the events' time and the watermark.
-"""
-
-from streams.rules.engine import Engine
 from streams.rules.ruleset import (
     DEFAULT_RULESET,
     RuleSet,
@@ -17,4 +10,4 @@ from streams.rules.ruleset import (
     parse_ruleset,
 )
 
-__all__ = ["DEFAULT_RULESET", "Engine", "RuleSet", "RuleSetError", "load_ruleset", "parse_ruleset"]
+__all__ = ["DEFAULT_RULESET", "RuleSet", "RuleSetError", "load_ruleset", "parse_ruleset"]

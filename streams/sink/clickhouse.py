@@ -1,9 +1,20 @@
-"""The ClickHouse writer: inserts batches, off the event loop, retrying until ClickHouse accepts.
+"""The ClickHouse writer: inserts batches, off the event loop, and sorts what goes wrong.
 
-Contract: ``write`` returns only once ClickHouse has acknowledged every row of the batch. Callers
-ack their Kafka messages after it returns, so a crash before that replays the batch, and the
-ReplacingMergeTree tables collapse the replayed rows. It never drops a row: while ClickHouse is
-down it retries with capped exponential backoff, and the caller's stream waits (backpressure).
+Contract: ``write`` returns once ClickHouse has acknowledged every row it can hold, with the
+indexes of the rows it can never hold. Callers ack their Kafka records after it returns
+(dead-lettering the refused ones first), so a crash before that replays the batch, and the
+ReplacingMergeTree tables collapse the replayed rows.
+
+Errors are of three kinds:
+
+- **transient** (the server down, restarting, hung, a timeout, too many parts): retried with
+  capped exponential backoff for as long as it takes; the caller's stream waits (backpressure,
+  never a dropped row). One log line per attempt, with its count; the traceback at debug level.
+- **permanent for some rows** (a value the column type cannot hold, a row the server refuses):
+  the batch is halved until the refused rows are found; the rest is written.
+- **permanent for the table** (it or a column does not exist): every row of the batch is refused
+  at once; **fatal** (a wrong user or password, no database): :class:`SinkFatal`, which names the
+  setting to fix; the worker stops rather than retry what cannot work.
 """
 
 from __future__ import annotations
@@ -15,48 +26,116 @@ from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_driver import Client
-from clickhouse_driver.errors import Error as ClickHouseError
+from clickhouse_driver import errors as ch
 
 from streams import metrics
 
 log = logging.getLogger(__name__)
 
+AUTH_CODES = {192, 193, 194, 516}  # unknown user, wrong password, password required, auth failed
+NO_DATABASE = 81
+TABLE_CODES = {16, 47, 60}  # no such column, unknown identifier, unknown table
+ROW_CODES = {6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 321}  # parse and type errors of values
+
+
+class SinkFatal(Exception):
+    """ClickHouse refuses us, not our rows: the message names the setting to fix."""
+
+
+class _Refused(Exception):
+    def __init__(self, table_wide: bool, why: str) -> None:
+        super().__init__(why)
+        self.table_wide = table_wide
+        self.why = why
+
 
 class ClickHouseWriter:
     def __init__(self, url: str, *, max_backoff: float = 10.0) -> None:
+        self._url = url
         self._client = Client.from_url(url)
         self._max_backoff = max_backoff
+        self.refusals: dict[int, str] = {}  # the last write's refused rows: index -> why
 
     async def write(
         self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
+    ) -> list[int]:
+        """Insert ``rows``; the indexes of those ClickHouse can never hold (see
+        :attr:`refusals` for why)."""
+        self.refusals = {}
         if not rows:
-            return
-        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-        data = [list(column) for column in zip(*rows, strict=True)]  # columnar: the fast path
-        delay = 0.5
-        attempt = 1
+            return []
         metrics.SINK_BATCH_ROWS.labels(table).observe(len(rows))
         started = time.monotonic()
+        await self._write(table, columns, list(range(len(rows))), rows)
+        metrics.SINK_SECONDS.labels(table).observe(time.monotonic() - started)
+        if self.refusals:
+            metrics.SINK_FAILURES.labels(table, "refused").inc(len(self.refusals))
+        return sorted(self.refusals)
+
+    async def _write(
+        self, table: str, columns: Sequence[str], indexes: list[int], rows: Sequence[Any]
+    ) -> None:
+        try:
+            await self._insert(table, columns, [rows[i] for i in indexes])
+        except _Refused as refused:
+            if refused.table_wide or len(indexes) == 1:
+                for i in indexes:
+                    self.refusals[i] = refused.why
+                return
+            half = len(indexes) // 2
+            await self._write(table, columns, indexes[:half], rows)
+            await self._write(table, columns, indexes[half:], rows)
+
+    async def _insert(self, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+        delay, attempt = 0.5, 1
         while True:
             try:
+                data = [list(column) for column in zip(*rows, strict=True)]  # columnar
                 await asyncio.to_thread(self._client.execute, query, data, columnar=True)
-                metrics.SINK_SECONDS.labels(table).observe(time.monotonic() - started)
                 return
-            except (ClickHouseError, OSError, EOFError) as exc:
-                metrics.SINK_FAILURES.labels(table).inc()
-                log.warning(
-                    "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
-                    table,
-                    attempt,
-                    len(rows),
-                    type(exc).__name__,
-                    delay,
-                )
-                self._client.disconnect()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
-                attempt += 1
+            except ch.ServerException as exc:
+                if exc.code in AUTH_CODES:
+                    raise SinkFatal(
+                        f"ClickHouse refuses the user of SENTINEL_CLICKHOUSE_URL ({_first(exc)}):"
+                        " set the right user and password there"
+                    ) from None
+                if exc.code == NO_DATABASE:
+                    raise SinkFatal(
+                        f"ClickHouse has no database {self._url.rsplit('/', 1)[-1]}: run "
+                        "`sentinel migrate`, or fix SENTINEL_CLICKHOUSE_URL"
+                    ) from None
+                if exc.code in TABLE_CODES:
+                    raise _Refused(
+                        True, f"{table}: {_first(exc)} (run `sentinel migrate`?)"
+                    ) from None
+                if exc.code in ROW_CODES:
+                    raise _Refused(False, f"{table}: {_first(exc)}") from None
+                reason = f"ServerException {exc.code}: {_first(exc)}"
+            except (ch.TypeMismatchError, ValueError, TypeError, OverflowError) as exc:
+                raise _Refused(False, f"{table}: {type(exc).__name__}: {_first(exc)}") from None
+            except (ch.Error, OSError, EOFError) as exc:
+                reason = f"{type(exc).__name__}: {_first(exc)}"
+            metrics.SINK_FAILURES.labels(table, "retried").inc()
+            log.warning(
+                "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
+                table,
+                attempt,
+                len(rows),
+                reason,
+                delay,
+            )
+            log.debug("insert into %s failed", table, exc_info=True)
+            self._client.disconnect()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+            attempt += 1
 
     def close(self) -> None:
         self._client.disconnect()
+
+
+def _first(exc: BaseException) -> str:
+    """The first line of an error, without the server's stack trace."""
+    text = getattr(exc, "message", None) or str(exc)
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__

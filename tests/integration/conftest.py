@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from streams.settings import Settings, load_settings
-from streams.stack.clickhouse import ClickHouseServer
-from streams.stack.kafka import KafkaBroker
 from tests.integration.helpers import Worker, isolated, running_worker
+from workbench.stack.clickhouse import ClickHouseServer
+from workbench.stack.kafka import KafkaBroker
 
 HERE = Path(__file__).parent
 

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +18,16 @@ from typing import Any
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.agents.web import BOARD_URL_MARKER
+from streams.agents.board import BOARD_URL_MARKER
+from streams.agents.decide import RAW_TOPICS
+from streams.jsonl import envelope
 from streams.migrate import migrate
+from streams.progress import busy, wait_while_moving
 from streams.settings import Settings
-from streams.simulator.playback import envelope
-from streams.simulator.playback import produce as produce_events
-from streams.topics import RAW_TO_CANONICAL, create_topics, spec
+from streams.sink.rows import MAPPERS
+from streams.topics import CATALOGUE, create_topics, spec
 from streams.worker import READY_MARKER, wait_for_ready
+from workbench.playback import produce as produce_events
 
 
 @contextlib.contextmanager
@@ -71,6 +74,11 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
+# How long a wait in these tests lets nothing move (no offset, no row, no log line, no CPU)
+# before it fails: waits follow progress, never a time sized for one machine.
+STALL = 120.0
+
+
 @dataclass
 class Worker:
     process: subprocess.Popen[bytes]
@@ -83,29 +91,44 @@ class Worker:
         """Its "worker ready" lines, one per rebalance, with how many partitions it holds."""
         return [line for line in self.log().splitlines() if READY_MARKER in line]
 
-    def wait_rebalanced(self, before: int, timeout: float = 60) -> None:
+    def signs(self) -> tuple[int, int]:
+        """Signs that it is doing something: its log growing, CPU spent."""
+        return self.log_file.stat().st_size, busy(self.process.pid)()
+
+    def metric(self, name: str) -> float:
+        """The value of a metric without labels on its /metrics."""
+        with urllib.request.urlopen(f"{self.board_url()}metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(f"{name} "):
+                    return float(line.split()[1])
+        raise AssertionError(f"no metric {name}")
+
+    def metric_sum(self, name: str) -> float:
+        """The sum of a metric's samples over all its labels (0 when it has none yet)."""
+        with urllib.request.urlopen(f"{self.board_url()}metrics", timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        return sum(float(line.split()[-1]) for line in lines if re.match(rf"{name}[{{ ]", line))
+
+    def wait_rebalanced(self, before: int) -> None:
         """Wait until it has logged more than ``before`` ready lines: a rebalance, its tables
         restored."""
-        deadline = time.monotonic() + timeout
-        while len(self.readies()) <= before:
-            assert time.monotonic() < deadline, f"no rebalance in {timeout:.0f}s"
-            time.sleep(0.5)
+        wait_while_moving(
+            lambda: len(self.readies()) > before, self.signs, what="a rebalance", stall=STALL
+        )
 
-    def board_url(self, timeout: float = 30) -> str:
+    def board_url(self) -> str:
         """The URL its HTTP server logged (gate board at /, metrics at /metrics)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(rf"{BOARD_URL_MARKER} (http://\S+/)", self.log())
-            if found:
-                return found.group(1)
-            assert time.monotonic() < deadline, "the worker logged no board URL"
-            time.sleep(0.2)
+        found = wait_while_moving(
+            lambda: re.search(rf"{BOARD_URL_MARKER} (http://\S+/)", self.log()),
+            self.signs,
+            what="the board's URL in the worker log",
+            stall=STALL,
+        )
+        return found.group(1)
 
 
 @contextlib.contextmanager
-def running_worker(
-    settings: Settings, directory: Path, ready_timeout: float = 90, **overrides: str
-) -> Iterator[Worker]:
+def running_worker(settings: Settings, directory: Path, **overrides: str) -> Iterator[Worker]:
     """A `sentinel worker` subprocess, ready (partitions assigned); stopped on exit. Its HTTP
     server takes a free port unless ``http_port`` is given (see ``Worker.board_url``)."""
     log_file = directory / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -117,7 +140,7 @@ def running_worker(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_ready(log_file, 0, timeout=ready_timeout, is_alive=lambda: process.poll() is None)
+        wait_for_ready(log_file, 0, process.pid, is_alive=lambda: process.poll() is None)
         yield Worker(process, log_file)
     finally:
         process.terminate()
@@ -138,23 +161,41 @@ def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, b
         producer.close()
 
 
-def consume_all(settings: Settings, topic: str, *, until: int, timeout: float = 60) -> list[Any]:
-    """Read ``topic`` from the beginning until ``until`` records have arrived or time is up."""
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=500,
-    )
-    records: list[Any] = []
-    deadline = time.monotonic() + timeout
+def read_all(settings: Settings, topic: str) -> list[Any]:
+    """Every record of ``topic`` (a catalogue name), from its beginning to the end it has now."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     try:
-        while len(records) < until and time.monotonic() < deadline:
-            records.extend(consumer)
+        partitions = [
+            TopicPartition(settings.topic(topic), p)
+            for p in range(spec(topic).partitions(settings))
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records += batch
+        return records
     finally:
         consumer.close()
-    return records
+
+
+def consume_until(settings: Settings, topic: str, count: int) -> list[Any]:
+    """Read ``topic`` from its beginning until it holds ``count`` records, for as long as the
+    namespace moves (see :class:`Activity`)."""
+    if count <= 0:
+        return read_all(settings, topic)
+    activity = Activity(settings)
+    try:
+        return wait_while_moving(
+            lambda: records if len(records := read_all(settings, topic)) >= count else None,
+            activity,
+            what=f"{count} records on {topic}",
+            stall=STALL,
+        )
+    finally:
+        activity.close()
 
 
 def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
@@ -165,16 +206,43 @@ def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) ->
         client.disconnect()
 
 
-def poll_query(
-    settings: Settings, sql: str, params: dict[str, Any], *, rows: int, timeout: float = 60
-) -> list[Any]:
-    """Repeat ``sql`` until it returns ``rows`` rows (or time is up); return the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = query(settings, sql, params)
-        if len(result) >= rows or time.monotonic() > deadline:
-            return result
-        time.sleep(0.3)
+def poll_query(settings: Settings, sql: str, params: dict[str, Any], *, rows: int) -> list[Any]:
+    """Repeat ``sql`` until it returns ``rows`` rows, for as long as the namespace moves."""
+    activity = Activity(settings)
+    try:
+        return wait_while_moving(
+            lambda: result if len(result := query(settings, sql, params)) >= rows else None,
+            activity,
+            what=f"{rows} rows from {sql[:60]}...",
+            stall=STALL,
+        )
+    finally:
+        activity.close()
+
+
+class Activity:
+    """Signs that a namespace's pipeline is moving, for :func:`wait_while_moving`: the end
+    offsets of its topics (something was sent) and its worker group's committed offsets
+    (something was processed)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        self._partitions = [
+            TopicPartition(settings.topic(t.name), p)
+            for t in CATALOGUE
+            for p in range(t.partitions(settings))
+        ]
+
+    def __call__(self) -> tuple[int, int]:
+        ends = sum(self._consumer.end_offsets(self._partitions).values())
+        committed = self._admin.list_consumer_group_offsets(self._settings.app_id)
+        return ends, sum(o.offset for o in committed.values())
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._admin.close()
 
 
 class Tail:
@@ -182,6 +250,7 @@ class Tail:
 
     def __init__(self, settings: Settings, topic: str) -> None:
         self.records: list[Any] = []
+        self._activity = Activity(settings)
         self._consumer = KafkaConsumer(
             settings.topic(topic),
             bootstrap_servers=settings.kafka_bootstrap,
@@ -190,42 +259,49 @@ class Tail:
             consumer_timeout_ms=300,
         )
 
-    def wait(self, predicate: Any, timeout: float = 60, what: str = "") -> list[Any]:
-        deadline = time.monotonic() + timeout
-        while True:
+    def wait(self, predicate: Any, what: str = "a record") -> list[Any]:
+        """The records that satisfy ``predicate``, once there is one: for as long as the
+        namespace moves."""
+
+        def matching() -> list[Any]:
             self.records.extend(self._consumer)
-            matching = [r for r in self.records if predicate(r)]
-            if matching:
-                return matching
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or 'a record'}")
+            return [r for r in self.records if predicate(r)]
+
+        return wait_while_moving(matching, self._activity, what=what, stall=STALL, interval=0)
+
+    def matching(self, predicate: Any) -> list[Any]:
+        """The records read so far, and those arrived since, that satisfy ``predicate``."""
+        self.records.extend(self._consumer)
+        return [r for r in self.records if predicate(r)]
 
     def close(self) -> None:
         self._consumer.close()
+        self._activity.close()
 
 
-# The topics the worker's consumer group reads (its lag is what is left to process); every
-# worker reads the compacted reference topics whole, outside the group.
-GROUP_TOPICS = (
-    *RAW_TO_CANONICAL,
-    *(t for t in RAW_TO_CANONICAL.values() if not spec(t).compacted),
-    "sentinel.person-checks", "sentinel.person-verdicts", "sentinel.decisions", "sentinel.alerts",
-)  # fmt: skip
+# What a worker's groups read: the Faust group (the decide stage) reads the raw topics, the sink
+# group (``<app id>.sink``) what goes to ClickHouse. Their lag is what is left to do.
+GROUP_TOPICS = RAW_TOPICS
+SINK_TOPICS = tuple(MAPPERS)
 
 
 def group_lag(settings: Settings) -> int:
-    """Messages the worker group has not committed yet, over every topic it reads."""
-    return group_lag_of(settings, *GROUP_TOPICS)
+    """Messages not processed and committed yet: by the decide stage, and by the sink."""
+    return group_lag_of(settings, *GROUP_TOPICS) + group_lag_of(
+        settings, *SINK_TOPICS, group=f"{settings.app_id}.sink"
+    )
 
 
-def group_lag_of(settings: Settings, *topics: str) -> int:
-    """Messages the worker group has not committed yet on ``topics`` (catalogue names)."""
+def group_lag_of(settings: Settings, *topics: str, group: str | None = None) -> int:
+    """Messages a group (the worker's by default) has not committed yet on ``topics``."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        committed = admin.list_consumer_group_offsets(settings.app_id)
+        committed = admin.list_consumer_group_offsets(group or settings.app_id)
         partitions = [
-            TopicPartition(settings.topic(t), p) for t in topics for p in range(spec(t).partitions)
+            TopicPartition(settings.topic(t), p)
+            for t in topics
+            for p in range(spec(t).partitions(settings))
         ]
         ends = consumer.end_offsets(partitions)
         return sum(
@@ -243,12 +319,20 @@ def send_events(settings: Settings, events: list[tuple[str, Any]], label: str) -
     )
 
 
-def drained(settings: Settings, timeout: float = 180) -> None:
-    """Wait until the worker group has processed and committed everything sent."""
-    deadline = time.monotonic() + timeout
-    while group_lag(settings):
-        assert time.monotonic() < deadline, f"lag {group_lag(settings)} after {timeout:.0f}s"
-        time.sleep(1)
+def drained(settings: Settings, *topics: str) -> None:
+    """Wait until the worker group has processed and committed everything sent (on ``topics``,
+    catalogue names; all it reads by default), for as long as the namespace moves."""
+    activity = Activity(settings)
+    try:
+        wait_while_moving(
+            lambda: (group_lag_of(settings, *topics) if topics else group_lag(settings)) == 0,
+            activity,
+            what="the worker group to commit everything sent",
+            stall=STALL,
+            interval=1,
+        )
+    finally:
+        activity.close()
 
 
 def rss_mb(pid: int) -> float:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas import RawAntigenTest, RawHealthVisit, RawVehicleEntry
-from streams.simulator.identities import Person, person
-from streams.simulator.jinshan import TZ
+from workbench.simulator.identities import Person, person
+from workbench.simulator.jinshan import TZ
 
 T0 = datetime(2022, 4, 14, 10, 0, tzinfo=TZ)
 rng = random.Random(2022)
@@ -28,19 +28,28 @@ def entry(
     plate: str = "沪A12345",
     gate: str = "jinshanwei-1",
     origin: str = "上海市金山区",
+    park: str = "tangu-green-bay",
+    colours: list[str] | None = None,
 ) -> tuple[str, RawVehicleEntry]:
     ages = nat_ages or [20.0] * len(crew)
+    colours = colours or ["green"] * len(crew)
     roles = ["driver"] + (["escort"] if hazmat else ["passenger"]) * (len(crew) - 1)
     occupants: list[dict[str, Any]] = []
-    for who, role, age in zip(crew, roles, ages, strict=True):
-        occupant: dict[str, Any] = {"id_number": who.id_number, "phone": who.phone, "role": role}
+    for who, role, age, colour in zip(crew, roles, ages, colours, strict=True):
+        occupant: dict[str, Any] = {
+            "id_number": who.id_number,
+            "phone": who.phone,
+            "role": role,
+            "code_colour": colour,
+            "on_roster": True,
+        }
         if age is not None:
             occupant |= {"nat_sample_time": at - timedelta(hours=age), "nat_result": "negative"}
         occupants.append(occupant)
     fields: dict[str, Any] = {
         "event_id": entry_id,
         "event_time": at,
-        "park": "tangu-green-bay",
+        "park": park,
         "gate": gate,
         "gate_class": "hazmat" if hazmat else "general",
         "plate": plate,
@@ -64,13 +73,29 @@ def antigen(
     event_id: str, who: Person, at: datetime, result: str = "negative", site: str = "jinshanwei-1"
 ) -> tuple[str, RawAntigenTest]:
     return "health.antigen", RawAntigenTest.model_validate(
-        {"event_id": event_id, "event_time": at, "id_number": who.id_number,
-         "park": "tangu-green-bay", "site": site, "result": result}
-    )  # fmt: skip
+        {
+            "event_id": event_id,
+            "event_time": at,
+            "id_number": who.id_number,
+            "park": "tangu-green-bay",
+            "site": site,
+            "result": result,
+        }
+    )
 
 
-def visit(event_id: str, who: Person, at: datetime, entry_id: str) -> tuple[str, RawHealthVisit]:
+def visit(
+    event_id: str, who: Person, at: datetime, entry_id: str, park: str = "tangu-green-bay"
+) -> tuple[str, RawHealthVisit]:
     return "health.visits", RawHealthVisit.model_validate(
-        {"event_id": event_id, "event_time": at, "id_number": who.id_number,
-         "enterprise": "ent-007", "entry_id": entry_id, "visit_number": 1, "temperature_c": 36.5}
-    )  # fmt: skip
+        {
+            "event_id": event_id,
+            "event_time": at,
+            "id_number": who.id_number,
+            "park": park,
+            "enterprise": "ent-007",
+            "entry_id": entry_id,
+            "visit_number": 1,
+            "temperature_c": 36.5,
+        }
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +14,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from streams.jsonl import envelope
+from streams.progress import wait_while_moving
 from streams.settings import Settings
-from streams.simulator.jinshan import Params, generate
-from streams.simulator.playback import envelope, produce
-from tests.integration.helpers import isolated, running_worker
+from tests.integration.helpers import STALL, isolated, running_worker
+from workbench.playback import produce
+from workbench.simulator.jinshan import Params, generate
 
 
 @pytest.fixture
@@ -53,18 +54,22 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
         )
         sender.start()
         totals: list[int] = []
-        deadline = time.monotonic() + 240
-        while True:
+
+        def filled() -> bool:
             total = number(chromium, "total_entries")
             if total is not None and (not totals or total != totals[-1]):
                 totals.append(total)
             decisions = chromium.find_elements(By.CSS_SELECTOR, "#decisions tr")
             alerts = chromium.find_elements(By.CSS_SELECTOR, "#alerts tr")
-            filled = (number(chromium, "positives") or 0) >= 1 and len(totals) >= 3
-            if filled and len(decisions) >= 10 and alerts:
-                break
-            assert time.monotonic() < deadline, f"the board did not fill in: totals {totals}"
-            time.sleep(0.5)
+            enough = (number(chromium, "positives") or 0) >= 1 and len(totals) >= 3
+            return enough and len(decisions) >= 10 and bool(alerts)
+
+        wait_while_moving(
+            filled,
+            lambda: (worker.signs(), len(totals)),
+            what=f"the board to fill in (totals {totals})",
+            stall=STALL,
+        )
         screenshot = tmp_path / "gate-board.png"
         chromium.save_screenshot(str(screenshot))
         sender.join()

@@ -1,8 +1,9 @@
 """The whole jinshan-2022 scenario through Kafka, real workers and ClickHouse 18.16.
 
-The report equals the simulator's ground truth and every rollup equals the raw tables; and they
-stay equal, 0 lost and 0 double-counted, when the same output is sent twice, when the worker is
-killed with SIGKILL mid-run and restarted, with two workers in one group, and when ClickHouse is
+The report equals the simulator's ground truth and every rollup equals the raw tables: after the
+demo, by the README's own commands (history in a namespace of its own); and they stay equal, 0
+lost and 0 double-counted, when the same history is replayed twice, when the worker is killed
+with SIGKILL mid-run and restarted, with two workers in one group, and when ClickHouse is
 stopped for a minute mid-run.
 """
 
@@ -12,23 +13,34 @@ import json
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streams.jsonl import read_jsonl, write_jsonl
+from streams.progress import Stalled, wait_while_moving
 from streams.report import build_report, reconcile
-from streams.settings import Settings
-from streams.simulator.jinshan import Params, generate
-from streams.simulator.playback import produce, read_jsonl, write_jsonl
-from streams.stack.clickhouse import ClickHouseServer
+from streams.settings import Settings, load_settings
 from tests.integration.helpers import (
+    STALL,
+    Activity,
+    Worker,
     group_lag,
     query,
     rss_mb,
     running_worker,
+    send_events,
     settings_env,
 )
+from workbench.demo import sample_events
+from workbench.detach import worker_name
+from workbench.playback import produce
+from workbench.simulator.jinshan import Params, generate
+from workbench.stack import Stack
+from workbench.stack.clickhouse import ClickHouseServer
 
 RAW_TABLES = {
     "entries": "gate.entries",
@@ -38,15 +50,21 @@ RAW_TABLES = {
     "health_visits": "health.visits",
 }
 REPORTED = (
-    "total_entries", "peak_date", "peak_entries", "positives", "holds_by_rule",
-    "denials_by_rule", "overdue_visits",
-)  # fmt: skip
+    "total_entries",
+    "peak_date",
+    "peak_entries",
+    "positives",
+    "holds_by_rule",
+    "denials_by_rule",
+    "overdue_visits",
+)
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     generated = generate(Params(seed=1))
-    path = tmp_path_factory.mktemp("jinshan") / "events.jsonl"
+    # The directory names `sentinel replay`'s namespace: one of its own for this session.
+    path = tmp_path_factory.mktemp(f"story-{uuid.uuid4().hex[:8]}", numbered=False) / "events.jsonl"
     write_jsonl(generated.events, path, len(generated.events))
     return path, generated.truth
 
@@ -79,56 +97,106 @@ def observed(settings: Settings) -> dict[str, Any]:
     }
 
 
-def settle(settings: Settings, want: dict[str, Any], timeout: float = 420) -> dict[str, Any]:
-    """Wait until the group has committed everything and the tables say ``want``; then check
-    that they still say it a few flushes later (a double count would show by then)."""
-    deadline = time.monotonic() + timeout
+def settle(settings: Settings, want: dict[str, Any], worker: Worker) -> dict[str, Any]:
+    """Wait until the group has committed everything and the tables say ``want``, for as long as
+    the pipeline moves; then check that they still say it after the rollups' next flushes (a
+    double count would show by then)."""
+    activity = Activity(settings)
     got: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        lag = group_lag(settings)
-        if lag == 0:
-            got = observed(settings)
-            if got == want:
-                time.sleep(3 * settings.sink_flush_seconds + 1)
-                assert group_lag(settings) == 0
-                assert observed(settings) == want
-                return got
-        time.sleep(3)
-    assert got == want, f"not settled in {timeout:.0f}s (lag {group_lag(settings)})"
+
+    def settled() -> bool:
+        nonlocal got
+        if group_lag(settings):
+            return False
+        got = observed(settings)
+        return got == want
+
+    try:
+        wait_while_moving(
+            settled,
+            lambda: (activity(), str(got)),
+            what="the story to settle",
+            stall=STALL,
+            interval=3,
+        )
+    except Stalled as stalled:
+        raise AssertionError(f"{stalled}\nwant {want}\ngot  {got}") from None
+    finally:
+        activity.close()
+    flushes = worker.metric("sentinel_rollup_flushes_total")
+    wait_while_moving(
+        lambda: worker.metric("sentinel_rollup_flushes_total") >= flushes + 3,
+        worker.signs,
+        what="three more rollup flushes",
+        stall=STALL,
+    )
+    assert group_lag(settings) == 0
+    assert observed(settings) == want
     return got
 
 
-def wait_for_decisions(settings: Settings, at_least: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while query(settings, "SELECT uniqExact(entry_id) FROM decisions")[0][0] < at_least:
-        assert time.monotonic() < deadline, f"fewer than {at_least} decisions in {timeout:.0f}s"
-        time.sleep(0.5)
+def wait_for_decisions(settings: Settings, at_least: int) -> None:
+    activity = Activity(settings)
+    try:
+        wait_while_moving(
+            lambda: query(settings, "SELECT uniqExact(entry_id) FROM decisions")[0][0] >= at_least,
+            activity,
+            what=f"{at_least} entries decided",
+            stall=STALL,
+        )
+    finally:
+        activity.close()
 
 
-def test_report_equals_the_ground_truth_and_a_second_send_changes_nothing(
+def test_the_readme_sequence_after_the_demo_gives_the_ground_truth_and_replays_count_once(
     fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
+    # The README: `make demo` (entries at today's time), then the story. Sent where the demo's
+    # traffic is, every 2022 deadline would fire at once (2,445 holds, 5,398 overdue visits):
+    # `sentinel produce` refuses it; `sentinel replay` runs it in a namespace of its own.
     path, truth = scenario
     want = expected(truth)
-    with running_worker(fresh, tmp_path):
-        send(fresh, path)
-        settle(fresh, want)
-        cli = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "report", "--json"],
-            env=settings_env(fresh), capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        reported = json.loads(cli.stdout)
+    with running_worker(fresh, tmp_path) as live:
+        entries, antigens = sample_events(6, datetime.now(UTC))
+        send_events(fresh, [("gate.entries", e) for e in entries], "the demo's entries")
+        send_events(fresh, [("health.antigen", a) for a in antigens], "their antigens")
+        wait_for_decisions(fresh, 6)
+        refused = sentinel(fresh, "produce", str(path))
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "they would all arrive late" in refused.stderr
+        assert "sentinel replay" in refused.stderr
+        assert live.process.poll() is None
+    namespace = path.parent.name
+    story = load_settings({**settings_env(fresh), "SENTINEL_NAMESPACE": namespace})
+    try:
+        replayed = sentinel(fresh, "replay", str(path))
+        assert replayed.returncode == 0, replayed.stderr[-3000:]
+        assert f"`sentinel --namespace {namespace} report`" in replayed.stdout
+        reported = json.loads(sentinel(fresh, "--namespace", namespace, "report", "--json").stdout)
         assert {key: reported[key] for key in REPORTED} == {key: truth[key] for key in REPORTED}
         assert reported["visit_obligations"] == truth["visit_obligations"]
-        reconciled = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "reconcile"],
-            env=settings_env(fresh), capture_output=True, text=True,
-        )  # fmt: skip
-        assert reconciled.returncode == 0, reconciled.stdout
-        assert ", 0 differ" in reconciled.stdout
+        reconciled = sentinel(fresh, "--namespace", namespace, "reconcile")
+        assert reconciled.returncode == 0 and ", 0 differ" in reconciled.stdout
+        assert observed(story) == want
+        # The same history again: refused, and when forced, nothing counts twice.
+        again = sentinel(fresh, "replay", str(path))
+        assert again.returncode != 0 and "it holds this history already" in again.stderr
+        again = sentinel(fresh, "replay", "--late-ok", str(path))
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert observed(story) == want
+    finally:
+        Stack(story).worker(worker_name(story)).stop()
+        query(fresh, f"DROP DATABASE IF EXISTS {story.clickhouse_database}")
 
-        send(fresh, path)  # the same output again
-        settle(fresh, want)
+
+def sentinel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=3600,  # a guard against a hung command; its own waits follow progress
+    )
 
 
 def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
@@ -141,9 +209,9 @@ def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
         first.process.kill()  # SIGKILL: no shutdown, no final commit, no flush
         first.process.wait()
     # Its successor joins once the killed member's session has expired (about 60 s), then
-    # restores every table from the changelogs (15-30 s): 90 s was too close.
-    with running_worker(fresh, tmp_path, ready_timeout=240):
-        settle(fresh, expected(truth))
+    # restores every table from the changelogs: the readiness wait follows its progress.
+    with running_worker(fresh, tmp_path) as successor:
+        settle(fresh, expected(truth), successor)
 
 
 def test_two_workers_in_one_group_one_killed_and_a_successor_agree_with_the_truth(
@@ -166,9 +234,9 @@ def test_two_workers_in_one_group_one_killed_and_a_successor_agree_with_the_trut
             before = len(one.readies())
             two.process.kill()  # SIGKILL: no shutdown, no final commit, no flush
             two.process.wait()
-        one.wait_rebalanced(before, timeout=180)  # its session expires, then the survivor's
+        one.wait_rebalanced(before)  # its session expires, then the survivor's
         with running_worker(fresh, tmp_path) as successor:
-            settle(fresh, expected(truth))
+            settle(fresh, expected(truth), successor)
             assert " 0 partitions" not in successor.readies()[-1]
 
 
@@ -196,7 +264,7 @@ def test_clickhouse_down_for_a_minute_pauses_the_sink_and_loses_nothing(
             lag_after_a_minute = group_lag(fresh)
         finally:
             server.up(progress=print)
-        settle(fresh, expected(truth))
+        settle(fresh, expected(truth), worker)
         after = rss_mb(pid)
         print(
             f"\nworker RSS: {before:.0f} MiB before the outage, peak {peak:.0f} MiB during it, "

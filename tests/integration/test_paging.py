@@ -12,21 +12,26 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas import Alert, RawNatReport
+from streams.jsonl import envelope, key_for
+from streams.progress import wait_while_moving
 from streams.settings import Settings
-from streams.simulator.playback import envelope, key_for
 from tests.integration import story
 from tests.integration.helpers import (
+    STALL,
+    Tail,
     Worker,
-    consume_all,
-    group_lag_of,
+    drained,
+    poll_query,
     produce,
+    read_all,
     running_worker,
 )
 
@@ -60,12 +65,13 @@ class Webhook:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def pages_for(self, dedup_key: str) -> list[tuple[float, str]]:
+    def pages_for(self, dedup_key: str, *, prefix: bool = False) -> list[tuple[float, str]]:
         return [
             (at, path)
             for at, path, body in self.pages
             for alert in body["alerts"]
-            if alert["labels"].get("dedup_key") == dedup_key
+            if (key := alert["labels"].get("dedup_key", "")) == dedup_key
+            or (prefix and key.startswith(dedup_key))
         ]
 
 
@@ -91,11 +97,16 @@ def alertmanager(webhook: Webhook, tmp_path_factory: pytest.TempPathFactory) -> 
     port = free_port()
     log = (directory / "alertmanager.log").open("wb")
     process = subprocess.Popen(
-        [binary, f"--config.file={directory / 'alertmanager.yml'}",
-         f"--storage.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            binary,
+            f"--config.file={directory / 'alertmanager.yml'}",
+            f"--storage.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -137,11 +148,13 @@ def test_a_positive_pages_within_10s_once_even_after_a_replay(
     tested = datetime.now(UTC)
     send(settings, *story.antigen("ag-live-positive", who, tested, result="positive"))
     key = "positive:ag-live-positive"
-    deadline = time.monotonic() + 30
-    while not webhook.pages_for(key) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    pages = webhook.pages_for(key)
-    assert pages, f"no page for {key}; worker log:\n{paging_worker.log()[-3000:]}"
+    pages = wait_while_moving(
+        lambda: webhook.pages_for(key),
+        paging_worker.signs,
+        what=f"a page for {key}",
+        stall=STALL,
+        interval=0.1,
+    )
     arrived, path = pages[0]
     latency = arrived - tested.timestamp()
     print(f"\npositive antigen -> webhook {path}: {latency:.2f} s after its event time")
@@ -149,12 +162,9 @@ def test_a_positive_pages_within_10s_once_even_after_a_replay(
     assert path == "/tangu-duty"  # critical, park tangu-green-bay
 
     # Replay the alerts topic: every alert is posted to Alertmanager again.
-    alerts = consume_all(settings, "sentinel.alerts", until=1)
+    alerts = read_all(settings, "sentinel.alerts")
     produce(settings, "sentinel.alerts", [(r.key, r.value) for r in alerts])
-    deadline = time.monotonic() + 60
-    while group_lag_of(settings, "sentinel.alerts") > 0:
-        assert time.monotonic() < deadline, "the dispatcher did not take the replayed alerts"
-        time.sleep(0.3)
+    drained(settings, "sentinel.alerts")
     time.sleep(8)  # more than two group intervals of the critical route (3 s in this test)
     assert len(webhook.pages_for(key)) == 1, webhook.pages
 
@@ -165,12 +175,155 @@ def test_old_alerts_are_not_paged(
     (who,) = story.people(1)
     long_ago = datetime(2022, 4, 14, 2, 0, tzinfo=UTC)
     send(settings, *story.antigen("ag-2022-positive", who, long_ago, result="positive"))
-    deadline = time.monotonic() + 60
-    while "not paging 1 alerts older than" not in paging_worker.log():
-        assert time.monotonic() < deadline, "the old alert did not reach the dispatcher"
-        time.sleep(0.3)
-    time.sleep(4)
+    wait_while_moving(
+        lambda: "not paging 1 alerts learnt more than" in paging_worker.log(),
+        paging_worker.signs,
+        what="the old alert at the dispatcher",
+        stall=STALL,
+        interval=0.3,
+    )
+    time.sleep(4)  # two of Alertmanager's group intervals (3 s here): a page would show
     assert webhook.pages_for("positive:ag-2022-positive") == []
+
+
+def page_of(webhook: Webhook, worker: Worker, key: str) -> tuple[float, str]:
+    pages = wait_while_moving(
+        lambda: webhook.pages_for(key),
+        worker.signs,
+        what=f"a page for {key}",
+        stall=STALL,
+        interval=0.1,
+    )
+    return pages[0]
+
+
+def test_a_lab_positive_reported_30_hours_after_its_sample_pages_at_once(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    (who,) = story.people(1)
+    reported = datetime.now(UTC)
+    nat = RawNatReport(
+        event_id="nat-slow-lab",
+        event_time=reported,
+        id_number=who.id_number,
+        sample_time=reported - timedelta(hours=30),
+        result="positive",
+        lab="cdc",
+    )
+    send(settings, "health.nat", nat)
+    arrived, path = page_of(webhook, paging_worker, "positive:nat-slow-lab")
+    print(
+        f"\npositive NAT, sampled 30 h before: paged {arrived - reported.timestamp():.2f} s "
+        "after its report"
+    )
+    assert arrived - reported.timestamp() <= 10
+    assert path == "/duty"  # a lab result belongs to no park: the district's duty
+    time.sleep(8)  # two of the critical route's group intervals (3 s here): no second page
+    assert len(webhook.pages_for("positive:nat-slow-lab")) == 1
+
+
+def test_a_positive_found_26_hours_after_a_release_pages_once_and_denies(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    crew = story.people(2)
+    entered = datetime.now(UTC) - timedelta(hours=26)
+    decisions = Tail(settings, "sentinel.decisions")
+    try:
+        send(settings, *story.entry("released-26h", crew, at=entered, plate="沪D26262"))
+        for n, who in enumerate(crew):
+            send(settings, *story.antigen(f"ag-26h-{n}", who, entered + timedelta(minutes=5)))
+        decisions.wait(
+            lambda r: b'"released-26h"' in r.value and b'"outcome":"release"' in r.value,
+            what="the release, 26 h ago",
+        )
+        reported = datetime.now(UTC)
+        nat = RawNatReport(
+            event_id="nat-26h",
+            event_time=reported,
+            id_number=crew[0].id_number,
+            sample_time=entered - timedelta(hours=2),
+            result="positive",
+            lab="cdc",
+        )
+        send(settings, "health.nat", nat)
+        arrived, _ = page_of(webhook, paging_worker, "positive:nat-26h")
+        assert arrived - reported.timestamp() <= 10
+        decisions.wait(
+            lambda r: b'"released-26h"' in r.value and b'"outcome":"deny"' in r.value,
+            what="the released entry's decision revised to a denial",
+        )
+    finally:
+        decisions.close()
+    time.sleep(8)
+    assert len(webhook.pages_for("positive:nat-26h")) == 1
+
+
+def test_a_replay_of_last_months_alerts_pages_nobody(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    old = Alert(
+        event_id="positive:old-month",
+        event_time=month_ago,
+        severity="critical",
+        rule="no_positive",
+        subject="p_" + "3" * 32,
+        dedup_key="positive:old-month",
+        park="tangu-green-bay",
+        message="positive antigen result",
+        detected_at=month_ago,
+    )
+    skipped = paging_worker.log().count("not paging 1 alerts learnt more than")
+    produce(settings, "sentinel.alerts", [(old.dedup_key.encode(), old.model_dump_json().encode())])
+    wait_while_moving(
+        lambda: paging_worker.log().count("not paging 1 alerts learnt more than") > skipped,
+        paging_worker.signs,
+        what="the month-old alert at the dispatcher",
+        stall=STALL,
+    )
+    time.sleep(4)
+    assert webhook.pages_for("positive:old-month") == []
+
+
+def test_a_red_code_pages_at_once_and_a_positive_is_traced_into_clickhouse(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    # DOMAIN rule 3: red denies and isolates, a page at once, whatever the rule's `alert` says.
+    now = datetime.now(UTC)
+    red = story.people(2)
+    send(
+        settings, *story.entry("red-code", red, at=now, plate="沪R00001", colours=["red", "green"])
+    )
+    pages = wait_while_moving(
+        lambda: webhook.pages_for("health_code:red-code:", prefix=True),
+        paging_worker.signs,
+        what="a page for the red code",
+        stall=STALL,
+        interval=0.1,
+    )
+    assert pages[0][1] == "/tangu-duty"  # critical, at the park's duty pager
+
+    # Rule 15: a positive traces the person's co-occupants and the vehicles through the same gate
+    # around the same time, into ClickHouse (table contacts) for the analysts.
+    # Times within the park's lateness (10 min) and ingestion's future tolerance (5 min).
+    crew, neighbour = story.people(2), story.people(1)
+    before, after = now - timedelta(minutes=8), now + timedelta(minutes=2)
+    send(settings, *story.entry("traced", crew, at=before, plate="沪T00001", gate="tinglin-1"))
+    send(
+        settings, *story.entry("same-gate", neighbour, at=after, plate="沪T00002", gate="tinglin-1")
+    )
+    send(settings, *story.antigen("ag-traced", crew[0], now - timedelta(minutes=7), "positive"))
+    contacts = poll_query(
+        settings,
+        "SELECT kind, entry_id, plate FROM contacts FINAL WHERE positive_event_id = %(id)s "
+        "ORDER BY kind, entry_id",
+        {"id": "ag-traced"},
+        rows=2,
+    )
+    assert [(kind, entry, plate) for kind, entry, plate in contacts] == [
+        ("co-occupant", "traced", "沪T00001"),
+        ("same-gate", "same-gate", "沪T00002"),
+    ]
 
 
 def test_metrics_count_the_alert_and_the_page_on_loopback(paging_worker: Worker) -> None:

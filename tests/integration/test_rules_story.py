@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from schemas import Alert, Decision
+from streams.jsonl import envelope, key_for
 from streams.settings import Settings
-from streams.simulator.playback import envelope, key_for
 from tests.integration import story
 from tests.integration.helpers import Tail, Worker, produce
 
@@ -80,19 +80,35 @@ def test_the_27_passenger_car_is_denied_for_all_27_with_one_critical_alert(
     at = story.T0 + timedelta(hours=1)
     send(
         settings,
-        story.entry("bus-1", passengers, at=at, nat_ages=ages, hazmat=False, plate="浙F2K7P9",
-                    gate="caolang-1", origin="浙江省平湖市"),
+        story.entry(
+            "bus-1",
+            passengers,
+            at=at,
+            nat_ages=ages,
+            hazmat=False,
+            plate="浙F2K7P9",
+            gate="caolang-1",
+            origin="浙江省平湖市",
+        ),
         *[
-            story.antigen(f"ag-bus-{i}", who, at + timedelta(minutes=12),
-                          "positive" if i == 13 else "negative", site="caolang-1")
+            story.antigen(
+                f"ag-bus-{i}",
+                who,
+                at + timedelta(minutes=12),
+                "positive" if i == 13 else "negative",
+                site="caolang-1",
+            )
             for i, who in enumerate(passengers)
         ],
-    )  # fmt: skip
+    )
     denied = decided(decisions, "bus-1", lambda d: d.outcome == "deny", "the denial")
     assert len(denied.occupants) == 27
     assert {o.outcome for o in denied.occupants} == {"deny"}
-    critical = raised(alerts, lambda a: a.severity == "critical" and a.rule == "no_positive",
-                      "the positive's page")  # fmt: skip
+    critical = raised(
+        alerts,
+        lambda a: a.severity == "critical" and a.rule == "no_positive",
+        "the positive's page",
+    )
     assert len(critical) == 1
     assert "bus-1" in critical[0].message  # the trace names the car's entry
 
@@ -103,8 +119,18 @@ def test_the_same_plate_at_a_second_gate_raises_an_evasion_alert(
     decided(decisions, "bus-1", lambda d: d.outcome == "deny", "the first gate's denial")
     passengers = story.people(27, "330482")
     at = story.T0 + timedelta(hours=3, minutes=40)
-    send(settings, story.entry("bus-2", passengers, at=at, hazmat=False, plate="浙F2K7P9",
-                               gate="caolang-2", origin="浙江省平湖市"))  # fmt: skip
+    send(
+        settings,
+        story.entry(
+            "bus-2",
+            passengers,
+            at=at,
+            hazmat=False,
+            plate="浙F2K7P9",
+            gate="caolang-2",
+            origin="浙江省平湖市",
+        ),
+    )
     second = decided(decisions, "bus-2", lambda d: "evasion" in d.failed_rules, "evasion")
     assert second.outcome in ("hold", "deny")
     evasion = raised(alerts, lambda a: a.rule == "evasion", "the evasion alert")
@@ -119,18 +145,22 @@ def test_one_visit_raises_an_overdue_alert_after_7_days_with_no_event_for_that_d
     at = story.T0 + timedelta(minutes=30)
     send(
         settings,
-        story.entry("visits-1", [driver, escort], at=at, plate="浙F88888",
-                    origin="浙江省嘉兴市南湖区"),
+        story.entry(
+            "visits-1", [driver, escort], at=at, plate="浙F88888", origin="浙江省嘉兴市南湖区"
+        ),
         story.antigen("ag-v-1", driver, at + timedelta(minutes=5)),
         story.antigen("ag-v-2", escort, at + timedelta(minutes=5)),
         story.visit("visit-1", driver, at + timedelta(days=2), "visits-1"),
-    )  # fmt: skip
+    )
     decided(decisions, "visits-1", lambda d: d.outcome == "release", "the release")
     # Other traffic moves the watermark past the deadline; this driver sends nothing more.
     other, other_escort = story.people(2)
     later = at + timedelta(days=7, hours=1)
     send(settings, story.entry("later-1", [other, other_escort], at=later, plate="沪B77777"))
-    overdue = raised(alerts, lambda a: a.rule == "health_visits" and a.entry_id == "visits-1",
-                     "the overdue-visit alert")  # fmt: skip
+    overdue = raised(
+        alerts,
+        lambda a: a.rule == "health_visits" and a.entry_id == "visits-1",
+        "the overdue-visit alert",
+    )
     assert len(overdue) == 1
     assert "ent-007: 1 of 2 health visits" in overdue[0].message

@@ -3,12 +3,23 @@ canonical topics -> person and vehicle stages -> sentinel.decisions -> ClickHous
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from schemas import Decision
+from streams.jsonl import envelope
 from streams.settings import Settings
+from streams.topics import partition_of
 from tests.integration import story
-from tests.integration.helpers import Tail, Worker, poll_query
+from tests.integration.helpers import (
+    Tail,
+    Worker,
+    poll_query,
+    produce,
+    read_all,
+    running_worker,
+)
 from tests.integration.test_rules_story import send
 
 
@@ -23,8 +34,10 @@ def test_entries_become_decisions_and_clickhouse_rows(settings: Settings, worker
     )
     tail = Tail(settings, "sentinel.decisions")
     try:
-        tail.wait(lambda r: Decision.model_validate_json(r.value).outcome == "release",
-                  what="the fresh truck's release")  # fmt: skip
+        tail.wait(
+            lambda r: Decision.model_validate_json(r.value).outcome == "release",
+            what="the fresh truck's release",
+        )
         tail.wait(lambda r: b'"expired"' in r.value, what="the expired truck's hold")
         keys = {r.key for r in tail.records}
     finally:
@@ -40,6 +53,58 @@ def test_entries_become_decisions_and_clickhouse_rows(settings: Settings, worker
         rows=2,
     )
     assert rows == [
-        ("expired", "hold", ["nat_48h"], "jinshan-2022.1"),
-        ("fresh", "release", [], "jinshan-2022.1"),
+        ("expired", "hold", ["nat_48h"], "jinshan-2022.2"),
+        ("fresh", "release", [], "jinshan-2022.2"),
     ]
+
+
+def test_a_quiet_worker_still_says_when_it_is_ready_and_where_its_board_is(
+    fresh: Settings, tmp_path: Path
+) -> None:
+    # At SENTINEL_LOG_LEVEL=warn the ready line, logged at INFO, was filtered out, and whatever
+    # started the worker (the demo, `worker --detach`, the tests) waited for it forever.
+    with running_worker(fresh, tmp_path, log_level="warn") as quiet:
+        assert quiet.board_url().startswith("http://127.0.0.1:")
+        assert " [INFO] " not in quiet.log()
+
+
+def test_events_keyed_the_old_way_are_still_decided(settings: Settings, worker: Worker) -> None:
+    # Before the park key, entries were keyed by plate and antigen results by ID number. Such a
+    # record lands on another park's partition: the stage sends it again keyed by its park.
+    crew = story.people(2)
+    plate = next(
+        p
+        for p in (f"沪K{n:05d}" for n in range(100))
+        if partition_of(p.encode(), settings.partitions)
+        != partition_of(b"tangu-green-bay", settings.partitions)
+    )
+    at = story.T0 + timedelta(hours=2)
+    old_keys = [
+        (plate.encode(), story.entry("old-keys", crew, at=at, plate=plate)),
+        *[
+            (who.id_number.encode(), story.antigen(f"ag-old-keys-{n}", who, at))
+            for n, who in enumerate(crew)
+        ],
+    ]
+    before = worker.metric_sum("sentinel_rekeyed_total")
+    for key, (topic, event) in old_keys:
+        produce(settings, topic, [(key, json.dumps(envelope(topic, event)["value"]).encode())])
+    # Held first (its antigen results not read yet), then released once they are.
+    rows = poll_query(
+        settings,
+        "SELECT revision, failed_rules FROM decisions FINAL "
+        "WHERE entry_id = %(id)s AND outcome = 'release'",
+        {"id": "old-keys"},
+        rows=1,
+    )
+    assert rows[0][1] == []
+    # Decided from the park's partition, where every worker would look for it (one worker holds
+    # every partition here, so the decision alone would not show it).
+    park = partition_of(b"tangu-green-bay", settings.partitions)
+    copies = [
+        r
+        for r in read_all(settings, "gate.entries")
+        if r.partition == park and dict(r.headers).get("rekeyed_from") and b"old-keys" in r.value
+    ]
+    assert len(copies) == 1 and copies[0].key == b"tangu-green-bay"
+    assert worker.metric_sum("sentinel_rekeyed_total") >= before + 3

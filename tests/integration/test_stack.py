@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from streams.settings import Settings, load_settings
-from streams.stack import Stack, StackError
-from streams.stack.clickhouse import ClickHouseServer
-from streams.stack.kafka import KafkaBroker
-from tests.integration.helpers import consume_all, produce, query
+from tests.integration.helpers import produce, query, read_all
+from workbench.stack import Stack, StackError
+from workbench.stack.clickhouse import ClickHouseServer
+from workbench.stack.kafka import KafkaBroker
 
 
 def test_restart_keeps_kafka_data_and_clickhouse_rows(
@@ -40,7 +40,7 @@ def test_restart_keeps_kafka_data_and_clickhouse_rows(
     assert again["kafka"].startswith("already running")
     assert again["clickhouse"].startswith("already running")
 
-    assert marker in [r.value for r in consume_all(settings, "gate.exits", until=1)]
+    assert marker in [r.value for r in read_all(settings, "gate.exits")]
     assert query(settings, "SELECT outcome FROM decisions WHERE entry_id = 'restart'") == [
         ("hold",)
     ]

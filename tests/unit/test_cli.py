@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
+from workbench.cli import all_commands, main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -123,3 +123,45 @@ def test_report_days_are_checked_before_connecting(capsys: pytest.CaptureFixture
     assert code == 2 and "'4 May' is not a day; write it as 2022-05-04" in output
     code, output = run(["report", "--from", "2022-05-04", "--to", "2022-05-01"], capsys)
     assert code == 2 and "--from 2022-05-04 is after --to 2022-05-01" in output
+
+
+def test_every_command_explains_itself_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in all_commands():
+        assert command.description and command.examples, command.name
+        code, output = run([command.name, "--help"], capsys)
+        assert code == 0
+        assert command.description.split()[0] in output and "examples:" in output, command.name
+    code, output = run(["stack", "--help"], capsys)
+    assert "up: start Kafka and ClickHouse" in output and "down: stop" in output
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = run(["--version"], capsys)
+    assert code == 0 and output.startswith("sentinel ")
+
+
+def test_a_misspelt_setting_says_which_was_meant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SENTINEL_KAFKA_BOOTSRAP", "127.0.0.1:9092")
+    code, output = run(["topics", "list"], capsys)
+    assert code == 2
+    assert "SENTINEL_KAFKA_BOOTSRAP (did you mean SENTINEL_KAFKA_BOOTSTRAP?)" in output
+
+
+@pytest.mark.parametrize(("spelling", "level"), [("WARNING", "warn"), ("critical", "crit")])
+def test_common_spellings_of_log_levels(spelling: str, level: str) -> None:
+    from streams.settings import load_settings
+
+    assert load_settings({"SENTINEL_LOG_LEVEL": spelling}).log_level == level
+
+
+def test_a_namespace_runs_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.settings import load_settings
+
+    settings = load_settings({"SENTINEL_NAMESPACE": "jinshan-2022"})
+    assert settings.topic("gate.entries") == "jinshan-2022.gate.entries"
+    assert settings.app_id == "gate-sentinel-jinshan-2022"
+    assert settings.clickhouse_database == "sentinel_jinshan_2022"
+    code, output = run(["--namespace", "trial", "topics", "list"], capsys)
+    assert code == 0 and "trial.gate.entries" in output

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from schemas import AntigenTest, VehicleEntry
+from schemas import NatReport, VehicleEntry
 from streams.ingest import Accepted, BadShareGuard, Ingestor, Rejected
 from streams.pseudonym import Pseudonymiser
 from tests.unit import factories as f
@@ -28,7 +28,7 @@ def test_an_entry_leaves_with_pseudonyms_and_no_phone_numbers() -> None:
     result = ingestor().ingest("gate.entries", raw(f.entry()), now=NOW)
     assert isinstance(result, Accepted)
     assert result.topic == "canonical.entries"
-    assert result.key == "沪A12345".encode()
+    assert result.key == b"tangu-green-bay"  # a park's events all go to its partition
     text = result.value.decode()
     for secret in (f.DRIVER_ID, f.ESCORT_ID, "13812345678", "13900001111", "1390000"):
         assert secret not in text
@@ -39,12 +39,15 @@ def test_an_entry_leaves_with_pseudonyms_and_no_phone_numbers() -> None:
     assert driver.nat_sample_time is not None and entry.cargo is not None  # the rest is kept
 
 
-def test_health_events_are_keyed_by_the_pseudonym() -> None:
+def test_on_site_results_are_keyed_by_park_and_lab_reports_by_the_pseudonym() -> None:
     result = ingestor().ingest("health.antigen", raw(f.antigen()), now=NOW)
     assert isinstance(result, Accepted) and result.topic == "canonical.antigen"
-    event = AntigenTest.model_validate_json(result.value)
-    assert result.key == event.person.encode()
+    assert result.key == b"tangu-green-bay"
     assert f.DRIVER_ID not in result.value.decode()
+    lab = ingestor().ingest("health.nat", raw(f.nat()), now=NOW)
+    assert isinstance(lab, Accepted) and lab.topic == "canonical.nat"
+    assert lab.key == NatReport.model_validate_json(lab.value).person.encode()
+    assert lab.park is None
 
 
 def test_pseudonyms_are_stable_per_key_and_differ_across_keys() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streams import json_schemas
+from workbench import schema_files as json_schemas
 
 
 def test_checked_in_schemas_match_the_models() -> None:

@@ -11,7 +11,9 @@ import pytest
 from chdb import session as chdb_session
 
 from schemas import Alert, Decision, RuleResult
-from streams.backtest import FAR_FUTURE
+from schemas.resolution import ResolutionOutcome
+from schemas.trace import Contact, ContactTrace
+from streams.engine import FAR_FUTURE
 from streams.ingest import Accepted, Ingestor
 from streams.migrate import (
     MigrationError,
@@ -20,9 +22,10 @@ from streams.migrate import (
     split_statements,
 )
 from streams.pseudonym import Pseudonymiser
-from streams.simulator.jinshan import Params, generate
+from streams.rules import DEFAULT_RULESET
 from streams.sink.rows import COLUMNS, MAPPERS, Row, decision_row
 from tests.simulated_tables import values_sql
+from workbench.simulator.jinshan import Params, generate
 
 
 @pytest.fixture
@@ -99,29 +102,87 @@ def test_decision_rows_fit_the_decisions_table(chdb: object) -> None:
 
 
 def test_every_mapper_fits_its_table(chdb: object) -> None:
-    """One simulated event of each canonical topic, plus an alert, through its mapper and into
-    the real DDL; the row counts come back per table."""
+    """One record of every topic the sink writes, through its mapper and into the real DDL; the
+    row counts come back per table."""
     execute = executor(chdb)
     apply_migrations(execute, "sentinel", load_migrations())
-    ingestor = Ingestor(Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20,
-                        future_tolerance=timedelta(0))  # fmt: skip
+    ingestor = Ingestor(
+        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+    )
     samples: dict[str, bytes] = {}
     for topic, event in generate(Params(seed=3)).events:
         accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
         assert isinstance(accepted, Accepted)
-        samples.setdefault(accepted.topic, accepted.value)
-    alert = Alert(event_id="a-1", event_time=datetime(2022, 4, 2, tzinfo=UTC),
-                  severity="warning", rule="health_visits", subject="p_" + "0" * 32,
-                  dedup_key="visits-overdue:e-1:p", park="tangu", enterprise="ent-1",
-                  message="enterprise ent-1: 1 of 2 health visits made")  # fmt: skip
+        if accepted.topic is not None:
+            samples.setdefault(accepted.topic, accepted.value)
+    at = datetime(2022, 4, 2, tzinfo=UTC)
+    alert = Alert(
+        event_id="a-1",
+        event_time=at,
+        severity="warning",
+        rule="health_visits",
+        subject="p_" + "0" * 32,
+        dedup_key="visits-overdue:e-1:p",
+        park="tangu",
+        enterprise="ent-1",
+        message="enterprise ent-1: 1 of 2 health visits made",
+        detected_at=at,
+    )
     samples["sentinel.alerts"] = alert.model_dump_json().encode()
+    closed = alert.model_copy(update={"resolved_at": at + timedelta(hours=1)})
+    trace = ContactTrace(
+        event_id="trace:ag-1:tangu",
+        event_time=at,
+        park="tangu",
+        person="p_" + "1" * 32,
+        positive_event_id="ag-1",
+        entries=("e-1",),
+        contacts=(
+            Contact(
+                kind="co-occupant",
+                entry_id="e-1",
+                plate="沪A12345",
+                gate="g1",
+                time=at,
+                person="p_" + "2" * 32,
+                via="e-1",
+            ),
+            Contact(
+                kind="same-gate", entry_id="e-2", plate="沪B12345", gate="g1", time=at, via="e-1"
+            ),
+        ),
+    )
+    samples["sentinel.traces"] = trace.model_dump_json().encode()
+    samples["canonical.resolutions"] = (
+        ResolutionOutcome(
+            event_id="r-1",
+            event_time=at,
+            park="tangu",
+            entry_id="e-1",
+            officer="officer-7",
+            action="released_after_check",
+            reason="papers checked",
+            accepted=True,
+            gate="g1",
+            plate="沪A12345",
+            superseded_revision=1,
+            revision=2,
+        )
+        .model_dump_json()
+        .encode()
+    )
+    samples["sentinel.rulesets"] = DEFAULT_RULESET.read_bytes()
     expected: dict[str, int] = {}
     for topic, mapper in MAPPERS.items():
         if topic == "sentinel.decisions":
             continue  # above
         by_table: dict[str, list[Row]] = {}
-        for table, row in mapper(samples[topic]):
-            by_table.setdefault(table, []).append(row)
+        values = [samples[topic]] + (
+            [closed.model_dump_json().encode()] if topic == "sentinel.alerts" else []
+        )
+        for value in values:
+            for table, row in mapper(value, 1_650_000_000_000):
+                by_table.setdefault(table, []).append(row)
         for table, rows in by_table.items():
             insert(execute, table, rows)
             expected[table] = len(rows)

@@ -58,17 +58,21 @@ def test_alertmanager_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (["severity=critical", "park=tangu-green-bay", "alertname=no_positive"],
-         "tangu-duty-pager"),
+        (
+            ["severity=critical", "park=tangu-green-bay", "alertname=no_positive"],
+            "tangu-duty-pager",
+        ),
         (["severity=critical", "park=elsewhere", "alertname=evasion"], "duty-pager"),
-        (["severity=warning", "alertname=health_visits", "enterprise=ent-001"],
-         "enterprise-ent-001"),
+        (
+            ["severity=warning", "alertname=health_visits", "enterprise=ent-001"],
+            "enterprise-ent-001",
+        ),
         (["severity=warning", "alertname=health_visits", "enterprise=ent-002"], "enterprises"),
         (["severity=warning", "alertname=dwell", "park=tangu-green-bay"], "park-operations"),
         (["severity=critical", "alertname=SentinelWorkerDown"], "pipeline-oncall"),
         (["severity=warning", "alertname=SentinelGateSilent"], "pipeline-oncall"),
     ],
-)  # fmt: skip
+)
 def test_alerts_are_routed_by_severity_park_and_enterprise(
     labels: list[str], receiver: str
 ) -> None:
@@ -100,9 +104,16 @@ def test_dashboards_and_rules_use_only_metrics_that_exist() -> None:
 
 def test_every_dashboard_promql_parses(tmp_path: Path) -> None:
     queries = [query for _, _, query in dashboard_targets("prometheus")]
-    rules = {"groups": [{"name": "panels", "rules": [
-        {"record": f"panel:{n}", "expr": query} for n, query in enumerate(queries)
-    ]}]}  # fmt: skip
+    rules = {
+        "groups": [
+            {
+                "name": "panels",
+                "rules": [
+                    {"record": f"panel:{n}", "expr": query} for n, query in enumerate(queries)
+                ],
+            }
+        ]
+    }
     (tmp_path / "panels.yml").write_text(json.dumps(rules))  # JSON is YAML
     result = tool("promtool", "check", "rules", str(tmp_path / "panels.yml"))
     assert result.returncode == 0 and len(queries) > 10, result.stdout + result.stderr

@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.simulator.playback import PlaybackError, key_for, read_jsonl
+from streams.jsonl import JsonlError, key_for, read_jsonl
 
 
 def test_keys_come_from_the_catalogue_unless_given() -> None:
-    assert key_for({"topic": "gate.entries", "value": {"plate": "沪A12345"}}) == "沪A12345".encode()
+    entry = {"plate": "沪A12345", "park": "tangu"}
+    assert key_for({"topic": "gate.entries", "value": entry}) == b"tangu"  # by park
+    assert key_for({"topic": "health.visits", "value": {"park": "tangu"}}) == b"tangu"
     assert key_for({"topic": "health.nat", "value": {"id_number": "X1"}}) == b"X1"
     assert key_for({"topic": "ref.risk-areas", "value": {"region": "310116"}}) == b"310116"
     assert key_for({"topic": "gate.entries", "key": "k", "value": {"plate": "p"}}) == b"k"
@@ -26,7 +28,7 @@ def test_keys_come_from_the_catalogue_unless_given() -> None:
 def test_a_bad_line_names_the_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text('{"topic": "gate.exits", "value": {}}\n' + line + "\n")
-    with pytest.raises(PlaybackError, match=message.replace("{", r"\{").replace(".", r"\.")):
+    with pytest.raises(JsonlError, match=message.replace("{", r"\{").replace(".", r"\.")):
         list(read_jsonl(path))
 
 
@@ -37,7 +39,7 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
 
 
 def test_pacing_follows_event_time_at_the_given_speed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams.simulator import playback
+    from workbench import playback
 
     clock = {"now": 100.0}
     slept: list[float] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.stack._process import ManagedProcess, StackError, alive, wait_until
+from workbench.stack._process import ManagedProcess, StackError, alive, wait_until
 
 
 def managed(tmp_path: Path, marker: str = "sleep") -> ManagedProcess:
@@ -65,7 +65,7 @@ def test_wait_until_reports_a_crash_with_the_log(tmp_path: Path) -> None:
 
 def test_a_kafka_cluster_id_never_looks_like_an_option() -> None:
     # One in 64 random ids started with "-", and the storage tool took it for an option.
-    from streams.stack.kafka import new_cluster_id
+    from workbench.stack.kafka import new_cluster_id
 
     ids = [new_cluster_id() for _ in range(5000)]
     assert not [i for i in ids if i.startswith("-")]

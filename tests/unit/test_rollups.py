@@ -20,17 +20,34 @@ OCCUPANT = {"person": "p_" + "1" * 32, "role": "driver"}
 
 
 def entry(entry_id: str = "e1", at: datetime = T0) -> VehicleEntry:
-    return VehicleEntry(event_id=entry_id, event_time=at, park="tangu", gate="g1",
-                        plate="沪A12345", hazmat=False, vehicle_class="truck",
-                        gate_class="general", origin_region="x",
-                        occupants=(OCCUPANT,))  # fmt: skip
+    return VehicleEntry(
+        event_id=entry_id,
+        event_time=at,
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        hazmat=False,
+        vehicle_class="truck",
+        gate_class="general",
+        origin_region="x",
+        occupants=(OCCUPANT,),
+    )
 
 
 def decision(revision: int, outcome: str, *failed: str, entry_id: str = "e1") -> Decision:
     rules = tuple(RuleResult(rule=r, status="fail", outcome=outcome) for r in failed)
-    return Decision(event_id=f"{entry_id}:{revision}", event_time=T0, entry_id=entry_id,
-                    revision=revision, park="tangu", gate="g1", plate="沪A12345",
-                    outcome=outcome, rules=rules, ruleset_version="v1")  # fmt: skip
+    return Decision(
+        event_id=f"{entry_id}:{revision}",
+        event_time=T0,
+        entry_id=entry_id,
+        revision=revision,
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        outcome=outcome,
+        rules=rules,
+        ruleset_version="v1",
+    )
 
 
 def apply(rollups: Rollups, shard: int, decisions: list[Decision]) -> None:
@@ -82,8 +99,14 @@ def test_an_older_revision_after_a_newer_one_changes_nothing() -> None:
 def test_dwell_counts_the_earliest_exit_of_an_entry() -> None:
     rollups = Rollups()
     key, fact = fold_entry(entry(), None)
-    out = VehicleExit(event_id="x1", event_time=T0 + timedelta(hours=5), park="tangu",
-                      gate="g1", plate="沪A12345", entry_id="e1")  # fmt: skip
+    out = VehicleExit(
+        event_id="x1",
+        event_time=T0 + timedelta(hours=5),
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        entry_id="e1",
+    )
     later = out.model_copy(update={"event_id": "x2", "event_time": T0 + timedelta(hours=9)})
     _, fact = fold_exit(out, fact)
     assert fold_exit(later, fact) is None and fold_exit(out, fact) is None
@@ -95,8 +118,14 @@ def test_dwell_counts_the_earliest_exit_of_an_entry() -> None:
 
 
 def test_an_exit_before_its_entry_waits_for_it() -> None:
-    out = VehicleExit(event_id="x1", event_time=T0 + timedelta(hours=2), park="tangu",
-                      gate="g1", plate="沪A12345", entry_id="e1")  # fmt: skip
+    out = VehicleExit(
+        event_id="x1",
+        event_time=T0 + timedelta(hours=2),
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        entry_id="e1",
+    )
     key, fact = fold_exit(out, None)
     rollups = Rollups()
     rollups.put(0, key, fact)

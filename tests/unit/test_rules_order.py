@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import HealthVisit, NatReport, VehicleExit
-from streams.rules import Engine
+from streams.engine import Engine
 from tests.unit.test_rules_scenarios import RULES, T0, antigen, entry, occupant, person
 
 FINAL = T0 + timedelta(days=9)
@@ -67,6 +67,7 @@ def crossings(draw: st.DrawFn) -> list[Any]:
                 HealthVisit(
                     event_id=f"v{truck}-{day}",
                     event_time=at + timedelta(days=day + 1),
+                    park="tangu",
                     person=person(crew[0]),
                     enterprise="ent-001",
                     entry_id=f"e{truck}",
@@ -100,7 +101,9 @@ def outcome_of(events: list[Any]) -> tuple[Any, ...]:
         )
         for entry_id, d in engine.current().items()
     }
-    return tuple(sorted(decisions.items())), tuple(sorted(a.dedup_key for a in engine.alerts))
+    # An alert sent again with more in it (a contact trace grown by an entry read later) is the
+    # same alert: its dedup key.
+    return tuple(sorted(decisions.items())), tuple(sorted({a.dedup_key for a in engine.alerts}))
 
 
 @settings(max_examples=150, deadline=None)

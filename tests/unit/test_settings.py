@@ -54,7 +54,7 @@ def test_settings_are_frozen() -> None:
         ("SENTINEL_CLICKHOUSE_URL", "http://127.0.0.1:8123", "expected clickhouse://"),
         ("SENTINEL_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/", "database name"),
         ("SENTINEL_CLICKHOUSE_URL", "clickhouse://127.0.0.1:99999/db", "bad port"),
-        ("SENTINEL_LOG_LEVEL", "warning", "crit, error, warn, info or debug"),
+        ("SENTINEL_LOG_LEVEL", "loud", "crit, error, warn, info or debug"),
         ("SENTINEL_SINK_BATCH_ROWS", "0", "greater than or equal to 1"),
         ("SENTINEL_TOPIC_PREFIX", "has space", "should match pattern"),
     ],

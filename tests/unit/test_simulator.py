@@ -11,11 +11,11 @@ import pytest
 
 from schemas import RawAntigenTest, RawHealthVisit, RawVehicleEntry, VehicleExit
 from streams.ingest import Accepted, Ingestor
+from streams.jsonl import envelope
 from streams.pseudonym import Pseudonymiser
-from streams.simulator import Params, Scenario, generate
-from streams.simulator.jinshan import TZ
-from streams.simulator.playback import envelope
-from streams.simulator.traffic import HOURLY_PERCENT
+from workbench.simulator import Params, Scenario, generate
+from workbench.simulator.jinshan import TZ
+from workbench.simulator.traffic import HOURLY_PERCENT
 
 
 @cache

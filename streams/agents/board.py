@@ -1,0 +1,125 @@
+"""The board stage: the worker's HTTP server, with the live gate board at ``/``, its data at
+``/api/board``, and the Prometheus metrics at ``/metrics``. Bound to loopback by default
+(``SENTINEL_HTTP_HOST``).
+
+The board's recent decisions and alerts come from ``sentinel.decisions`` and ``sentinel.alerts``,
+read by this worker with its own consumer (every partition, outside the group), so each worker's
+board shows the whole park. Its figures are the rollups in ClickHouse, read every two seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import faust
+from aiohttp import web
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from schemas import Alert, Decision
+from streams import metrics
+from streams.agents.follow import Follower
+from streams.board import RECENT, Board
+from streams.ingest import describe
+from streams.parktime import local_day
+from streams.report import build_report
+from streams.settings import Settings
+from streams.worker import announce
+
+log = logging.getLogger(__name__)
+BOARD_URL_MARKER = "gate board on"
+RECENT_PER_PARTITION = 3
+
+
+def register(app: faust.App, settings: Settings) -> None:
+    board = Board()
+
+    async def html(_: web.Request) -> web.Response:
+        html = resources.files("streams.web").joinpath("board.html").read_text()
+        return web.Response(text=html, content_type="text/html")
+
+    async def data(_: web.Request) -> web.Response:
+        read_decisions()
+        return web.json_response(board.to_json())
+
+    async def scrape(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def serve() -> None:
+        server = web.Application()
+        server.add_routes(
+            [web.get("/", html), web.get("/api/board", data), web.get("/metrics", scrape)]
+        )
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as exc:  # the pipeline matters more than its board: run on without it
+            log.error(
+                "no gate board and no /metrics: cannot listen on %s:%d (%s); set "
+                "SENTINEL_HTTP_PORT to a free port, or 0 to pick one",
+                settings.http_host,
+                settings.http_port,
+                exc.strerror,
+            )
+            return
+        port = runner.addresses[0][1]
+        where = f"http://{settings.http_host}:{port}/"
+        announce(log, settings, "%s %s (metrics at /metrics)", BOARD_URL_MARKER, where)
+
+    # Decisions arrive by the thousand in a replay and the board shows thirty: the latest are
+    # kept as read, and decoded when the board is asked for.
+    unread: deque[bytes] = deque(maxlen=RECENT * 4)
+
+    def on_decision(record: Any) -> None:
+        if record.value is not None:
+            unread.append(record.value)
+
+    def read_decisions() -> None:
+        while unread:
+            value = unread.popleft()
+            try:
+                board.on_decision(Decision.model_validate_json(value))
+            except ValidationError as exc:
+                metrics.UNREADABLE.labels("sentinel.decisions").inc()
+                log.error("gate board: skipped an unreadable decision (%s)", describe(exc))
+
+    def on_alert(record: Any) -> None:
+        if record.value is not None:
+            board.on_alert(Alert.model_validate_json(record.value))
+
+    decisions = Follower(settings, "sentinel.decisions", on_decision, tail=RECENT_PER_PARTITION)
+    alerts = Follower(settings, "sentinel.alerts", on_alert, tail=RECENT_PER_PARTITION)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def board_follows_decisions() -> None:
+        await decisions.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def board_follows_alerts() -> None:
+        await alerts.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_figures() -> None:
+        client = Client.from_url(settings.clickhouse_url)
+
+        def execute(sql: str) -> list[tuple[Any, ...]]:
+            return list(client.execute(sql))
+
+        while True:
+            try:
+                report = await asyncio.to_thread(build_report, execute)
+                board.on_report(report, local_day(datetime.now(UTC)))
+            except (ClickHouseError, OSError, EOFError) as exc:
+                log.warning("gate board: cannot read ClickHouse (%s); retrying", type(exc).__name__)
+                client.disconnect()
+            await asyncio.sleep(2.0)

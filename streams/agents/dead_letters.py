@@ -1,0 +1,62 @@
+"""Dead letters, as every stage sends them to ``sentinel.dlq``: the refused record's raw bytes and
+key, untouched, with headers that say where it came from, which stage refused it and why
+(``schemas/dead_letter.py``). A record too big to forward (the producer's request limit is below
+the broker's message limit) keeps its first 64 KiB, and the headers its size and SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from asyncio import Future
+from typing import Any, Literal
+
+from schemas import DeadLetter
+from streams import metrics
+
+FORWARD_LIMIT = 900_000  # bytes: under the producer's max request size (1,000,000)
+KEPT_WHEN_TRUNCATED = 64 * 1024
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DeadLetters:
+    def __init__(self, producer: Any, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    async def send(
+        self,
+        record: Any,
+        source: str,
+        stage: Literal["ingest", "decide", "follow", "sink", "dispatch"],
+        error_class: str,
+        message: str,
+        schema_version: int = 1,
+    ) -> Future[Any]:
+        """Dead-letter ``record`` (a Kafka record: topic, partition, offset, timestamp, key,
+        value); the delivery future."""
+        value = record.value
+        headers = DeadLetter(
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            source_timestamp=int(record.timestamp * 1000)
+            if isinstance(record.timestamp, float)
+            else int(record.timestamp or 0),
+            stage=stage,
+            error_class=error_class,
+            error_message=message[:1000],
+            worker_id=WORKER_ID,
+            schema_version=schema_version,
+        ).headers()
+        if value is not None and len(value) > FORWARD_LIMIT:
+            headers += [
+                ("truncated_from_bytes", str(len(value)).encode()),
+                ("sha256", hashlib.sha256(value).hexdigest().encode()),
+            ]
+            value = value[:KEPT_WHEN_TRUNCATED]
+        metrics.DEAD_LETTERS.labels(source, error_class).inc()
+        future: Future[Any] = await self._producer.send(
+            self._topic, record.key, value, None, None, headers
+        )
+        return future

@@ -1,0 +1,146 @@
+"""The alert dispatcher: ``sentinel.alerts`` -> Alertmanager's API (``SENTINEL_ALERTMANAGER_URL``).
+
+An alert's labels are its identity: ``alertname`` (the rule), ``severity``, ``park``, ``gate``,
+``enterprise`` and the stable ``dedup_key``. Posting the same alert again (a replayed topic, a
+retry after a failed post) changes nothing in Alertmanager, which notifies a group once and then
+only every ``repeat_interval`` (deploy/alertmanager/alertmanager.yml). An alert sent again with
+``resolved_at`` is posted ending then, which closes it.
+
+Paging judges by when the pipeline learnt of an alert (``detected_at``, in event time), not by
+what it is about: a lab result reported 30 h after its sample pages at once; an alert learnt more
+than ``SENTINEL_PAGE_MAX_AGE_SECONDS`` ago (last month's, replayed) pages nobody: it is in
+ClickHouse. Records are acked only once Alertmanager accepted them, or refused them for good:
+a 4xx answer (our request is wrong, retrying cannot help) is logged and dead-lettered; a 5xx or
+an unreachable Alertmanager is retried with capped backoff, for as long as it takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import faust
+
+from schemas import Alert
+from streams import metrics
+from streams.agents._topics import Topics
+from streams.agents.dead_letters import DeadLetters
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+FIRING_FOR = timedelta(hours=24)  # how long Alertmanager keeps an alert firing after its post
+
+
+def payload(alert: Alert, now: datetime) -> dict[str, Any]:
+    """An Alertmanager v2 alert. Labels carry no person: the subject is a pseudonym or a plate,
+    and it goes in an annotation, not in the identity."""
+    labels = {
+        "alertname": alert.rule,
+        "severity": alert.severity,
+        "park": alert.park,
+        "dedup_key": alert.dedup_key,
+        "source": "gate-sentinel",
+    }
+    if alert.gate:
+        labels["gate"] = alert.gate
+    if alert.enterprise:
+        labels["enterprise"] = alert.enterprise
+    annotations = {"summary": alert.message, "subject": alert.subject}
+    if alert.entry_id:
+        annotations["entry_id"] = alert.entry_id
+    ends = alert.resolved_at or max(now, alert.detected_at) + FIRING_FOR
+    return {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": alert.event_time.isoformat(),
+        "endsAt": ends.isoformat(),
+    }
+
+
+def to_page(alerts: list[Alert], now: datetime, max_age: timedelta) -> list[Alert]:
+    """The alerts to post: those learnt within ``max_age`` (and their closings)."""
+    return [a for a in alerts if now - a.detected_at <= max_age]
+
+
+class Refused(Exception):
+    """Alertmanager answered 4xx: the request is wrong; retrying cannot help."""
+
+
+def register(app: faust.App, topics: Topics, settings: Settings) -> None:
+    if not settings.alertmanager_url:
+        return
+    url = settings.alertmanager_url.rstrip("/") + "/api/v2/alerts"
+    max_age = timedelta(seconds=settings.page_max_age_seconds)
+    dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
+
+    async def post(session: aiohttp.ClientSession, alerts: list[dict[str, Any]]) -> None:
+        delay, attempt = 0.5, 1
+        while True:
+            try:
+                async with session.post(url, json=alerts) as response:
+                    if response.status < 300:
+                        return
+                    text = (await response.text())[:200]
+                    if 400 <= response.status < 500 and response.status != 429:
+                        raise Refused(f"HTTP {response.status}: {text}")
+                    reason = f"HTTP {response.status}: {text}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason = type(exc).__name__
+            metrics.PAGE_FAILURES.inc()
+            log.warning(
+                "posting %d alerts to %s failed (attempt %d: %s); retry in %.1fs",
+                len(alerts),
+                url,
+                attempt,
+                reason,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay, attempt = min(delay * 2, 10.0), attempt + 1
+
+    @app.agent(topics("sentinel.alerts"), name="dispatch_alerts")
+    async def dispatch_alerts(stream: faust.StreamT[bytes]) -> None:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async for batch in stream.take_events(200, within=0.05):  # type: ignore[attr-defined]
+                # Everything is caught here: an exception inside a take() batch would ack the
+                # whole batch unhandled (faust-streaming#315).
+                now = datetime.now(UTC)
+                alerts: list[Alert] = []
+                for event in batch:
+                    try:
+                        alerts.append(Alert.model_validate_json(event.value))
+                    except Exception as exc:  # noqa: BLE001
+                        await dlq.send(
+                            event.message,
+                            "sentinel.alerts",
+                            "dispatch",
+                            type(exc).__name__,
+                            "not an alert",
+                        )
+                fresh = to_page(alerts, now, max_age)
+                if len(fresh) < len(alerts):
+                    log.info(
+                        "not paging %d alerts learnt more than %s ago",
+                        len(alerts) - len(fresh),
+                        max_age,
+                    )
+                if not fresh:
+                    continue
+                try:
+                    await post(session, [payload(a, now) for a in fresh])
+                except Refused as refused:
+                    log.error(
+                        "Alertmanager refused %d alerts (%s); dead-lettered", len(fresh), refused
+                    )
+                    for event in batch:
+                        await dlq.send(
+                            event.message, "sentinel.alerts", "dispatch", "Refused", str(refused)
+                        )
+                    continue
+                for alert in fresh:
+                    if alert.resolved_at is None:
+                        metrics.PAGES.labels(alert.severity).inc()

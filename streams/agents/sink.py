@@ -1,0 +1,116 @@
+"""The sink stage: the canonical topics, decisions, alerts, traces, resolutions and rule sets into
+ClickHouse's tables, in batches, with its own consumer group (``<app id>.sink``).
+
+Not a Faust agent: a batch consumer (aiokafka ``getmany``) costs a twentieth of a Faust message
+per record, and the sink needs nothing of Faust's but offsets, which it commits itself, in this
+order: map the batch's records to rows, insert them table by table (``streams/sink``), dead-letter
+what ClickHouse can never hold and wait for those letters to be delivered, then commit. So
+committed offsets never run ahead of ClickHouse, and a crash replays into tables that collapse the
+replayed rows. ClickHouse down or hung: the insert is retried with backoff and the consumer reads
+nothing meanwhile (backpressure, memory flat). ClickHouse refusing our credentials: the worker
+stops, naming the setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer
+
+from streams import metrics
+from streams.agents.dead_letters import DeadLetters
+from streams.settings import Settings
+from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
+from streams.sink.rows import COLUMNS, MAPPERS, Row
+
+log = logging.getLogger(__name__)
+
+
+class Sink:
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self._app = app
+        self._settings = settings
+        self._writer = ClickHouseWriter(settings.clickhouse_url)
+        self._dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
+        self._prefix = settings.topic_prefix
+
+    async def run(self) -> None:
+        settings = self._settings
+        consumer = AIOKafkaConsumer(
+            *(settings.topic(base) for base in MAPPERS),
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=f"{settings.app_id}.sink",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(
+                    timeout_ms=int(settings.sink_flush_seconds * 1000),
+                    max_records=settings.sink_batch_rows,
+                )
+                records = [r for part in batches.values() for r in part]
+                if records:
+                    await self.write(records)
+                    await consumer.commit()
+        except SinkFatal as fatal:
+            log.critical("the sink stops: %s", fatal)
+            await self._app.crash(fatal)
+        finally:
+            await consumer.stop()
+            self._writer.close()
+
+    async def write(self, records: list[Any]) -> None:
+        """One batch into ClickHouse; what cannot go there to the dead-letter topic."""
+        tables: dict[str, list[Row]] = defaultdict(list)
+        sources: dict[str, list[Any]] = defaultdict(list)  # each row's record
+        letters = []
+        for record in records:
+            base = record.topic.removeprefix(self._prefix)
+            try:
+                mapped = MAPPERS[base](record.value, record.timestamp)
+            except Exception as exc:  # noqa: BLE001 - a record the sink cannot read
+                letters.append(
+                    await self._dlq.send(
+                        record,
+                        base,
+                        "sink",
+                        type(exc).__name__,
+                        f"not a {base} record: {exc}"[:500],
+                    )
+                )
+                continue
+            for table, row in mapped:
+                tables[table].append(row)
+                sources[table].append(record)
+        lettered: set[tuple[str, int, int]] = set()
+        for table, rows in tables.items():
+            refused = await self._writer.write(table, COLUMNS[table], rows)
+            for index in refused:
+                record = sources[table][index]
+                where = (record.topic, record.partition, record.offset)
+                if where in lettered:
+                    continue  # another of its rows was refused: one letter per record
+                lettered.add(where)
+                why = self._writer.refusals[index]
+                log.error(
+                    "ClickHouse refused a row of %s[%d]@%d: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    why,
+                )
+                letters.append(
+                    await self._dlq.send(
+                        record, record.topic.removeprefix(self._prefix), "sink", "RowRefused", why
+                    )
+                )
+        if letters:
+            await asyncio.gather(*letters)
+        metrics.SINK_ROWS.inc(sum(len(rows) for rows in tables.values()))

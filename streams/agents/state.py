@@ -1,0 +1,150 @@
+"""The decide stage's state: one changelog record per entity (``sentinel.decide-state``, compacted,
+one partition per park partition), restored when a partition is assigned.
+
+Not a Faust table. A table writes a changelog record at every assignment, restores every
+partition it holds from its start at every rebalance, and cannot be written by a timer; here the
+stage writes each entity that changed once per batch, after that batch's outputs were delivered
+(``streams/agents/decide.py``), and a partition is read back only when this worker did not hold it.
+Compaction keeps the topic the size of the live state (short segments, tombstones for what was
+forgotten), so a restore takes time in proportion to what is kept, not to history.
+
+Records: ``<park>\\x1f<entity>`` for a park's entities (``streams/engine/records.py``), and
+``<ROLLUPS>\\x1f<fact key>`` for the shard's rollup facts (``streams/rollups.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams import metrics
+from streams.engine import Engine
+from streams.engine import records as park_records
+from streams.rollups import Rollups
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+ROLLUPS = "\x1drollups"  # the "park" of a shard's rollup facts (no park name holds \x1d)
+
+
+class StateStore:
+    """Which partitions this worker holds, restored or being restored."""
+
+    def __init__(self, settings: Settings, engine: Engine, rollups: Rollups) -> None:
+        self._settings = settings
+        self._topic = settings.topic("sentinel.decide-state")
+        self._engine = engine
+        self._rollups = rollups
+        self._restored: dict[int, asyncio.Future[None]] = {}
+        self.parks_of: dict[int, set[str]] = {}  # partition -> the parks restored or seen there
+
+    @property
+    def partitions(self) -> set[int]:
+        return set(self._restored)
+
+    def assign(self, partitions: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Hold exactly ``partitions`` from now on: drop the others' state, start restoring the
+        new ones. Returns the partitions taken (their restore started) and those given up."""
+        wanted = set(partitions)
+        gone = sorted(set(self._restored) - wanted)
+        for partition in gone:
+            self._drop(partition)
+        new = sorted(wanted - set(self._restored))
+        for partition in new:
+            self._restored[partition] = asyncio.ensure_future(self._restore(partition))
+        return new, gone
+
+    async def ready(self, partition: int) -> None:
+        """Wait until ``partition``'s state is restored (at once if it is)."""
+        future = self._restored.get(partition)
+        if future is None:
+            future = self._restored[partition] = asyncio.ensure_future(self._restore(partition))
+        await asyncio.shield(future)
+
+    async def all_ready(self) -> None:
+        await asyncio.gather(*(asyncio.shield(f) for f in self._restored.values()))
+
+    def restored(self, partition: int) -> bool:
+        future = self._restored.get(partition)
+        return future is not None and future.done() and not future.exception()
+
+    def records(
+        self, dirty: Iterable[tuple[str, str, int]]
+    ) -> list[tuple[int, bytes, bytes | None]]:
+        """(partition, key, value) of each dirty entity: (park or ROLLUPS, entity, partition)."""
+        out = []
+        for park, entity, partition in dirty:
+            if park == ROLLUPS:
+                fact = self._rollups.fact(partition, entity)
+                value = None if fact is None else json.dumps(fact, separators=(",", ":")).encode()
+            else:
+                value = park_records.dump(self._engine.parks[park], entity)
+            out.append((partition, park_records.key_of(park, entity), value))
+        return out
+
+    def _drop(self, partition: int) -> None:
+        future = self._restored.pop(partition)
+        future.cancel()
+        for park in self.parks_of.pop(partition, set()):
+            self._engine.parks.pop(park, None)
+        self._rollups.drop_shard(partition)
+
+    async def _restore(self, partition: int) -> None:
+        started = time.monotonic()
+        grouped: dict[str, dict[str, bytes]] = {}
+        count = await read_partition(self._settings, self._topic, partition, grouped)
+        for park, entities in grouped.items():
+            if park == ROLLUPS:
+                for key, value in entities.items():
+                    self._rollups.put(partition, key, json.loads(value))
+                continue
+            park_records.load(self._engine.park(park), entities)
+            self.parks_of.setdefault(partition, set()).add(park)
+        seconds = time.monotonic() - started
+        metrics.RESTORE_SECONDS.observe(seconds)
+        log.info(
+            "partition %d restored: %d parks, %d records read in %.1f s",
+            partition,
+            len(grouped) - (ROLLUPS in grouped),
+            count,
+            seconds,
+        )
+
+
+async def read_partition(
+    settings: Settings, topic: str, partition: int, into: dict[str, dict[str, bytes]]
+) -> int:
+    """Read a state partition from its start to its end now, keeping the latest value of each
+    key (a tombstone removes it); how many records were read."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    count = 0
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        await consumer.seek_to_beginning(tp)
+        while await consumer.position(tp) < end:
+            batches: Any = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            for record in batches.get(tp, ()):
+                count += 1
+                park, entity = park_records.split_key(record.key)
+                if record.value is None:
+                    into.get(park, {}).pop(entity, None)
+                else:
+                    into.setdefault(park, {})[entity] = record.value
+    finally:
+        await consumer.stop()
+    return count

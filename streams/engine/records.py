@@ -1,0 +1,183 @@
+"""A park's state as records for its changelog (``sentinel.decide-state``), and back.
+
+One record per entity, keyed ``<park>\\x1f<kind>:<id>``: an entry the park keeps (``e:``), an
+antigen result (``a:``), a health visit (``v:``), an exit read before its entry (``x:``), a
+forgotten entry's id (``f:``), and the park's clocks (``c:``). A record that is gone is a
+tombstone (value None), so compaction keeps the changelog the size of the live state. Values are
+compact JSON; nothing in them is personal data (pseudonyms only).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from schemas import Alert, VehicleEntry, VehicleExit
+from schemas.decision import ResolutionRef
+from streams.engine.park import (
+    EARLY_EXIT_RETENTION,
+    FORGET_AFTER,
+    VISIT_RETENTION,
+    Park,
+    Tracked,
+    Visit,
+)
+from streams.engine.park import _retention as retention
+from streams.rules.kinds import Evidence, Ref
+from streams.rules.kinds.visits import Obligation
+
+SEP = "\x1f"
+
+
+def key_of(park: str, entity: str) -> bytes:
+    return f"{park}{SEP}{entity}".encode()
+
+
+def split_key(key: bytes) -> tuple[str, str]:
+    park, _, entity = key.decode().partition(SEP)
+    return park, entity
+
+
+def dump(park: Park, entity: str) -> bytes | None:
+    """The record of ``entity`` as the park holds it now; None: it is gone (a tombstone)."""
+    kind, _, ident = entity.partition(":")
+    value: Any = None
+    if kind == "c":
+        value = [_t(park.clock), _t(park.antigen_clock), _t(park.watermark)]
+    elif kind == "e" and (tracked := park.entries.get(ident)) is not None:
+        value = _entry(tracked)
+    elif kind == "a" and (person := park.antigen_ids.get(ident)) is not None:
+        e = next(e for e in park.antigens[person] if e.ref.event_id == ident)
+        value = [person, _t(e.time), e.result, list(e.ref), _t(e.reported)]
+    elif kind == "v" and (visit := park.visit_ids.get(ident)) is not None:
+        value = [visit.person, _t(visit.time), visit.entry_id, visit.served]
+    elif kind == "x" and (exit_ := park.early_exits.get(ident)) is not None:
+        return exit_.model_dump_json().encode()
+    elif kind == "f" and ident in park.forgotten:
+        value = _t(park.forgotten[ident])
+    return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+
+
+def entities(park: Park) -> list[str]:
+    """Every entity the park holds: what its changelog keeps."""
+    return [
+        "c:",
+        *(f"e:{i}" for i in park.entries),
+        *(f"a:{i}" for i in park.antigen_ids),
+        *(f"v:{i}" for i in park.visit_ids),
+        *(f"x:{i}" for i in park.early_exits),
+        *(f"f:{i}" for i in park.forgotten),
+    ]
+
+
+def load(park: Park, records: dict[str, bytes]) -> None:
+    """Rebuild ``park`` from its records (entity -> value), then its indexes and deadlines."""
+    for entity, raw in records.items():
+        kind, _, ident = entity.partition(":")
+        if kind == "x":
+            exit_ = park.early_exits[ident] = VehicleExit.model_validate_json(raw)
+            park.expire("x", ident, exit_.event_time + EARLY_EXIT_RETENTION)
+            continue
+        value = json.loads(raw)
+        if kind == "c":
+            park.clock, park.antigen_clock, park.watermark = map(_d, value)
+        elif kind == "e":
+            tracked = _tracked(value)
+            park.entries[ident] = tracked
+            for occupant in tracked.entry.occupants:
+                park.by_person.setdefault(occupant.person, []).append(ident)
+            park.by_plate.setdefault(tracked.entry.plate, []).append(ident)
+            park.by_gate.setdefault(tracked.entry.gate, []).append(
+                (tracked.entry.event_time, ident)
+            )
+        elif kind == "a":
+            person, time, result, ref, reported = value
+            evidence = Evidence("antigen", _d(time), result, Ref(*ref), _d(reported), park.name)
+            park.antigens.setdefault(person, []).append(evidence)
+            park.antigen_ids[ident] = person
+            park.expire("a", ident, evidence.time + retention(result))
+        elif kind == "v":
+            person, time, entry_id, served = value
+            visit = Visit(ident, person, _d(time), entry_id, served)
+            park.visits.setdefault(person, []).append(visit)
+            park.visit_ids[ident] = visit
+            park.expire("v", ident, visit.time + VISIT_RETENTION)
+        elif kind == "f":
+            park.forgotten[ident] = _d(value)
+            park.expire("f", ident, park.forgotten[ident] + FORGET_AFTER)
+    for index in (park.by_person, park.by_plate):
+        for ids in index.values():
+            ids.sort(key=lambda i: park.entries[i].entry.event_time)
+    for passages in park.by_gate.values():
+        passages.sort()
+    park.schedule_all()
+    park.take_dirty()  # what was just read is what the changelog holds
+
+
+def _entry(t: Tracked) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "entry": t.entry_json(),
+        "ref": list(t.ref),
+        "anchor": _t(t.anchor),
+        "revision": t.revision,
+        "fingerprint": t.fingerprint,
+        "outcome": t.outcome,
+    }
+    if t.late:
+        value["late"] = True
+    if t.waiting:
+        value["waiting"] = True
+    if t.released:
+        value["released"] = True
+    if t.exited is not None:
+        value["exited"] = _t(t.exited)
+    if t.alerts:
+        value["alerts"] = [a.model_dump(mode="json") for a in t.alerts.values()]
+    if (ob := t.obligation) is not None:
+        value["obligation"] = [
+            ob.person,
+            ob.enterprise,
+            _t(ob.due),
+            ob.required,
+            ob.visits,
+            ob.state,
+        ]
+    if t.resolution is not None:
+        value["resolution"] = t.resolution.model_dump(mode="json")
+    if t.reasons:
+        value["reasons"] = list(t.reasons)
+    return value
+
+
+def _tracked(value: dict[str, Any]) -> Tracked:
+    tracked = Tracked(
+        entry=VehicleEntry.model_validate_json(value["entry"]),
+        ref=Ref(*value["ref"]),
+        anchor=_d(value["anchor"]),
+        late=value.get("late", False),
+        waiting=value.get("waiting", False),
+        revision=value["revision"],
+        fingerprint=value["fingerprint"],
+        outcome=value["outcome"],
+        released=value.get("released", False),
+        exited=_d(value["exited"]) if "exited" in value else None,
+        reasons=tuple(value.get("reasons", ())),
+    )
+    tracked.json = value["entry"]
+    for alert in value.get("alerts", ()):
+        tracked.alerts[alert["dedup_key"]] = Alert.model_validate(alert)
+    if (ob := value.get("obligation")) is not None:
+        person, enterprise, due, required, visits, state = ob
+        tracked.obligation = Obligation(person, enterprise, _d(due), required, visits, state)
+    if (resolution := value.get("resolution")) is not None:
+        tracked.resolution = ResolutionRef.model_validate(resolution)
+    return tracked
+
+
+def _t(time: datetime) -> str:
+    return time.isoformat()
+
+
+def _d(text: str) -> datetime:
+    return datetime.fromisoformat(text)

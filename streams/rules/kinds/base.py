@@ -1,0 +1,190 @@
+"""What every rule kind is made of: the kind itself, the result of judging one rule, the evidence
+a judge reads, and the view of one entry it judges (:class:`Judging`).
+
+Plain objects with slots: the engine builds thousands of results a second. They become the
+decision's pydantic models only on the way out (``streams/engine/outputs.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+from schemas import Occupant, VehicleEntry
+from schemas.decision import Outcome, Status
+
+if TYPE_CHECKING:
+    from streams.rules.ruleset import Rule, RuleSet
+
+Severity = Literal["critical", "warning", "info"]
+RiskHistory = tuple[tuple[datetime, str], ...]
+"""A region's colour changes, (from when, colour), in time order."""
+
+
+class Ref(NamedTuple):
+    """Where a piece of evidence is kept: its event id, canonical topic and partition, and its
+    offset when known."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One rule judged for the vehicle (``subject`` None) or for one occupant."""
+
+    rule: str
+    subject: str | None
+    status: Status
+    outcome: Outcome  # what it asks for: release when it passed
+    reason: str
+    evidence: tuple[Ref, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """What makes a decision differ: evidence references are left out (the same answer
+        from another copy of the evidence is the same answer)."""
+        return (self.rule, self.subject or "", self.status, self.outcome, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A test result about one person. ``time`` is what the rules measure windows from (a NAT:
+    its sample time; an antigen: when it was read); ``reported`` when the result was known."""
+
+    kind: Literal["nat", "antigen"]
+    time: datetime
+    result: Literal["negative", "positive"]
+    ref: Ref
+    reported: datetime
+    park: str = "-"  # where it was taken; "-": a lab
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A plate held or denied at a gate (evasion reads these)."""
+
+    entry_id: str
+    park: str
+    gate: str
+    time: datetime
+    outcome: Outcome
+    ref: Ref
+
+
+@dataclass(slots=True)
+class Judging:
+    """One entry as a judge sees it, with everything the engine knows that it may read."""
+
+    entry: VehicleEntry
+    ref: Ref
+    rules: RuleSet
+    anchor: datetime  # its deadlines run from here: its time, or its arrival when it came late
+    watermark: datetime  # the park's clock, trailing its latest event by the lateness
+    antigen_clock: datetime  # how far the park's on-site antigen results are read
+    lagging: frozenset[str]  # shared evidence streams read too late to trust an absence
+    evidence: Callable[[str], Sequence[Evidence]]  # a person's test results
+    stops: Callable[[], Sequence[Stop]] = lambda: ()  # the plate's stops, this park and others
+    risk: RiskHistory = ()  # the origin region's colour history
+    out_of_area: bool = False
+
+
+class Tracked(Protocol):
+    """What the clock-driven kinds read of an entry the park keeps."""
+
+    entry: VehicleEntry
+    anchor: datetime
+    outcome: Outcome | None
+    released: bool
+    exited: datetime | None
+
+    @property
+    def resolved(self) -> bool: ...
+
+    def alerted(self, key: str) -> bool: ...
+
+
+def subject_applies(rule: Rule, entry: VehicleEntry, out_of_area: bool) -> bool:
+    """Whether a vehicle rule's subjects take this vehicle."""
+    if rule.subjects == "vehicle":
+        return True
+    if rule.subjects == "hazmat_vehicles":
+        return entry.hazmat
+    if rule.subjects == "out_of_area_vehicles":
+        return out_of_area
+    return False
+
+
+def occupant_applies(
+    rule: Rule, entry: VehicleEntry, occupant: Occupant, out_of_area: bool
+) -> bool:
+    """Whether a person rule's subjects take this occupant."""
+    if rule.subjects == "all_occupants":
+        return True
+    if rule.subjects == "hazmat_crew":
+        return entry.hazmat and occupant.role in ("driver", "escort")
+    if rule.subjects == "out_of_area_drivers":
+        return out_of_area and occupant.role == "driver"
+    return False
+
+
+PersonJudge = Callable[["Rule", Judging, Occupant], Result]
+VehicleJudge = Callable[["Rule", Judging], Result]
+
+
+def pages_if_alerting(rule: Rule, result: Result) -> Severity | None:
+    """The usual paging: a failed result of a rule with ``alert: true``, at the rule's severity."""
+    return rule.severity if rule.alert and result.status == "fail" else None
+
+
+def never(result: Result) -> bool:
+    return False
+
+
+def reads_nothing(rule: Rule, evidence: Evidence, at: datetime) -> bool:
+    return False
+
+
+def reads_any(rule: Rule, evidence: Evidence, at: datetime) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of evidence rules can ask for (the ``evidence:`` of a rule)."""
+
+    name: str
+    subject: Literal["person", "vehicle"]  # whom its rules judge: each occupant, or the vehicle
+    needs_window: bool = False
+    several: bool = True  # whether a rule set may hold several rules of this kind
+    judge: PersonJudge | VehicleJudge | None = None  # None: acted on by the park's clock
+    pages: Callable[[Rule, Result], Severity | None] = pages_if_alerting
+    hard_limit: Callable[[Result], bool] = never  # an officer cannot release past this failure
+    options: frozenset[str] = frozenset()  # rule fields it reads beyond the common ones
+    # Whether a test result can change what its rule says of an entry at ``at``: only those
+    # entries are judged again when the result comes (person kinds).
+    reads: Callable[[Rule, Evidence, datetime], bool] = reads_any
+
+
+def result(
+    rule: Rule,
+    subject: str | None,
+    status: Status,
+    reason: str,
+    evidence: Sequence[Ref] = (),
+    outcome: Outcome | None = None,
+) -> Result:
+    """A result; its outcome by default is what its status asks for (a failure: the rule's)."""
+    if outcome is None:
+        outcome = (
+            "release" if status == "pass" else "hold" if status == "pending" else rule.on_failure
+        )
+    return Result(rule.id, subject, status, outcome, reason, tuple(evidence))
+
+
+def hours(seconds: float) -> int:
+    return int(seconds // 3600)

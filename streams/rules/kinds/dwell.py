@@ -1,0 +1,51 @@
+"""``exit_in_time`` (DOMAIN rule 14): a vehicle let into the park leaves within the window. An
+alert when its exit comes too late, or when the window passes with no exit at all. Only for
+vehicles inside: a held, denied or turned-away truck never entered (a truck waiting at the gate
+is ``gate_wait``'s). The clock runs from the entry's anchor: its time, or its arrival if late."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from streams.rules.kinds.base import Kind, Tracked, subject_applies
+
+if TYPE_CHECKING:
+    from streams.rules.ruleset import Rule
+
+KIND = Kind("exit_in_time", "vehicle", needs_window=True, several=False)
+
+
+def key(entry_id: str) -> str:
+    return f"dwell:{entry_id}"
+
+
+def _inside(rule: Rule, t: Tracked, out_of_area: bool) -> bool:
+    return t.released and t.outcome == "release" and subject_applies(rule, t.entry, out_of_area)
+
+
+def due(rule: Rule, t: Tracked, out_of_area: bool) -> datetime | None:
+    """When the park's clock must look at it again: the end of the window, while it is inside
+    with no exit and not yet alerted."""
+    if t.exited is None and _inside(rule, t, out_of_area) and not t.alerted(key(t.entry.event_id)):
+        assert rule.window is not None
+        return t.anchor + rule.window
+    return None
+
+
+def overdue(rule: Rule) -> str:
+    assert rule.window is not None
+    return f"no exit {_hours(rule.window)} after entry"
+
+
+def at_exit(rule: Rule, t: Tracked, out_of_area: bool, left: datetime) -> str | None:
+    """The alert's message if the exit came too late."""
+    assert rule.window is not None
+    stayed = left - t.entry.event_time
+    if t.released and subject_applies(rule, t.entry, out_of_area) and stayed > rule.window:
+        return f"inside for {_hours(stayed)}, over the {_hours(rule.window)} cap"
+    return None
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"

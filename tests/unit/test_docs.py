@@ -1,0 +1,79 @@
+"""The docs that restate the code stay true to it: the rules table of docs/rules.md against the
+bundled rule set, and the README's tables of commands and settings against the CLI and the
+settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from streams.rules import DEFAULT_RULESET, load_ruleset
+from streams.rules.kinds import KINDS
+from streams.settings import ENV_PREFIX, Settings
+from workbench.cli import all_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def table_rows(text: str, heading: str) -> list[list[str]]:
+    """The rows of the first table after ``heading``, each a list of its cells."""
+    rows = []
+    section = text[text.index(heading) :]
+    started = False
+    for line in section.splitlines()[1:]:
+        if line.startswith("|"):
+            started = True
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not set("".join(cells)) <= set("- "):
+                rows.append(cells)
+        elif started:
+            break
+    return rows[1:]  # the header
+
+
+def pages(rule_id: str) -> str:
+    """What the bundled rule pages, as docs/rules.md writes it."""
+    rule = next(r for r in load_ruleset(DEFAULT_RULESET).rules if r.id == rule_id)
+    if rule.evidence in ("code_colour", "origin_risk"):
+        return "red: critical"  # the kinds page a red code or origin whatever `alert` says
+    return rule.severity if rule.alert else "no"
+
+
+def test_the_rules_table_of_the_docs_is_the_bundled_rule_set() -> None:
+    text = (ROOT / "docs" / "rules.md").read_text()
+    documented = {
+        row[0].strip("`"): (row[2].strip("`"), row[3], row[4], row[5])
+        for row in table_rows(text, "## The bundled rules")
+    }
+    bundled = {
+        r.id: (r.evidence, r.subjects, r.on_failure, pages(r.id))
+        for r in load_ruleset(DEFAULT_RULESET).rules
+    }
+    assert documented == bundled
+
+
+def test_every_rule_kind_is_described_in_the_docs() -> None:
+    text = (ROOT / "docs" / "rules.md").read_text()
+    assert [k for k in KINDS if f"`{k}`" not in text] == []
+
+
+def test_the_readme_lists_every_command_and_nothing_else() -> None:
+    text = (ROOT / "README.md").read_text()
+    listed = set()
+    for row in table_rows(text, "## The `sentinel` command"):
+        match = re.match(r"`sentinel (\w+)", row[0])
+        assert match is not None, row
+        listed.add(match.group(1))
+    assert listed == {c.name for c in all_commands()}
+
+
+def test_the_readme_lists_every_setting_with_its_default() -> None:
+    text = (ROOT / "README.md").read_text()
+    rows = {row[0].strip("`"): row[1] for row in table_rows(text, "## Settings")}
+    want = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    assert set(rows) == want
+    for name, field in Settings.model_fields.items():
+        if name in ("pseudonym_key", "state_dir") or field.default in ("", None):
+            continue  # described in words
+        shown = rows[f"{ENV_PREFIX}{name.upper()}"]
+        assert shown.strip("`") == str(field.default).removesuffix(".0"), name

@@ -1,0 +1,73 @@
+"""The decide stage's lanes: a park's watermark waits for its partition's inputs still to come,
+and stops waiting for one that has gone quiet (an idle source, as Flink marks one)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from streams.engine.lanes import FAR_FUTURE, Lanes
+
+T = datetime(2022, 4, 14, 2, 0, tzinfo=UTC)
+TOPICS = ("gate.entries", "gate.heartbeats")
+
+
+def ends(**by_topic: int) -> object:
+    return lambda topic, partition: by_topic.get(topic.replace("gate.", ""))
+
+
+def nothing_committed(topic: str, partition: int) -> int | None:
+    return None
+
+
+def test_a_lane_with_messages_to_process_holds_at_what_was_processed_from_it() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0], now=0)
+    lanes.processed("gate.entries", 0, 9, T, now=1)
+    lanes.processed("gate.heartbeats", 0, 99, T + timedelta(days=3), now=1)
+    # The heartbeats ran three days ahead; entries are still to come: the clock waits for them.
+    highwater = ends(entries=50, heartbeats=100)
+    assert lanes.bound(0, highwater, nothing_committed, now=2) == T  # type: ignore[arg-type]
+
+
+def test_a_lane_quiet_for_longer_than_idle_stops_holding() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0], now=0)
+    lanes.processed("gate.entries", 0, 9, T, now=1)
+    lanes.processed("gate.heartbeats", 0, 99, T + timedelta(hours=3), now=10)
+    highwater = ends(entries=10, heartbeats=100)  # every entry processed
+    assert lanes.bound(0, highwater, nothing_committed, now=5) == T  # type: ignore[arg-type]
+    assert (
+        lanes.bound(0, highwater, nothing_committed, now=7)  # type: ignore[arg-type]
+        == T + timedelta(hours=3)
+    )
+    assert lanes.bound(0, highwater, nothing_committed, now=16) == FAR_FUTURE  # type: ignore[arg-type]
+
+
+def test_a_just_assigned_lane_holds_until_it_is_read_or_idle() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0], now=0)
+    lanes.processed("gate.heartbeats", 0, 5, T, now=1)
+    # gate.entries: nothing fetched yet; a preloaded backlog the committed offset is behind of.
+    backlog = ends(entries=500, heartbeats=6)
+    committed = lambda topic, partition: 0  # noqa: E731
+    assert lanes.bound(0, backlog, committed, now=30).year == 1970  # type: ignore[arg-type]
+    # Nothing behind the committed offsets and quiet since the assignment: no hold.
+    quiet = Lanes(TOPICS, idle=5)
+    quiet.assigned([0], now=0)
+    quiet.processed("gate.heartbeats", 0, 5, T, now=1)
+    caught_up = ends(entries=500, heartbeats=6)
+    done = lambda topic, partition: 500 if topic == "gate.entries" else 6  # noqa: E731
+    assert quiet.bound(0, caught_up, done, now=30) == FAR_FUTURE  # type: ignore[arg-type]
+
+
+def test_the_bound_is_per_partition_and_behind_counts_messages_left() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0, 1], now=0)
+    lanes.processed("gate.entries", 0, 9, T, now=1)
+    lanes.processed("gate.entries", 1, 19, T + timedelta(days=1), now=1)
+    highwater = ends(entries=30, heartbeats=0)
+    # At 6 s the heartbeats lane, assigned and never written, has gone idle; entries are left.
+    assert lanes.bound(1, highwater, nothing_committed, now=6) == T + timedelta(days=1)  # type: ignore[arg-type]
+    assert lanes.behind("gate.entries", highwater) == (30 - 10) + (30 - 20)  # type: ignore[arg-type]
+    lanes.revoked([1])
+    assert lanes.behind("gate.entries", highwater) == 20  # type: ignore[arg-type]

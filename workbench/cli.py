@@ -1,0 +1,395 @@
+"""The ``sentinel`` command as installed: the product's commands (``streams/cli.py``) and the
+workbench's: the local stack, the simulator, sending files, history in a namespace of its own,
+the demo, the bench, the JSON Schema files, and ``worker --detach``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from streams import cli
+from streams.cli import Command, Failed, existing_file, non_negative_float, positive_int, share
+from streams.settings import Settings
+
+
+def _stack_args(parser: argparse.ArgumentParser) -> None:
+    cli.actions(
+        parser,
+        up="start Kafka and ClickHouse unless they run, and create the topics (safe to repeat)",
+        down="stop the workers and services this stack started",
+        status="what runs, where, and whether it answers",
+    )
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import create_topics
+    from workbench.stack import Stack, StackError
+
+    stack = Stack(settings)
+    try:
+        if args.action == "up":
+            report = stack.up(cli.progress)
+            created = create_topics(settings)
+            report["topics"] = f"created {len(created)}" if created else "all present"
+        elif args.action == "down":
+            report = stack.down()
+        else:
+            report = stack.status()
+    except StackError as exc:
+        raise Failed(str(exc)) from None
+    for name, state in report.items():
+        print(f"{name:<11} {state}")
+    return 0
+
+
+def _worker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="start in the background, wait until it is ready (stopped by `sentinel stack down`)",
+    )
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.detach:
+        from streams.worker import run_worker
+
+        return run_worker(settings)
+    from workbench.detach import start_detached
+    from workbench.stack import StackError
+
+    try:
+        print(start_detached(settings, progress=cli.progress))
+    except StackError as exc:
+        raise Failed(str(exc)) from None
+    return 0
+
+
+def _simulate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario",
+        choices=("jinshan-2022",),
+        default="jinshan-2022",
+        help="the story to simulate (default jinshan-2022)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same events (default 1)")
+    parser.add_argument(
+        "--out", type=str, metavar="DIR", help="write events.jsonl and ground_truth.json into DIR"
+    )
+    parser.add_argument(
+        "--kafka", action="store_true", help="send the events to Kafka too (live: see --speed)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=non_negative_float,
+        default=0.0,
+        help="with --kafka: event time runs this many times faster than real time (e.g. 3600: "
+        "an hour a second); 0, the default, sends as fast as possible",
+    )
+    parser.add_argument(
+        "--hazmat-share", type=share, default=0.55, help="share of hazmat trucks (default 0.55)"
+    )
+    parser.add_argument(
+        "--positive-rate",
+        type=share,
+        default=0.0,
+        help="share of antigen tests that are positive, for stress runs (default 0: as in 2022)",
+    )
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from workbench.simulator import run_simulate
+
+    if args.out is None and not args.kafka:
+        print(
+            "sentinel simulate: say where the events go: --out DIR, --kafka, or both",
+            file=sys.stderr,
+        )
+        return 2
+    args.out = Path(args.out) if args.out else None
+    return run_simulate(settings, args)
+
+
+def _produce_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", type=existing_file, metavar="FILE", help='lines of {"topic": ..., "value": {...}}'
+    )
+    parser.add_argument("--speed", type=non_negative_float, default=0.0, help="as for simulate")
+    parser.add_argument(
+        "--late-ok",
+        action="store_true",
+        help="send events far behind what this namespace has seen anyway (they arrive late)",
+    )
+
+
+def _produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.jsonl import JsonlError, read_jsonl
+    from workbench.playback import ProduceError, produce
+    from workbench.replay import HistoryError, check_not_behind
+
+    try:
+        total = sum(1 for _ in read_jsonl(args.file))  # validates every line first
+        if not args.late_ok:
+            check_not_behind(settings, args.file)
+        records = (record for _, record in read_jsonl(args.file))
+        sent = produce(settings, records, total, speed=args.speed, label=args.file.name)
+    except (JsonlError, HistoryError) as exc:
+        print(f"sentinel produce: {exc}", file=sys.stderr)
+        return 2
+    except ProduceError as exc:
+        raise Failed(str(exc)) from None
+    print(f"sent {sent} events from {args.file}; follow them with `sentinel status --follow`")
+    return 0
+
+
+def _replay_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file",
+        type=existing_file,
+        metavar="FILE",
+        help="history: events as JSON lines (`sentinel simulate --out`)",
+    )
+    parser.add_argument(
+        "--late-ok",
+        action="store_true",
+        help="send the events even if the namespace has seen later ones (e.g. this history again)",
+    )
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.settings import ConfigError, load_settings
+    from workbench.replay import HistoryError, default_namespace, run_replay
+    from workbench.stack import StackError
+
+    if not settings.namespace:
+        import os
+
+        namespace = default_namespace(args.file)
+        try:
+            settings = load_settings({**os.environ, "SENTINEL_NAMESPACE": namespace})
+        except ConfigError as exc:
+            print(f"sentinel replay: {exc}", file=sys.stderr)
+            return 2
+    try:
+        run_replay(settings, args.file, cli.progress, late_ok=args.late_ok)
+    except (HistoryError, StackError) as exc:
+        raise Failed(str(exc)) from None
+    print(
+        f"done: `sentinel --namespace {settings.namespace} report` gives its figures; its worker "
+        "runs on (`sentinel stack down` stops it with the rest)"
+    )
+    return 0
+
+
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="look again every 5 s until nothing is left to process",
+    )
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from streams.status import read_status
+
+    before = None
+    while True:
+        status = read_status(settings)
+        print(status.line(before), flush=True)
+        if not args.follow or status.done:
+            return 0
+        before = status
+        time.sleep(5)
+
+
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--entries", type=positive_int, default=6, help="how many entries to send (default 6)"
+    )
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.demo import run_demo
+
+    return run_demo(settings, entries=args.entries, progress=cli.progress)
+
+
+def _bench_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--events",
+        type=positive_int,
+        default=100_000,
+        help="raw events to preload from the simulator (default 100000)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=positive_int,
+        default=3,
+        help="runs per measure; the median is reported (default 3)",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="COMMIT",
+        help="only the replay path (g), A/B against this commit's, on the same events (no Kafka)",
+    )
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.bench import AbError, run_ab, run_bench
+
+    if args.against:
+        try:
+            return run_ab(args.against, events=args.events, runs=args.runs, progress=cli.progress)
+        except AbError as exc:
+            raise Failed(str(exc)) from None
+    return run_bench(settings, events=args.events, runs=args.runs, progress=cli.progress)
+
+
+def _schemas_args(parser: argparse.ArgumentParser) -> None:
+    cli.actions(
+        parser,
+        write="regenerate schemas/json from the models",
+        check="fail if they differ",
+    )
+
+
+def _schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench import schema_files
+
+    if args.action == "write":
+        print(f"wrote {len(schema_files.write())} files to {schema_files.SCHEMA_DIR}")
+        return 0
+    stale = schema_files.drift()
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run `sentinel schemas write`", file=sys.stderr)
+        return 1
+    print("schemas/json matches the models")
+    return 0
+
+
+WORKBENCH: tuple[Command, ...] = (
+    Command(
+        "stack",
+        "the local Kafka broker and ClickHouse server: up, down, status",
+        "The services this checkout runs for you, on loopback, state in SENTINEL_STATE_DIR "
+        "(./.local): a Kafka broker (KRaft, jars from Maven Central) and Debian's ClickHouse.",
+        ("sentinel stack up", "sentinel stack status", "sentinel stack down"),
+        _stack_args,
+        _stack,
+    ),
+    Command(
+        "worker",
+        "run a stream-processing worker (in the foreground, or --detach)",
+        "Run a worker: the decide stage, the sink, the alert dispatcher, the gate board. "
+        "With --detach, in the background, waiting until it is ready.",
+        ("sentinel worker", "sentinel worker --detach"),
+        _worker_args,
+        _worker,
+    ),
+    Command(
+        "simulate",
+        "the 2022 story's events (and ground truth) to files and/or Kafka",
+        "The jinshan-2022 traffic: 11,778 entries from 1 April to 9 May, peak 502, and the "
+        "story's incidents, with their ground truth (ground_truth.json).",
+        ("sentinel simulate --out /tmp/jinshan", "sentinel simulate --kafka --speed 3600"),
+        _simulate_args,
+        _simulate,
+    ),
+    Command(
+        "produce",
+        "send a file of events to Kafka (live traffic, keyed from the catalogue)",
+        "Send JSON lines to their topics. Events far behind what this namespace has seen "
+        "are refused (they would arrive late): replay history with `sentinel replay`.",
+        ("sentinel produce events.jsonl", "sentinel produce events.jsonl --speed 60"),
+        _produce_args,
+        _produce,
+    ),
+    Command(
+        "replay",
+        "history through the pipeline, in a namespace of its own, to the end",
+        "Send a file of past events into a namespace of their own (topics, worker group, "
+        "database; named after the file's directory unless --namespace says), start a "
+        "worker for it, and follow it with progress until every event is decided.",
+        (
+            "sentinel replay /tmp/jinshan/events.jsonl",
+            "sentinel --namespace jinshan-2022 replay /tmp/jinshan/events.jsonl",
+        ),
+        _replay_args,
+        _replay,
+    ),
+    Command(
+        "status",
+        "how far the pipeline is: what is left per stage, entries decided",
+        "Per stage, what is left to process, the entries decided and the latest decided; "
+        "with --follow, until nothing is left, with the time left at the current rate.",
+        ("sentinel status", "sentinel --namespace jinshan status --follow"),
+        _status_args,
+        _status,
+    ),
+    Command(
+        "demo",
+        "send a few entries through the running pipeline and show the results",
+        "Start a worker if none runs, send a few hazmat entries and their crews' antigen "
+        "results, and print their decisions and where to see them.",
+        ("sentinel demo", "sentinel demo --entries 12"),
+        _demo_args,
+        _demo,
+    ),
+    Command(
+        "bench",
+        "benchmarks: the pipeline against raw Kafka, bare and naive Faust, Quix",
+        "The benchmarks of `make bench` (docs/benchmarks.md): every figure and ratio of one "
+        "run, the median of --runs runs.",
+        (
+            "sentinel bench",
+            "sentinel bench --events 300000 --runs 5",
+            "sentinel bench --against 3226438   # the replay path, A/B against that commit",
+        ),
+        _bench_args,
+        _bench,
+    ),
+    Command(
+        "schemas",
+        "the JSON Schema files in schemas/json: write or check",
+        "Other producers (kcat, Java, Go) find the contract of every topic in "
+        "schemas/json, generated from the models.",
+        ("sentinel schemas check", "sentinel schemas write"),
+        _schemas_args,
+        _schemas,
+    ),
+)
+
+
+def commands() -> tuple[Command, ...]:
+    """The workbench's commands, for the ``sentinel.commands`` entry point: they need the
+    checkout (its deploy/ files, its .local state), so outside one there are none. Its
+    ``worker`` (with ``--detach``) replaces the product's."""
+    import os
+
+    from workbench import REPO_ROOT
+
+    if not (REPO_ROOT / "deploy").is_dir():
+        return ()
+    # The local stack lives in the checkout's .local, wherever the command runs from.
+    os.environ.setdefault("SENTINEL_STATE_DIR", str(REPO_ROOT / ".local"))
+    return WORKBENCH
+
+
+def all_commands() -> tuple[Command, ...]:
+    """The product's commands and the workbench's, whether or not the entry points are
+    installed."""
+    return cli.merge(cli.COMMANDS, commands())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m workbench.cli``: every command."""
+    return cli.main(argv, all_commands())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The local Apache Kafka broker: one KRaft broker+controller, jars resolved from Maven Central.
+
+Layout under ``<state_dir>/kafka``: ``libs/`` (the resolved jars, reused across runs), ``data/``
+(the KRaft log dirs, formatted once), ``logs/`` (server.log), ``server.properties``.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from string import Template
+
+from streams.settings import Settings
+from workbench import REPO_ROOT
+from workbench.stack._process import (
+    ManagedProcess,
+    Progress,
+    StackError,
+    ensure_ports_free,
+    port_open,
+    wait_until,
+)
+
+DEPLOY = REPO_ROOT / "deploy" / "kafka"
+HEAP = "-Xmx768m"
+
+
+class KafkaBroker:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.state_dir / "kafka"
+        self.libs = self.home / "libs"
+        self.data = self.home / "data"
+        self.config = self.home / "server.properties"
+        self.process = ManagedProcess(
+            name="kafka",
+            run_dir=settings.state_dir / "run",
+            log_file=self.home / "logs" / "stdout.log",
+            marker=str(self.config),
+        )
+
+    @property
+    def ports(self) -> dict[int, str]:
+        return {
+            self.settings.kafka_port: "Kafka client listener",
+            self.settings.kafka_controller_port: "KRaft controller",
+        }
+
+    def up(self, progress: Progress) -> str:
+        if self.process.pid() is not None:
+            return f"already running (pid {self.process.pid()})"
+        ensure_ports_free(
+            "Kafka",
+            self.ports,
+            "SENTINEL_KAFKA_BOOTSTRAP=127.0.0.1:<port> and SENTINEL_KAFKA_CONTROLLER_PORT=<port>",
+        )
+        self._resolve_jars(progress)
+        self._render_config()
+        self._format_storage(progress)
+        progress("starting the Kafka broker")
+        self.process.start(
+            [
+                java(),
+                HEAP,
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dkafka.logs.dir={self.home / 'logs'}",
+                f"-Dlog4j.configuration=file:{DEPLOY / 'log4j.properties'}",
+                "-cp",
+                f"{self.libs}/*",
+                "kafka.Kafka",
+                str(self.config),
+            ]
+        )
+        wait_until(
+            self.answers_metadata,
+            what=f"Kafka on {self.settings.kafka_bootstrap}",
+            timeout=90,
+            process=self.process,
+        )
+        return f"started (pid {self.process.pid()}) on {self.settings.kafka_bootstrap}"
+
+    def down(self) -> bool:
+        return self.process.stop(timeout=45)
+
+    def status(self) -> str:
+        pid = self.process.pid()
+        if pid is None:
+            return "stopped"
+        state = "answering" if self.answers_metadata() else "NOT answering"
+        where = self.settings.kafka_bootstrap
+        return f"running (pid {pid}) on {where}, {state}; logs {self.home}/logs"
+
+    def answers_metadata(self) -> bool:
+        """True when the broker answers a metadata request (and so can serve clients)."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        if not port_open(self.settings.kafka_port):
+            return False  # cheap, and spares kafka-python a failed connection
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                request_timeout_ms=3000,
+            )
+        except (KafkaError, OSError, ValueError):
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+    def _resolve_jars(self, progress: Progress) -> None:
+        pom = DEPLOY / "pom.xml"
+        stamp = self.libs / ".resolved-from"
+        if stamp.exists() and stamp.read_text() == pom.read_text():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError("Maven (mvn) is not on PATH; install it: apt-get install -y maven")
+        progress(f"resolving Kafka jars with Maven from {pom} (once; cached in {self.libs})")
+        if self.libs.exists():
+            shutil.rmtree(self.libs)
+        result = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"Maven could not resolve the Kafka jars (exit {result.returncode}). "
+                "Check that Maven Central is reachable.\n"
+                f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+        stamp.write_text(pom.read_text())
+
+    def _render_config(self) -> None:
+        template = Template((DEPLOY / "server.properties").read_text())
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(
+            template.substitute(
+                port=self.settings.kafka_port,
+                controller_port=self.settings.kafka_controller_port,
+                data_dir=self.data,
+            )
+        )
+
+    def _format_storage(self, progress: Progress) -> None:
+        if (self.data / "meta.properties").exists():
+            return
+        progress(f"formatting KRaft storage in {self.data} (once)")
+        result = subprocess.run(
+            [
+                java(),
+                "-cp",
+                f"{self.libs}/*",
+                f"-Dlog4j.configuration=file:{DEPLOY / 'log4j.properties'}",
+                f"-Dkafka.logs.dir={self.home / 'logs'}",
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={new_cluster_id()}",
+                "-c",
+                str(self.config),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka makes them: a UUID in URL-safe base64, never starting
+    with "-" (a fresh clone's first `make test` once failed on one that did: the storage tool
+    took it for an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def java() -> str:
+    path = shutil.which("java")
+    if path is None:
+        raise StackError("java is not on PATH; install a JDK 17: apt-get install -y openjdk-17-jre")
+    return path
