@@ -20,8 +20,9 @@ RULES = load_ruleset(DEFAULT_RULESET)
 
 
 def events() -> list[Any]:
-    ingestor = Ingestor(Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20,
-                        future_tolerance=timedelta(0))  # fmt: skip
+    ingestor = Ingestor(
+        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+    )
     kept = []
     for topic, event in generate(Params(seed=2)).events:
         if event.event_time.date() <= FIRST_DAY + timedelta(days=10):  # type: ignore[attr-defined]
