@@ -39,6 +39,12 @@ def test_restart_keeps_kafka_data_and_clickhouse_rows(
     again = stack.up(progress=lambda _: None)
     assert again["kafka"].startswith("already running")
     assert again["clickhouse"].startswith("already running")
+    # The tests name the state directory relatively, the `sentinel` command absolutely: both
+    # must see the same processes (the command once took them for strangers and lost them).
+    state = stack_settings.state_dir.resolve()
+    for view in (Path(os.path.relpath(state)), state):
+        seen = Stack(stack_settings.model_copy(update={"state_dir": view})).status()
+        assert seen["kafka"].startswith("running") and seen["clickhouse"].startswith("running")
 
     assert marker in [r.value for r in read_all(settings, "gate.exits")]
     assert query(settings, "SELECT outcome FROM decisions WHERE entry_id = 'restart'") == [

@@ -15,12 +15,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.settings import Settings
+
 Progress = Callable[[str], None]
 """Reports one step of a long-running command to the person waiting for it."""
 
 
 class StackError(Exception):
     """The local stack cannot do what was asked; the message says why and what to do."""
+
+
+def absolute(settings: Settings) -> Settings:
+    """``settings`` with an absolute ``state_dir``. A process's command line names its files
+    under it, and a pid file is trusted only while the command line still matches: a stack
+    started with ``.local`` and looked at with ``/path/to/checkout/.local`` must agree."""
+    return settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from streams.settings import Settings
-from workbench.stack._process import ManagedProcess, Progress
+from workbench.stack._process import ManagedProcess, Progress, absolute
 from workbench.stack.clickhouse import ClickHouseServer
 from workbench.stack.kafka import KafkaBroker
 
 
 class Stack:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = settings = absolute(settings)
         self.kafka = KafkaBroker(settings)
         self.clickhouse = ClickHouseServer(settings)
 

@@ -16,6 +16,7 @@ from workbench.stack._process import (
     ManagedProcess,
     Progress,
     StackError,
+    absolute,
     ensure_ports_free,
     wait_until,
 )
@@ -26,7 +27,7 @@ INSTALL_HINT = "install it with `make deps` (Debian's clickhouse-server package)
 
 class ClickHouseServer:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = settings = absolute(settings)
         self.home = settings.state_dir / "clickhouse"
         self.config = self.home / "config.xml"
         self.process = ManagedProcess(

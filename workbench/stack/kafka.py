@@ -18,6 +18,7 @@ from workbench.stack._process import (
     ManagedProcess,
     Progress,
     StackError,
+    absolute,
     ensure_ports_free,
     port_open,
     wait_until,
@@ -29,7 +30,7 @@ HEAP = "-Xmx768m"
 
 class KafkaBroker:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = settings = absolute(settings)
         self.home = settings.state_dir / "kafka"
         self.libs = self.home / "libs"
         self.data = self.home / "data"
