@@ -20,6 +20,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
 
 from streams import metrics
 from streams.agents.dead_letters import DeadLetters
@@ -58,13 +59,23 @@ class Sink:
                 records = [r for part in batches.values() for r in part]
                 if records:
                     await self.write(records)
-                    await consumer.commit()
+                    await self._commit(consumer)
         except SinkFatal as fatal:
             log.critical("the sink stops: %s", fatal)
             await self._app.crash(fatal)
         finally:
             await consumer.stop()
             self._writer.close()
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer) -> None:
+        try:
+            await consumer.commit()
+        except CommitFailedError:
+            # The group rebalanced while the batch was being written (a worker joined or left):
+            # whoever holds its partitions now reads it again from the last commit, and the
+            # tables collapse rows written twice. Stopping here stopped the whole worker.
+            log.info("the sink's group rebalanced during a batch: it will be read again")
 
     async def write(self, records: list[Any]) -> None:
         """One batch into ClickHouse; what cannot go there to the dead-letter topic."""
