@@ -24,6 +24,7 @@ import faust
 
 from schemas import NatReport, RiskAreaUpdate
 from schemas.notice import PositiveNotice, StopNotice
+from schemas.operations import Quarantine
 from streams.agents import board, decide, dispatch
 from streams.agents._topics import Topics
 from streams.agents.decide import DecideStage
@@ -85,6 +86,10 @@ def create_app(settings: Settings) -> Pipeline:
         app.task(_run(follower))
 
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        # Quarantined partitions are paused before anything is fetched from them.
+        await next(f for f in stage.followers if f.base == "sentinel.quarantine").caught_up.wait()
+        stage.keep_quarantined_paused()
+        stage.pause_quarantined()
         park_topics = {settings.topic(t) for t in (*PARK_TOPICS, "health.nat")}
         partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
         new, gone = store.assign(partitions)
@@ -139,11 +144,15 @@ def _followers(settings: Settings, engine: Engine, stage: DecideStage) -> list[F
         notice = (StopNotice if kind else PositiveNotice).model_validate_json(record.value)
         stage.inbox.append(lambda: engine.learn(notice))
 
+    def quarantine(record: Any) -> None:
+        stage.learn_quarantine(Quarantine.model_validate_json(record.value))
+
     return [
         Follower(settings, "sentinel.rulesets", ruleset),
         Follower(settings, "canonical.risk-areas", risk),
         Follower(settings, "canonical.nat", nat),
         Follower(settings, "sentinel.evidence", evidence),
+        Follower(settings, "sentinel.quarantine", quarantine),
     ]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TypeVar
@@ -279,32 +280,145 @@ def _rules(args: argparse.Namespace, settings: Settings) -> int:
 def _dlq_args(parser: argparse.ArgumentParser) -> None:
     actions(
         parser,
-        list="each dead letter, where it came from and why it was refused",
-        replay="send the letters not replayed before back to their source topics (fix the "
-        "cause first)",
+        list="each dead letter, where it came from, why it was refused, what was done with it",
+        replay="send the chosen letters back to their source topics, once (fix the cause first)",
+        discard="record the chosen letters as discarded: never to be replayed",
     )
+    parser.add_argument("--topic", help="only letters from this source topic, e.g. gate.exits")
+    parser.add_argument(
+        "--reason", help="only letters whose error class or message holds this (any case)"
+    )
+    parser.add_argument("--since", type=moment, help="only letters dead-lettered from then on")
+    parser.add_argument("--until", type=moment, help="only letters dead-lettered before then")
+    parser.add_argument(
+        "--offsets", type=offsets, help="only these letters, by offset: 12,15,20-30"
+    )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="replay: also letters replayed before, and replayed letters that failed again",
+    )
+    parser.add_argument("--by", default="sentinel dlq", help="discard: who (recorded)")
+    parser.add_argument("--note", default="", help="discard: why (recorded)")
+    parser.add_argument(
+        "--summary", action="store_true", help="list: counts per source topic and error class"
+    )
+
+
+def moment(text: str) -> datetime:
+    value = _parsed(text, datetime.fromisoformat, "a time; write it as 2026-12-02T08:00+08:00")
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. +08:00")
+    return value
+
+
+def offsets(text: str) -> frozenset[int]:
+    from streams.dlq import parse_offsets
+
+    try:
+        return parse_offsets(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     from streams import dlq
 
-    if args.action == "replay":
-        sent = dlq.replay(settings)
-        print(
-            f"replayed {sent} dead letters to their source topics"
-            if sent
-            else "nothing to replay: every dead letter was replayed before"
-        )
-        return 0
-    letters = dlq.list_letters(settings)
-    for letter in letters:
-        meta = letter.meta
-        print(
-            f"#{letter.offset:<6} {meta.source_topic}[{meta.source_partition}]@{meta.source_offset}"
-            f"  {meta.stage}  {letter.size} bytes  {meta.error_class}: {meta.error_message}"
-        )
-    print(f"{len(letters)} dead letters in {settings.topic('sentinel.dlq')}")
+    selection = dlq.Selection(args.topic, args.reason, args.since, args.until, args.offsets)
+    with _kafka_errors(settings):
+        if args.action == "replay":
+            done = dlq.replay(settings, selection, again=args.again)
+            left = "; ".join(f"{n} {why}" for why, n in done.left.items())
+            print(
+                f"replayed {done.sent} dead letters to their source topics"
+                + (
+                    f" (left: {left}; --again sends those replayed before or failed again)"
+                    if left
+                    else ""
+                )
+                if done.sent or left
+                else "nothing to replay: no letter matches"
+            )
+            return 0
+        if args.action == "discard":
+            if selection.empty:
+                raise Failed(
+                    "say which letters to discard (--topic, --reason, --since, --until or "
+                    "--offsets); `sentinel dlq list` with the same options shows them first"
+                )
+            count = dlq.discard(settings, selection, by=args.by, note=args.note)
+            print(f"discarded {count} dead letters: they will never be replayed")
+            return 0
+        found = dlq.select(settings, selection)
+    if args.summary:
+        for what, count in dlq.by_reason(found).items():
+            print(f"{count:>7}  {what}")
+    else:
+        for letter in found:
+            print(dlq.describe_letter(letter))
+    print(f"{len(found)} dead letters in {settings.topic('sentinel.dlq')}")
     return 0
+
+
+def _quarantine_args(parser: argparse.ArgumentParser) -> None:
+    actions(
+        parser,
+        list="the raw partitions the DLQ limit stopped reading, and those lifted",
+        lift="read a quarantined partition again (fix its producer first)",
+    )
+    parser.add_argument("partition", nargs="?", metavar="TOPIC:PARTITION", help="lift: which")
+    parser.add_argument("--by", default="operator", help="lift: who (recorded)")
+    parser.add_argument("--reason", default="", help="lift: why, e.g. the producer was fixed")
+
+
+def _quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import quarantine
+
+    with _kafka_errors(settings):
+        if args.action == "list":
+            states = quarantine.current(settings)
+            for state in states.values():
+                print(
+                    f"{state.topic}:{state.partition}  {state.state} at "
+                    f"{state.at:%Y-%m-%d %H:%M:%S} by {state.by}, offset {state.offset}: "
+                    f"{state.reason}"
+                )
+            held = sum(s.state == "quarantined" for s in states.values())
+            print(f"{held} partitions quarantined")
+            return 0
+        if args.partition is None:
+            raise Failed(
+                "say which partition to lift: e.g. `sentinel quarantine lift gate.exits:3`"
+            )
+        try:
+            topic, partition = quarantine.parse_partition(args.partition, settings)
+        except ValueError as exc:
+            raise Failed(str(exc)) from None
+        lifted = quarantine.lift(
+            settings, topic, partition, by=args.by, reason=args.reason or "lifted"
+        )
+    print(
+        f"{topic}:{partition} lifted: its messages before offset {lifted.offset} are read "
+        "again, the bad ones dead-lettered without counting towards the limit"
+    )
+    return 0
+
+
+@contextmanager
+def _kafka_errors(settings: Settings) -> Iterator[None]:
+    from kafka.errors import KafkaError
+
+    from streams.dlq import DlqError
+
+    try:
+        yield
+    except DlqError as exc:
+        raise Failed(str(exc)) from None
+    except KafkaError as exc:
+        raise Failed(
+            f"cannot use Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}); is it up "
+            "(`sentinel stack status`), and are the topics there (`sentinel topics create`)?"
+        ) from None
 
 
 def _backtest_args(parser: argparse.ArgumentParser) -> None:
@@ -484,12 +598,32 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "dlq",
-        "the dead-letter topic: list it, or replay it",
+        "the dead-letter topic: list it, replay or discard a chosen part of it",
         "Every record a stage refused, with its raw bytes and headers saying where it came "
         "from, which stage refused it and why.",
-        ("sentinel dlq list", "sentinel dlq replay"),
+        (
+            "sentinel dlq list --summary",
+            "sentinel dlq list --topic gate.exits --reason ValidationError",
+            "sentinel dlq replay --reason MessageTooLarge",
+            "sentinel dlq discard --topic gate.exits --until 2026-12-02T08:00+08:00 "
+            "--by ops-7 --note 'test garbage'",
+        ),
         _dlq_args,
         _dlq,
+    ),
+    Command(
+        "quarantine",
+        "raw partitions the DLQ limit stopped reading: list them, or lift one",
+        "When most of a raw partition's recent messages are invalid, workers stop reading it "
+        "(the rest of the pipeline runs on) until an operator lifts it, once its producer is "
+        "fixed: what is in it by then is read again, the bad messages dead-lettered without "
+        "counting towards the limit.",
+        (
+            "sentinel quarantine list",
+            "sentinel quarantine lift gate.exits:3 --by ops-7 --reason 'gate 2 firmware fixed'",
+        ),
+        _quarantine_args,
+        _quarantine,
     ),
     Command(
         "backtest",

@@ -80,7 +80,10 @@ class Settings(BaseSettings):
         200, ge=10, description="DLQ limit: how many recent messages per partition to judge"
     )
     dlq_max_share: float = Field(
-        0.5, gt=0, le=1, description="DLQ limit: the worker stops above this share of bad ones"
+        0.5,
+        gt=0,
+        le=1,
+        description="DLQ limit: above this share of bad ones, a raw partition is quarantined",
     )
     evidence_lag_max: int = Field(
         50_000,
@@ -113,6 +116,11 @@ class Settings(BaseSettings):
     )
     alertmanager_url: str = Field(
         "", description="Alertmanager to page, e.g. http://127.0.0.1:9093; empty: do not page"
+    )
+    stop_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="worker: after SIGTERM, how long a graceful stop may take before it exits",
     )
     page_max_age_seconds: float = Field(
         86_400,

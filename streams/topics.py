@@ -32,6 +32,7 @@ from schemas.health import (
     RawNatReport,
 )
 from schemas.notice import PositiveNotice
+from schemas.operations import LetterAction, Quarantine
 from schemas.reference import RiskAreaUpdate
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
@@ -40,7 +41,19 @@ from streams.settings import Settings
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
-Key = Literal["park", "person", "region", "ruleset", "entry", "alert", "source", "subject", "state"]
+Key = Literal[
+    "park",
+    "person",
+    "region",
+    "ruleset",
+    "entry",
+    "alert",
+    "source",
+    "subject",
+    "state",
+    "partition",
+    "letter",
+]
 KEY_DOCS: dict[str, str] = {
     "park": "the park's name (the event's `park` field)",
     "person": "the resident ID number as presented (raw) or its pseudonym (after ingestion)",
@@ -51,6 +64,8 @@ KEY_DOCS: dict[str, str] = {
     "source": "the source record's key",
     "subject": "the person's pseudonym (a positive) or the plate (a stop)",
     "state": "`<park>\\x1f<entity>`",
+    "partition": "`<raw topic>:<partition>`, e.g. `gate.exits:3`",
+    "letter": "the dead letter's offset in sentinel.dlq",
 }
 
 
@@ -167,6 +182,26 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     # Dead letters keep the raw bytes and key, personal data included: a week to fix and replay.
     TopicSpec(
         "sentinel.dlq", "source", 7 * DAY_MS, None, single=True, doc="dead letters: raw bytes"
+    ),
+    # What operators did with dead letters (replayed, discarded), and the raw partitions the DLQ
+    # limit quarantined: kept as long as the letters they speak of, and longer.
+    TopicSpec(
+        "sentinel.dlq-actions",
+        "letter",
+        -1,
+        LetterAction,
+        single=True,
+        compacted=True,
+        doc="operations",
+    ),
+    TopicSpec(
+        "sentinel.quarantine",
+        "partition",
+        -1,
+        Quarantine,
+        single=True,
+        compacted=True,
+        doc="operations: read whole",
     ),
 )
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,9 +76,39 @@ def run_worker(settings: Settings) -> int:
 
     app.on_rebalance_complete.connect(announce_ready)  # type: ignore[arg-type]
 
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = _make_worker_class()(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.stop_timeout = settings.stop_timeout_seconds
     worker.execute_from_commandline()  # runs until SIGTERM / SIGINT
     return 0
+
+
+def _exit_now(timeout: float) -> None:
+    """Faust's graceful stop can wait forever ("Wait for streams...", on a message it counts as
+    unacked): end the process. Nothing is lost: what was not committed is read again."""
+    log.critical("the worker did not stop within %.0f s of the signal; exiting now", timeout)
+    logging.shutdown()
+    os._exit(EXIT_STOP_TIMED_OUT)
+
+
+EXIT_STOP_TIMED_OUT = 75
+
+
+def _make_worker_class() -> type:
+    import faust
+
+    class Worker(faust.Worker):
+        """A Faust worker whose stop on a signal ends within ``stop_timeout`` seconds."""
+
+        stop_timeout = 30.0
+
+        def _schedule_shutdown(self, signum: signal.Signals) -> None:
+            if not self._signal_stop_time:
+                timer = threading.Timer(self.stop_timeout, _exit_now, (self.stop_timeout,))
+                timer.daemon = True
+                timer.start()
+            super()._schedule_shutdown(signum)
+
+    return Worker
 
 
 def wait_for_ready(

@@ -45,13 +45,27 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("run", "stop"),
+        default="run",
+        help="run (the default) or stop the background worker: SIGTERM, then SIGKILL if it has "
+        "not ended within SENTINEL_STOP_TIMEOUT_SECONDS and 10 s",
+    )
+    parser.add_argument(
         "--detach",
         action="store_true",
-        help="start in the background, wait until it is ready (stopped by `sentinel stack down`)",
+        help="start in the background, wait until it is ready (stopped by `sentinel worker "
+        "stop` or `sentinel stack down`)",
     )
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "stop":
+        from workbench.detach import stop_detached
+
+        print(stop_detached(settings, progress=cli.progress))
+        return 0
     if not args.detach:
         from streams.worker import run_worker
 
@@ -287,7 +301,7 @@ WORKBENCH: tuple[Command, ...] = (
         "run a stream-processing worker (in the foreground, or --detach)",
         "Run a worker: the decide stage, the sink, the alert dispatcher, the gate board. "
         "With --detach, in the background, waiting until it is ready.",
-        ("sentinel worker", "sentinel worker --detach"),
+        ("sentinel worker", "sentinel worker --detach", "sentinel worker stop"),
         _worker_args,
         _worker,
     ),

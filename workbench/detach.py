@@ -32,3 +32,15 @@ def start_detached(settings: Settings, progress: Progress) -> str:
     except NotReady as exc:
         raise StackError(str(exc)) from None
     return f"worker running (pid {pid}); log {process.log_file}"
+
+
+def stop_detached(settings: Settings, progress: Progress) -> str:
+    """Stop this namespace's background worker: gracefully, then by force; it always ends."""
+    process = Stack(settings).worker(worker_name(settings))
+    pid = process.pid()
+    if pid is None:
+        process.stop()  # forget a stale pid file
+        return "no worker running"
+    progress(f"stopping the worker (pid {pid})")
+    process.stop(timeout=settings.stop_timeout_seconds + 10)
+    return f"worker stopped (pid {pid}); log {process.log_file}"

@@ -1,6 +1,7 @@
 """Dead letters, as every stage sends them to ``sentinel.dlq``: the refused record's raw bytes and
 key, untouched, with headers that say where it came from, which stage refused it and why
-(``schemas/dead_letter.py``). A record too big to forward (the producer's request limit is below
+(``schemas/dead_letter.py``); a replayed letter failing again also says which letter it was
+(``replay_of``). A record too big to forward (the producer's request limit is below
 the broker's message limit) keeps its first 64 KiB, and the headers its size and SHA-256."""
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class DeadLetters:
             worker_id=WORKER_ID,
             schema_version=schema_version,
         ).headers()
+        replayed_from = _header(record, "replayed_from_dlq_offset")
+        if replayed_from is not None:  # a replayed letter, failing again (streams/dlq.py)
+            headers.append(("replay_of", replayed_from))
         if value is not None and len(value) > FORWARD_LIMIT:
             headers += [
                 ("truncated_from_bytes", str(len(value)).encode()),
@@ -60,3 +64,13 @@ class DeadLetters:
             self._topic, record.key, value, None, None, headers
         )
         return future
+
+
+def _header(record: Any, name: str) -> bytes | None:
+    """A header of a Kafka record (aiokafka's are pairs, Faust's a list of pairs or a dict)."""
+    headers = getattr(record, "headers", None) or ()
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for key, value in pairs:
+        if key == name:
+            return value if isinstance(value, bytes) else str(value).encode()
+    return None

@@ -38,9 +38,10 @@ from pydantic import ValidationError
 
 from schemas import AntigenTest, NatReport, RiskAreaUpdate, VehicleEntry, VehicleExit
 from schemas.notice import PositiveNotice
+from schemas.operations import Quarantine
 from streams import metrics
 from streams.agents._topics import Topics
-from streams.agents.dead_letters import DeadLetters
+from streams.agents.dead_letters import WORKER_ID, DeadLetters
 from streams.agents.follow import Follower
 from streams.agents.state import ROLLUPS, StateStore
 from streams.engine import Engine
@@ -58,10 +59,6 @@ from streams.topics import PARK_TOPICS, RAW_TO_CANONICAL, partition_of
 log = logging.getLogger(__name__)
 RAW_TOPICS = (*PARK_TOPICS, "health.nat", "ref.risk-areas")
 FACT_RETENTION = timedelta(days=60)  # rollup facts of days this far behind are final
-
-
-class TooManyBadMessages(Exception):
-    """The DLQ limit tripped: the worker stops instead of dead-lettering a whole topic."""
 
 
 class DecideStage:
@@ -91,10 +88,16 @@ class DecideStage:
         )
         self.dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
         self.guards: dict[tuple[str, int], BadShareGuard] = {}
+        # Raw partitions the DLQ limit quarantined (read from sentinel.quarantine, so every
+        # worker, restarted or not, leaves them unread), and, per lifted partition, the offset
+        # below which a bad message is dead-lettered without counting towards the limit.
+        self.quarantined: dict[tuple[str, int], Quarantine] = {}
+        self.allowed_below: dict[tuple[str, int], int] = {}
+        self._lifted: list[tuple[str, int]] = []  # to read again at the next tick
+        self._next_offset: dict[tuple[str, int], int] = {}  # per raw partition, read so far
         self._folds: list[tuple[int, Any]] = []  # (shard, event) read this batch, for rollups
         self._pending: list[Awaitable[Any]] = []  # outputs sent this batch
         self._queue: list[tuple[str, bytes | None, bytes | None, int | None, Any]] = []
-        self._tripped: str | None = None
         # What the followers read that changes decisions (lab reports, other parks' notices):
         # applied under the lock, between batches, so that its outputs and state go out in order.
         self.inbox: list[Callable[[], None]] = []
@@ -120,10 +123,9 @@ class DecideStage:
                 await self._one(self.topics.base(message.topic), message, now)
             self.engine.advance()
             await self._flush()
-        if self._tripped is not None:
-            raise TooManyBadMessages(self._tripped)
 
     async def _one(self, source: str, message: Any, now: float) -> None:
+        self._next_offset[(source, message.partition)] = message.offset + 1
         result = self.ingestor.ingest(source, message.value, now=datetime.now(UTC))
         metrics.EVENTS_IN.labels(source).inc()
         guard = self.guards.setdefault(
@@ -153,15 +155,10 @@ class DecideStage:
                 result.error_class,
                 result.error_message,
             )
-            if guard.record(bad=True) and self._tripped is None:
-                self._tripped = (
-                    f"{guard.bad} of the last {guard.seen} messages on "
-                    f"{message.topic}[{message.partition}] were invalid (limit "
-                    f"{self.settings.dlq_max_share:.0%}); stopping rather than dead-lettering the "
-                    "topic. Fix the producer, or raise SENTINEL_DLQ_MAX_SHARE; the dead letters so "
-                    f"far are in {self.settings.topic('sentinel.dlq')}"
-                )
-                log.critical(self._tripped)
+            where = (source, message.partition)
+            counted = message.offset >= self.allowed_below.get(where, 0)
+            if counted and guard.record(bad=True) and where not in self.quarantined:
+                self._quarantine(source, message, guard)
             return
         guard.record(bad=False)
         partition = message.partition
@@ -188,6 +185,97 @@ class DecideStage:
         if source in self.lanes.topics:
             self.lanes.processed(source, partition, message.offset, result.event_time, now)
 
+    def _quarantine(self, source: str, message: Any, guard: BadShareGuard) -> None:
+        """The DLQ limit tripped on a raw partition: stop reading it (on every worker, restarts
+        included) and say how to go on. The rest of the pipeline runs on; the park's clock waits
+        for the unread partition, so its deadlines wait too (pending, never a release)."""
+        record = Quarantine(
+            topic=source,
+            partition=message.partition,
+            state="quarantined",
+            offset=message.offset + 1,
+            reason=f"{guard.bad} of the last {guard.seen} messages were invalid (limit "
+            f"{self.settings.dlq_max_share:.0%})",
+            at=datetime.now(UTC),
+            by=WORKER_ID,
+        )
+        self.quarantined[(source, message.partition)] = record
+        self._send("sentinel.quarantine", record.key(), record.model_dump_json().encode(), 0)
+        self.pause_quarantined()
+        log.critical(
+            "%s[%d] quarantined: %s; stopped reading it rather than dead-lettering the topic. "
+            "Fix the producer, then `sentinel quarantine lift %s:%d` (what is in it by then is "
+            "dead-lettered without counting, and reading goes on); the dead letters so far are "
+            "in %s",
+            message.topic,
+            message.partition,
+            record.reason,
+            source,
+            message.partition,
+            self.settings.topic("sentinel.dlq"),
+        )
+
+    def learn_quarantine(self, record: Quarantine) -> None:
+        """A record of ``sentinel.quarantine``: a partition to leave unread, or to read again."""
+        where = (record.topic, record.partition)
+        if record.state == "quarantined":
+            self.quarantined[where] = record
+            self.pause_quarantined()
+            return
+        self.allowed_below[where] = record.offset
+        self.guards.pop(where, None)
+        if self.quarantined.pop(where, None) is None:
+            return
+        log.warning(
+            "%s:%d lifted by %s: %s", record.topic, record.partition, record.by, record.reason
+        )
+        self._lifted.append(where)
+
+    async def _read_lifted(self) -> None:
+        """Read lifted partitions again, from the first message not read. (Faust drops what
+        its fetcher brings for a paused partition, and would count the hole as acked: the
+        position is set back first.)"""
+        lifted, self._lifted = self._lifted, []
+        consumer: Any = self.app.consumer
+        for where in lifted:
+            tp = self._tp(where)
+            if where in self.quarantined or tp not in consumer.assignment():
+                continue
+            offset = self._next_offset.get(where, consumer._committed_offset.get(tp))
+            if offset is not None:
+                await consumer.seek(tp, offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+            consumer.resume_partitions([tp])
+
+    def pause_quarantined(self) -> None:
+        """Pause the quarantined partitions this worker holds (called when partitions are
+        assigned, before anything is fetched from them, and when a partition trips)."""
+        if not self.quarantined:
+            return
+        consumer = self.app.consumer
+        held = consumer.assignment()
+        consumer.pause_partitions([tp for tp in map(self._tp, self.quarantined) if tp in held])
+
+    def _tp(self, where: tuple[str, int]) -> TP:
+        return TP(self.settings.topic(where[0]), where[1])
+
+    def keep_quarantined_paused(self) -> None:
+        """Faust resumes every assigned partition after a rebalance's recovery: let it resume
+        all but the quarantined ones."""
+        consumer: Any = self.app.consumer
+        if getattr(consumer, "keeps_quarantine", False):
+            return
+        resume = consumer.resume_partitions
+        quarantined = self.quarantined
+
+        def resume_but_quarantined(tps: Any) -> None:
+            kept = {self._tp(where) for where in quarantined}
+            resume([tp for tp in tps if tp not in kept])
+
+        consumer.resume_partitions = resume_but_quarantined
+        consumer.keeps_quarantine = True
+
     def _decide(self, source: str, partition: int, accepted: Accepted, timestamp: float) -> None:
         event = accepted.event
         canonical = RAW_TO_CANONICAL[source]
@@ -199,17 +287,17 @@ class DecideStage:
                 partition_of(accepted.key, self.settings.partitions),
             )
             self.engine.ingest_nat(event, ref)
-            self._send("canonical.nat", accepted.key, event.model_dump_json().encode())
+            self._send("canonical.nat", accepted.key, accepted.value)
             self._folds.append((partition, event))
             return
         if isinstance(event, RiskAreaUpdate):
-            self._send("canonical.risk-areas", accepted.key, event.model_dump_json().encode(), 0)
+            self._send("canonical.risk-areas", accepted.key, accepted.value, 0)
             return
         assert accepted.park is not None
         self.store.parks_of.setdefault(partition, set()).add(accepted.park)
         self.engine.feed_park(event, ref)
         if canonical is not None and canonical != "canonical.resolutions":
-            self._send(canonical, accepted.key, event.model_dump_json().encode(), partition)
+            self._send(canonical, accepted.key, accepted.value, partition)
         if isinstance(event, VehicleEntry | VehicleExit | AntigenTest):
             self._folds.append((partition, event))
         if isinstance(event, VehicleEntry | VehicleExit):
@@ -261,6 +349,8 @@ class DecideStage:
         given up (their lanes go)."""
         self.lanes.revoked(given_up)
         self.lanes.assigned(taken, time.monotonic())
+        gone = set(given_up)
+        self._next_offset = {w: o for w, o in self._next_offset.items() if w[1] not in gone}
 
     async def tick(self) -> None:
         """Deadlines with no traffic (the bound moves when a lane drains or goes idle), the
@@ -269,6 +359,8 @@ class DecideStage:
             return
         async with self.lock:
             self._drain_inbox()
+            if self._lifted:
+                await self._read_lifted()
             self._lagging()
             self.engine.advance()
             await self._flush()

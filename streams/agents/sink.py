@@ -8,7 +8,8 @@ what ClickHouse can never hold and wait for those letters to be delivered, then 
 committed offsets never run ahead of ClickHouse, and a crash replays into tables that collapse the
 replayed rows. ClickHouse down or hung: the insert is retried with backoff and the consumer reads
 nothing meanwhile (backpressure, memory flat). ClickHouse refusing our credentials: the worker
-stops, naming the setting.
+stops, naming the setting. Anything else that fails a batch (its dead letters not delivered):
+the batch is not committed and is read again, after a growing pause; never skipped.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Sink:
             max_partition_fetch_bytes=4 << 20,
         )
         await consumer.start()
+        delay = 0.0  # after a batch that failed unexpectedly: how long before reading it again
         try:
             while True:
                 batches = await consumer.getmany(
@@ -57,9 +59,28 @@ class Sink:
                     max_records=settings.sink_batch_rows,
                 )
                 records = [r for part in batches.values() for r in part]
-                if records:
+                if not records:
+                    continue
+                try:
                     await self.write(records)
-                    await self._commit(consumer)
+                except SinkFatal:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - read the batch again, never skip it
+                    delay = min(delay * 2, 30.0) if delay else 1.0
+                    log.error(
+                        "the sink could not write a batch of %d records (%s: %s); it reads "
+                        "them again in %.0f s",
+                        len(records),
+                        type(exc).__name__,
+                        str(exc)[:300],
+                        delay,
+                        exc_info=delay == 1.0,
+                    )
+                    await asyncio.sleep(delay)
+                    await consumer.seek_to_committed()
+                    continue
+                delay = 0.0
+                await self._commit(consumer)
         except SinkFatal as fatal:
             log.critical("the sink stops: %s", fatal)
             await self._app.crash(fatal)

@@ -46,15 +46,14 @@ class ManagedProcess:
         return self.run_dir / f"{self.name}.pid"
 
     def pid(self) -> int | None:
-        """The pid of our running process, or None (a stale pid file is removed)."""
+        """The pid of our running process, or None. A stale pid file (the process is gone, or
+        the pid now names a stranger) stays until :meth:`stop`, so that the status can say the
+        process stopped, and why (:meth:`last_words`)."""
         try:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if self.marker in command_line(pid):
-            return pid
-        self.pid_file.unlink(missing_ok=True)  # stale: gone, or the pid now names a stranger
-        return None
+        return pid if self.marker in command_line(pid) else None
 
     def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
         """Start ``argv`` in its own session, output appended to the log; return its pid.
@@ -101,6 +100,7 @@ class ManagedProcess:
         """SIGTERM, then SIGKILL after ``timeout``. Returns whether a process was stopped."""
         pid = self.pid()
         if pid is None:
+            self.pid_file.unlink(missing_ok=True)
             return False
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -114,6 +114,16 @@ class ManagedProcess:
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def last_words(self) -> str:
+        """Why it stopped, as far as its log says: its last critical or error line, else its
+        last line."""
+        tail = self.log_tail(300).splitlines()
+        for level in ("[CRITICAL]", "[ERROR]"):
+            said = [line for line in tail if level in line]
+            if said:
+                return said[-1].split(level, 1)[1].strip()[:300]
+        return tail[-1].strip()[:300] if tail else "(no log)"
 
     def log_tail(self, lines: int = 15) -> str:
         try:

@@ -47,6 +47,9 @@ class Stack:
             worker = self.worker(pid_file.stem)
             pid = worker.pid()
             report[worker.name] = (
-                f"running (pid {pid}); log {worker.log_file}" if pid else "stopped"
+                f"running (pid {pid}); log {worker.log_file}"
+                if pid
+                else f"stopped: {worker.last_words()} (log {worker.log_file}; `sentinel "
+                "worker --detach` starts it again)"
             )
         return report

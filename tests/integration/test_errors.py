@@ -1,0 +1,174 @@
+"""The error policy on the real broker and ClickHouse: a raw partition of garbage is quarantined
+while the rest runs on, a restart adds no letters, an operator lifts it; the dead letters are
+listed, discarded and replayed by choice, once; the sink sorts ClickHouse's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas import DeadLetter, RawVehicleEntry
+from streams.settings import Settings
+from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
+from streams.sink.rows import COLUMNS
+from streams.topics import partition_of
+from tests.integration.helpers import (
+    consume_until,
+    isolated,
+    produce,
+    query,
+    read_all,
+    running_worker,
+    settings_env,
+)
+from workbench.simulator import Params, generate
+
+
+def _entries(count: int) -> list[RawVehicleEntry]:
+    found = [e for _, e in generate(Params(seed=3)).events if isinstance(e, RawVehicleEntry)]
+    return found[:count]
+
+
+def _garbage(count: int, start: int = 0) -> list[bytes]:
+    return [b"not json %d" % i for i in range(start, start + count)]
+
+
+def test_a_garbage_partition_is_quarantined_the_rest_runs_on_and_a_lift_reads_it(
+    stack_settings: Settings, services: None, tmp_path: Path
+) -> None:
+    first, second = _entries(2)
+    with isolated(stack_settings) as settings:
+        park_partition = partition_of(first.park.encode(), settings.partitions)
+        key = next(
+            k
+            for k in (b"gate-%d" % i for i in range(100))
+            if partition_of(k, settings.partitions) != park_partition
+        )
+        bad = partition_of(key, settings.partitions)
+        with running_worker(settings, tmp_path, dlq_window="20") as worker:
+            # A gate's firmware sends garbage: the first wave trips the limit.
+            produce(settings, "gate.exits", [(key, v) for v in _garbage(120)])
+            (record,) = consume_until(settings, "sentinel.quarantine", 1)
+            state = json.loads(record.value)
+            assert (state["topic"], state["partition"], state["state"]) == (
+                "gate.exits",
+                bad,
+                "quarantined",
+            )
+            assert worker.process.poll() is None, "the worker runs on"
+            assert f"sentinel quarantine lift gate.exits:{bad}" in worker.log()
+            letters = len(read_all(settings, "sentinel.dlq"))
+            assert 0 < letters <= 120
+            # More garbage is not read; another park's entry is decided.
+            produce(settings, "gate.exits", [(key, v) for v in _garbage(100, 120)])
+            produce(settings, "gate.entries", [(first.park.encode(), _json(first))])
+            consume_until(settings, "sentinel.decisions", 1)
+        assert f"gate.exits:{bad}  quarantined" in _cli(settings, "quarantine", "list")
+        # A restarted worker leaves the partition unread too: not one letter more.
+        with running_worker(settings, tmp_path, dlq_window="20") as worker:
+            produce(settings, "gate.entries", [(second.park.encode(), _json(second))])
+            consume_until(settings, "sentinel.decisions", 2)
+            assert len(read_all(settings, "sentinel.dlq")) == letters
+            # The producer is fixed; the operator lifts the quarantine: everything in the
+            # partition is dead-lettered without tripping the limit again, each message once.
+            said = _cli(settings, "quarantine", "lift", f"gate.exits:{bad}", "--by", "ops-7")
+            assert "lifted" in said
+            dead = consume_until(settings, "sentinel.dlq", 220)
+            assert worker.process.poll() is None
+        offsets = Counter(DeadLetter.from_headers(list(r.headers)).source_offset for r in dead)
+        assert set(offsets) == set(range(220)) and set(offsets.values()) == {1}
+        states = [json.loads(r.value)["state"] for r in read_all(settings, "sentinel.quarantine")]
+        assert states == ["quarantined", "lifted"]
+        # The letters, by reason; discarded, they are never replayed.
+        summary = _cli(settings, "dlq", "list", "--topic", "gate.exits", "--summary")
+        assert f"220  {settings.topic('gate.exits')} ValidationError" in summary
+        assert "discarded 220" in _cli(
+            settings, "dlq", "discard", "--reason", "validationerror", "--note", "firmware"
+        )
+        assert "220 discarded" in _cli(settings, "dlq", "replay")
+        assert len(read_all(settings, "gate.exits")) == 220
+
+
+def test_a_replayed_letter_that_fails_again_is_not_sent_a_third_time_unless_asked(
+    stack_settings: Settings, services: None, tmp_path: Path
+) -> None:
+    with isolated(stack_settings) as settings, running_worker(settings, tmp_path):
+        produce(settings, "gate.entries", [(b"tangu", v) for v in _garbage(3)])
+        produce(settings, "health.visits", [(b"tangu", b"{}")])
+        consume_until(settings, "sentinel.dlq", 4)
+        listed = _cli(settings, "dlq", "list", "--topic", "gate.entries")
+        assert "3 dead letters" in listed and "health.visits" not in listed
+        chosen = _cli(settings, "dlq", "replay", "--topic", "gate.entries")
+        assert "replayed 3 dead letters" in chosen
+        letters = consume_until(settings, "sentinel.dlq", 7)
+        again = [dict(r.headers) for r in letters[4:]]
+        assert sorted(int(h["replay_of"]) for h in again) == [0, 1, 2]
+        assert "replayed 1 dead letters" in _cli(settings, "dlq", "replay")  # the visit
+        consume_until(settings, "sentinel.dlq", 8)
+        said = _cli(settings, "dlq", "replay")
+        assert "4 failed again" in said and "replayed 0" in said
+        assert "replayed 3 dead letters" in _cli(
+            settings, "dlq", "replay", "--again", "--reason", "json"
+        )
+        assert len(read_all(settings, "gate.entries")) == 3 + 3 + 3
+
+
+def test_the_sink_writes_what_clickhouse_can_hold_and_refuses_the_rest_by_row(
+    stack_settings: Settings, services: None
+) -> None:
+    with isolated(stack_settings) as settings:
+        table = "alerts"
+        columns = COLUMNS[table]
+        writer = ClickHouseWriter(settings.clickhouse_url)
+        rows = [_alert_row(columns, f"a{i}") for i in range(10)]
+        # A lab typing 1922: clickhouse-driver refuses a time before 1970 for a DateTime.
+        rows[3] = _alert_row(columns, "a3", when=datetime(1922, 5, 4, tzinfo=UTC))
+        refused = asyncio.run(writer.write(table, columns, rows))
+        assert refused == [3] and "TypeMismatch" in writer.refusals[3]
+        assert query(settings, "SELECT count() FROM alerts")[0][0] == 9
+        # A table that does not exist: every row refused, the fix named; nothing retried.
+        refused = asyncio.run(writer.write("no_such_table", columns, rows[:2]))
+        assert refused == [0, 1] and "sentinel migrate" in writer.refusals[0]
+        writer.close()
+        # A wrong password stops the sink, naming the setting.
+        wrong = settings.clickhouse_url.replace("://default", "://default:wrong", 1)
+        assert wrong != settings.clickhouse_url
+        with pytest.raises(SinkFatal, match="SENTINEL_CLICKHOUSE_URL"):
+            asyncio.run(ClickHouseWriter(wrong).write(table, columns, rows[:1]))
+
+
+def _alert_row(columns: tuple[str, ...], key: str, when: datetime | None = None) -> tuple:
+    at = when or datetime(2022, 4, 1, 8, tzinfo=UTC)
+    values = {
+        "severity": "info",
+        "event_time": at,
+        "detected_at": at,
+        "event_date": at.date(),
+        "dedup_key": key,
+        "event_id": key,
+    }
+    return tuple(values.get(c, "x") for c in columns)
+
+
+def _json(event: RawVehicleEntry) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def _cli(settings: Settings, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,  # a guard against a hung command, not a wait
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
