@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 
-.PHONY: deps deps-test install demo test bench lint stack-up stack-down clean
+.PHONY: deps deps-test install demo test bench chaos lint stack-up stack-down clean
 
 deps:
 	@bash deploy/install-system-packages.sh
@@ -37,6 +37,10 @@ demo: stack-up
 # Benchmarks (not part of `make test`): BENCH_ARGS="--events 300000 --runs 5" make bench
 bench: stack-up
 	$(SENTINEL) bench $(BENCH_ARGS)
+
+# The chaos suite (not part of `make test`; about an hour): CHAOS_ARGS="--scenario kill" make chaos
+chaos: stack-up
+	$(SENTINEL) chaos $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -66,7 +66,12 @@ def create_app(settings: Settings) -> Pipeline:
         web_enabled=False,
         topic_replication_factor=1,
         topic_allow_declare=False,  # the catalogue makes the topics (`sentinel topics create`)
-        table_standby_replicas=0,
+        # Not for standbys (the app has no Faust tables): with 0, faust-streaming assigns
+        # partitions round-robin over every topic, so partition N of gate.entries and of
+        # gate.exits went to different workers, and a park was decided by two, each with half
+        # its events (the chaos suite's reconcile found it). With 1 it uses its copartitioning
+        # assignor: partition N of every raw topic to one worker.
+        table_standby_replicas=1,
         # A worker killed without a goodbye is noticed after this long, and its parks move: 20 s
         # rather than Faust's 60, heartbeats every 3 s.
         broker_session_timeout=20.0,
@@ -95,6 +100,10 @@ def create_app(settings: Settings) -> Pipeline:
         new, gone = store.assign(partitions)
         stage.assigned(new, gone)
 
+    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        await stage.revoked()
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
     @app.task  # type: ignore[untyped-decorator]

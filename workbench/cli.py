@@ -264,6 +264,54 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     return run_bench(settings, events=args.events, runs=args.runs, progress=cli.progress)
 
 
+def _chaos_args(parser: argparse.ArgumentParser) -> None:
+    from workbench.chaos import SCENARIOS
+
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="run only this scenario (repeatable; default: all of them)",
+    )
+    parser.add_argument(
+        "--events",
+        type=positive_int,
+        default=100_000,
+        help="raw events per scenario, before the 1%% poison (default 100000)",
+    )
+    parser.add_argument(
+        "--hang-seconds",
+        type=non_negative_float,
+        default=600.0,
+        help="how long ClickHouse stays stopped in the hang scenario (default 600)",
+    )
+    parser.add_argument(
+        "--no-negative-control",
+        action="store_true",
+        help="skip the run with a sink that acks before it inserts (which must fail)",
+    )
+
+
+def _chaos(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.chaos import SCENARIOS, report, run_chaos, save
+
+    results = run_chaos(
+        settings,
+        args.scenario or list(SCENARIOS),
+        events=args.events,
+        hang_seconds=args.hang_seconds,
+        negative_control=not args.no_negative_control,
+        progress=cli.progress,
+    )
+    print(report(results))
+    print(f"results: {save(results, settings.state_dir / 'chaos')}")
+    scenarios_pass = all(r.passed for r in results if not r.broken_sink)
+    control_fails = all(not r.passed for r in results if r.broken_sink)
+    if not control_fails:
+        print("the negative control PASSED: the oracle cannot see a sink that loses rows")
+    return 0 if scenarios_pass and control_fails else 1
+
+
 def _schemas_args(parser: argparse.ArgumentParser) -> None:
     cli.actions(
         parser,
@@ -366,6 +414,23 @@ WORKBENCH: tuple[Command, ...] = (
         ),
         _bench_args,
         _bench,
+    ),
+    Command(
+        "chaos",
+        "faults on the local stack, judged by an oracle; and a negative control",
+        "Each scenario sends the bench's traffic (100,000 raw events, 1%% poison of every kind) "
+        "through 3 workers in a namespace of its own while faults happen: workers killed, the "
+        "broker killed, ClickHouse hung, workers joining and leaving. The oracle: nothing lost "
+        "or counted twice (FINAL), every entry decided, reconcile clean, every poison message "
+        "dead-lettered once. The negative control (a sink that acks before it inserts) must "
+        "fail it. Exit 0 when every scenario passes and the control fails.",
+        (
+            "sentinel chaos",
+            "sentinel chaos --scenario kill --events 20000 --no-negative-control",
+            "sentinel chaos --scenario hang --hang-seconds 60",
+        ),
+        _chaos_args,
+        _chaos,
     ),
     Command(
         "schemas",

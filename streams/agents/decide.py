@@ -10,7 +10,8 @@ A batch is committed in one order, written here once:
    (:class:`~streams.engine.lanes.Lanes`);
 3. send the outputs (canonical events, decisions, alerts, traces, notices, late events, dead
    letters) and wait for the broker to have them all;
-4. only then send the state records of what changed (``streams/agents/state.py``);
+4. only then send the state records of what changed (``streams/agents/state.py``): the
+   rollup facts first, then the parks' state;
 5. return: Faust acks the batch, and commits its offsets after flushing the producer.
 
 A crash before 4 leaves no state saying "sent" for outputs that were not: the inputs are read
@@ -41,6 +42,7 @@ from schemas.notice import PositiveNotice
 from schemas.operations import Quarantine
 from streams import metrics
 from streams.agents._topics import Topics
+from streams.agents.batches import exit_unacked
 from streams.agents.dead_letters import WORKER_ID, DeadLetters
 from streams.agents.follow import Follower
 from streams.agents.state import ROLLUPS, StateStore
@@ -93,6 +95,7 @@ class DecideStage:
         # below which a bad message is dead-lettered without counting towards the limit.
         self.quarantined: dict[tuple[str, int], Quarantine] = {}
         self.allowed_below: dict[tuple[str, int], int] = {}
+        self.rebalancing = False  # between a revocation and the next assignment
         self._lifted: list[tuple[str, int]] = []  # to read again at the next tick
         self._next_offset: dict[tuple[str, int], int] = {}  # per raw partition, read so far
         self._folds: list[tuple[int, Any]] = []  # (shard, event) read this batch, for rollups
@@ -344,6 +347,16 @@ class DecideStage:
             partition, self._highwater, self._committed, time.monotonic(), PARK_TOPICS
         )
 
+    async def revoked(self) -> None:
+        """A rebalance began: Faust has let the batch in flight finish and flushed the producer.
+        Until the new assignment, nothing more is decided, sent or flushed for the parks held
+        now: their next owner restores them from what is in the changelog at that moment, and
+        a decision sent after it (a deadline of the clock, a lab result read meanwhile) would be
+        missing from that owner's state and rollups."""
+        async with self.lock:
+            self.rebalancing = True
+            await self.app.producer.flush()
+
     def assigned(self, taken: list[int], given_up: list[int]) -> None:
         """Partitions this worker has just taken (their lanes hold the clock for a moment) and
         given up (their lanes go)."""
@@ -351,13 +364,18 @@ class DecideStage:
         self.lanes.assigned(taken, time.monotonic())
         gone = set(given_up)
         self._next_offset = {w: o for w, o in self._next_offset.items() if w[1] not in gone}
+        self.rebalancing = False
 
     async def tick(self) -> None:
         """Deadlines with no traffic (the bound moves when a lane drains or goes idle), the
         lag of the shared streams, and the metrics."""
-        if not self.followers or not all(f.caught_up.is_set() for f in self.followers):
+        if self.rebalancing or not self.followers:
+            return
+        if not all(f.caught_up.is_set() for f in self.followers):
             return
         async with self.lock:
+            if self.rebalancing:
+                return
             self._drain_inbox()
             if self._lifted:
                 await self._read_lifted()
@@ -419,11 +437,17 @@ class DecideStage:
         if pending:
             await asyncio.gather(*pending)
         state = self.settings.topic("sentinel.decide-state")
-        dirty = [
+        # The rollup facts first, then the parks' state, in one changelog partition per park (so
+        # in this order there). A crash can leave a prefix of these records delivered: an event
+        # whose park state was kept is not decided again when read again, so its facts must have
+        # been kept before it; an event whose state was not is decided and folded again (a fold
+        # is idempotent). Parks' state first lost the facts of the last decisions before a
+        # SIGKILL (the story test's rollups fell short of the raw tables).
+        dirty = [(ROLLUPS, key, shard) for shard, key in self.rollups.take_changed()]
+        dirty += [
             (park.name, entity, partition_of(park.name.encode(), self.settings.partitions))
             for park, entity in self.engine.dirty()
         ]
-        dirty += [(ROLLUPS, key, shard) for shard, key in self.rollups.take_changed()]
         size = 0
         for partition, key, value in self.store.records(dirty):
             await producer.send(state, key, value, partition, None, None)
@@ -501,8 +525,8 @@ class DecideStage:
 
     async def flush_rollups(self, writer: ClickHouseWriter, versions: VersionClock) -> None:
         shards = {p for p in self.store.partitions if self.store.restored(p)}
-        if not shards:
-            return
+        if not shards or self.rebalancing:
+            return  # (rebalancing: a later owner's snapshot must not be overwritten by ours)
         metrics.ROLLUP_FLUSHES.inc()
         for shard in shards:
             parks = [
@@ -514,9 +538,18 @@ class DecideStage:
                 horizon = local_day(min(p.watermark for p in parks) - FACT_RETENTION)
                 self.rollups.prune(shard, horizon)
         async with self.lock:  # snapshots of facts the batch in flight has not changed halfway
+            if self.rebalancing:
+                return
             flushed = self.rollups.flush(shards, versions.next(datetime.now(UTC)))
         for table, rows in flushed.items():
-            await writer.write(table, TABLES[table].columns, rows)
+            for index in await writer.write(table, TABLES[table].columns, rows):
+                # Derived from the state, so no record to dead-letter: said loudly instead.
+                log.error(
+                    "ClickHouse refused a row of %s (%s): %s",
+                    table,
+                    ", ".join(map(str, rows[index][: len(TABLES[table].keys)])),
+                    writer.refusals[index],
+                )
 
 
 def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideStage) -> None:
@@ -525,7 +558,10 @@ def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideSt
         async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.decide_batch, within=settings.decide_wait_seconds
         ):
-            await stage.handle(batch)
+            try:
+                await stage.handle(batch)
+            except BaseException as exc:  # noqa: BLE001
+                exit_unacked("the decide stage", exc)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def decide_by_the_clock() -> None:

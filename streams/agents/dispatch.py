@@ -10,8 +10,10 @@ Paging judges by when the pipeline learnt of an alert (``detected_at``, in event
 what it is about: a lab result reported 30 h after its sample pages at once; an alert learnt more
 than ``SENTINEL_PAGE_MAX_AGE_SECONDS`` ago (last month's, replayed) pages nobody: it is in
 ClickHouse. Records are acked only once Alertmanager accepted them, or refused them for good:
-a 4xx answer (our request is wrong, retrying cannot help) is logged and dead-lettered; a 5xx or
-an unreachable Alertmanager is retried with capped backoff, for as long as it takes.
+a 4xx answer (our request is wrong, retrying cannot help) is logged and dead-lettered, after the
+batch's alerts were posted one by one so that only those refused are (one bad alert must not keep
+a positive from paging); a 5xx or an unreachable Alertmanager is retried with capped backoff, for
+as long as it takes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import faust
 from schemas import Alert
 from streams import metrics
 from streams.agents._topics import Topics
+from streams.agents.batches import exit_unacked
 from streams.agents.dead_letters import DeadLetters
 from streams.settings import Settings
 
@@ -106,41 +109,62 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async for batch in stream.take_events(200, within=0.05):  # type: ignore[attr-defined]
-                # Everything is caught here: an exception inside a take() batch would ack the
-                # whole batch unhandled (faust-streaming#315).
-                now = datetime.now(UTC)
-                alerts: list[Alert] = []
-                for event in batch:
-                    try:
-                        alerts.append(Alert.model_validate_json(event.value))
-                    except Exception as exc:  # noqa: BLE001
-                        await dlq.send(
-                            event.message,
-                            "sentinel.alerts",
-                            "dispatch",
-                            type(exc).__name__,
-                            "not an alert",
-                        )
-                fresh = to_page(alerts, now, max_age)
-                if len(fresh) < len(alerts):
-                    log.info(
-                        "not paging %d alerts learnt more than %s ago",
-                        len(alerts) - len(fresh),
-                        max_age,
-                    )
-                if not fresh:
-                    continue
+                # An exception inside a take() batch would ack the whole batch unhandled
+                # (faust-streaming#315): an alert would be committed unpaged.
                 try:
-                    await post(session, [payload(a, now) for a in fresh])
+                    await dispatch(session, batch)
+                except BaseException as exc:  # noqa: BLE001
+                    exit_unacked("the alert dispatcher", exc)
+
+    async def dispatch(session: aiohttp.ClientSession, batch: list[Any]) -> None:
+        now = datetime.now(UTC)
+        alerts: list[tuple[Alert, Any]] = []  # each with its record
+        letters = []
+        for event in batch:
+            try:
+                alerts.append((Alert.model_validate_json(event.value), event.message))
+            except Exception as exc:  # noqa: BLE001
+                letters.append(
+                    await dlq.send(
+                        event.message,
+                        "sentinel.alerts",
+                        "dispatch",
+                        type(exc).__name__,
+                        "not an alert",
+                    )
+                )
+        fresh = [(a, m) for a, m in alerts if to_page([a], now, max_age)]
+        if len(fresh) < len(alerts):
+            log.info(
+                "not paging %d alerts learnt more than %s ago",
+                len(alerts) - len(fresh),
+                max_age,
+            )
+        try:
+            if fresh:
+                await post(session, [payload(a, now) for a, _ in fresh])
+            paged = [a for a, _ in fresh]
+        except Refused:
+            # One alert Alertmanager refuses must not keep the others from paging:
+            # each is posted alone, and only those refused are dead-lettered.
+            paged = []
+            for alert, message in fresh:
+                try:
+                    await post(session, [payload(alert, now)])
+                    paged.append(alert)
                 except Refused as refused:
                     log.error(
-                        "Alertmanager refused %d alerts (%s); dead-lettered", len(fresh), refused
+                        "Alertmanager refused alert %s (%s); dead-lettered",
+                        alert.dedup_key,
+                        refused,
                     )
-                    for event in batch:
+                    letters.append(
                         await dlq.send(
-                            event.message, "sentinel.alerts", "dispatch", "Refused", str(refused)
+                            message, "sentinel.alerts", "dispatch", "Refused", str(refused)
                         )
-                    continue
-                for alert in fresh:
-                    if alert.resolved_at is None:
-                        metrics.PAGES.labels(alert.severity).inc()
+                    )
+        if letters:
+            await asyncio.gather(*letters)  # delivered before the batch is acked
+        for alert in paged:
+            if alert.resolved_at is None:
+                metrics.PAGES.labels(alert.severity).inc()

@@ -39,10 +39,11 @@ class Sink:
         self._writer = ClickHouseWriter(settings.clickhouse_url)
         self._dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
         self._prefix = settings.topic_prefix
+        self.consumer: AIOKafkaConsumer | None = None  # while it runs
 
     async def run(self) -> None:
         settings = self._settings
-        consumer = AIOKafkaConsumer(
+        self.consumer = consumer = AIOKafkaConsumer(
             *(settings.topic(base) for base in MAPPERS),
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=f"{settings.app_id}.sink",

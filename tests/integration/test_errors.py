@@ -120,6 +120,26 @@ def test_a_replayed_letter_that_fails_again_is_not_sent_a_third_time_unless_aske
         assert len(read_all(settings, "gate.entries")) == 3 + 3 + 3
 
 
+def test_a_malformed_record_on_a_topic_every_worker_reads_stops_no_worker(
+    stack_settings: Settings, services: None, tmp_path: Path
+) -> None:
+    # Confirmed by reading: one bad record on canonical.risk-areas, or on sentinel.decisions
+    # (read by the board), crashed every worker, again at each restart.
+    (entry,) = _entries(1)
+    with isolated(stack_settings) as settings:
+        produce(settings, "canonical.risk-areas", [(b"somewhere", b"not a risk area")])
+        produce(settings, "sentinel.decisions", [(b"e-1", b'{"half": "a decision"')])
+        produce(settings, "sentinel.rulesets", [(b"active", b"rules: [not: yaml")])
+        with running_worker(settings, tmp_path) as worker:
+            produce(settings, "gate.entries", [(entry.park.encode(), _json(entry))])
+            consume_until(settings, "sentinel.decisions", 2)
+            assert worker.process.poll() is None
+            assert worker.metric_sum("sentinel_unreadable_records_total") >= 3
+            log = worker.log()
+            assert "skipped an unreadable record at" in log
+            assert "canonical.risk-areas[0]@0" in log and "sentinel.rulesets[0]@0" in log
+
+
 def test_the_sink_writes_what_clickhouse_can_hold_and_refuses_the_rest_by_row(
     stack_settings: Settings, services: None
 ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from schemas import Alert, RawNatReport
+from schemas import Alert, DeadLetter, RawNatReport
 from streams.jsonl import envelope, key_for
 from streams.progress import wait_while_moving
 from streams.settings import Settings
@@ -337,3 +337,50 @@ def test_metrics_count_the_alert_and_the_page_on_loopback(paging_worker: Worker)
     assert float(samples['sentinel_alerts_total{rule="no_positive",severity="critical"}']) >= 1
     assert float(samples['sentinel_pages_total{severity="critical"}']) >= 1
     assert float(samples['sentinel_events_in_total{topic="health.antigen"}']) >= 2
+
+
+def test_an_alert_alertmanager_refuses_is_dead_lettered_and_keeps_no_positive_from_paging(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    # The pager retried a 4xx forever; and a batch with one refused alert would have paged
+    # none of the others.
+    now = datetime.now(UTC).replace(microsecond=0)
+    common = {"subject": "p_0", "park": "tangu-green-bay", "message": "test", "detected_at": now}
+    refused = Alert(  # ends before it starts: Alertmanager answers 400
+        event_id="al-refused",
+        event_time=now,
+        severity="warning",
+        rule="dwell",
+        dedup_key="dwell:refused",
+        resolved_at=now - timedelta(hours=1),
+        **common,
+    )
+    positive = Alert(
+        event_id="al-positive",
+        event_time=now,
+        severity="critical",
+        rule="positive",
+        dedup_key="positive:beside-a-refused-one",
+        **common,
+    )
+    produce(
+        settings,
+        "sentinel.alerts",
+        [(a.dedup_key.encode(), a.model_dump_json().encode()) for a in (refused, positive)],
+    )
+    page_of(webhook, paging_worker, "positive:beside-a-refused-one")
+    letters = wait_while_moving(
+        lambda: [
+            r
+            for r in read_all(settings, "sentinel.dlq")
+            if DeadLetter.from_headers(list(r.headers)).stage == "dispatch"
+        ],
+        paging_worker.signs,
+        what="the refused alert in the DLQ",
+        stall=STALL,
+        interval=0.3,
+    )
+    (letter,) = letters
+    meta = DeadLetter.from_headers(list(letter.headers))
+    assert meta.error_class == "Refused" and "HTTP 400" in meta.error_message
+    assert json.loads(letter.value)["dedup_key"] == "dwell:refused"

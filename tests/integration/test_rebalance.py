@@ -6,6 +6,7 @@ reported, and the rollups, flushed again by each new owner, equal the raw tables
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ def test_parks_moving_between_workers_report_only_the_visits_really_missed(
                 with running_worker(fresh, tmp_path) as second:
                     first.wait_rebalanced(before)
                     assert " 0 park partitions" not in second.readies()[-1]
+                    # Each partition number whole on one worker: every raw topic's partition N
+                    # (faust's round-robin assignor gave each worker some of every park).
+                    held = [_park_partitions(w.readies()[-1]) for w in (first, second)]
+                    assert sum(held) == fresh.partitions, held
                     _ticks(first, 3)
                     _ticks(second, 3)
                     assert _entries(alerts.matching(_overdue)) == ["rb-0"]
@@ -96,6 +101,12 @@ def test_parks_moving_between_workers_report_only_the_visits_really_missed(
             what="the rollups to equal the raw tables",
             stall=STALL,
         )
+
+
+def _park_partitions(ready: str) -> int:
+    found = re.search(r"\((\d+) park partitions\)", ready)
+    assert found, ready
+    return int(found.group(1))
 
 
 def _ticks(worker: Worker, more: int) -> None:
