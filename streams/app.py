@@ -93,8 +93,8 @@ def create_app(settings: Settings) -> Pipeline:
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         # Quarantined partitions are paused before anything is fetched from them.
         await next(f for f in stage.followers if f.base == "sentinel.quarantine").caught_up.wait()
-        stage.keep_quarantined_paused()
-        stage.pause_quarantined()
+        stage.quarantines.keep_paused()
+        stage.quarantines.pause()
         park_topics = {settings.topic(t) for t in (*PARK_TOPICS, "health.nat")}
         partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
         new, gone = store.assign(partitions)

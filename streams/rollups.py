@@ -103,15 +103,20 @@ def fold_exit(exit_: VehicleExit, old: Fact | None) -> tuple[str, Fact] | None:
 
 
 def fold_decision(decision: Decision | Decided, old: Fact | None) -> tuple[str, Fact] | None:
-    if old is not None and decision.revision <= old["rev"]:
-        return None  # a replay, or an older revision: the current decision stands
+    """The current decision of an entry. Of two of the same revision, the later stands, as in
+    the decisions table (a worker killed after sending a decision but before keeping its state:
+    its successor decides the entry again, maybe otherwise, having read more by then)."""
+    if old is not None and decision.revision < old["rev"]:
+        return None  # an older revision: the current decision stands
     fact = {
         **_at_gate(decision.park, decision.gate, decision.event_time),
         "rev": decision.revision,
         "outcome": decision.outcome,
         "failed": list(decision.failed_rules),
-        "first": old["first"] if old is not None else decision.outcome,
+        "first": decision.outcome if old is None or decision.revision == 0 else old["first"],
     }
+    if fact == old:
+        return None  # a replay
     return f"decision:{decision.entry_id}", fact
 
 

@@ -43,8 +43,9 @@ from schemas.operations import Quarantine
 from streams import metrics
 from streams.agents._topics import Topics
 from streams.agents.batches import exit_unacked
-from streams.agents.dead_letters import WORKER_ID, DeadLetters
+from streams.agents.dead_letters import DeadLetters
 from streams.agents.follow import Follower
+from streams.agents.quarantine import Quarantines
 from streams.agents.state import ROLLUPS, StateStore
 from streams.engine import Engine
 from streams.engine.lanes import Lanes
@@ -90,14 +91,8 @@ class DecideStage:
         )
         self.dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
         self.guards: dict[tuple[str, int], BadShareGuard] = {}
-        # Raw partitions the DLQ limit quarantined (read from sentinel.quarantine, so every
-        # worker, restarted or not, leaves them unread), and, per lifted partition, the offset
-        # below which a bad message is dead-lettered without counting towards the limit.
-        self.quarantined: dict[tuple[str, int], Quarantine] = {}
-        self.allowed_below: dict[tuple[str, int], int] = {}
+        self.quarantines = Quarantines(app, settings)
         self.rebalancing = False  # between a revocation and the next assignment
-        self._lifted: list[tuple[str, int]] = []  # to read again at the next tick
-        self._next_offset: dict[tuple[str, int], int] = {}  # per raw partition, read so far
         self._folds: list[tuple[int, Any]] = []  # (shard, event) read this batch, for rollups
         self._pending: list[Awaitable[Any]] = []  # outputs sent this batch
         self._queue: list[tuple[str, bytes | None, bytes | None, int | None, Any]] = []
@@ -128,7 +123,7 @@ class DecideStage:
             await self._flush()
 
     async def _one(self, source: str, message: Any, now: float) -> None:
-        self._next_offset[(source, message.partition)] = message.offset + 1
+        self.quarantines.read(source, message.partition, message.offset)
         result = self.ingestor.ingest(source, message.value, now=datetime.now(UTC))
         metrics.EVENTS_IN.labels(source).inc()
         guard = self.guards.setdefault(
@@ -158,10 +153,12 @@ class DecideStage:
                 result.error_class,
                 result.error_message,
             )
-            where = (source, message.partition)
-            counted = message.offset >= self.allowed_below.get(where, 0)
-            if counted and guard.record(bad=True) and where not in self.quarantined:
-                self._quarantine(source, message, guard)
+            counted = self.quarantines.counts(source, message.partition, message.offset)
+            if counted and guard.record(bad=True):
+                record = self.quarantines.trip(source, message, guard)
+                self._send(
+                    "sentinel.quarantine", record.key(), record.model_dump_json().encode(), 0
+                )
             return
         guard.record(bad=False)
         partition = message.partition
@@ -188,96 +185,11 @@ class DecideStage:
         if source in self.lanes.topics:
             self.lanes.processed(source, partition, message.offset, result.event_time, now)
 
-    def _quarantine(self, source: str, message: Any, guard: BadShareGuard) -> None:
-        """The DLQ limit tripped on a raw partition: stop reading it (on every worker, restarts
-        included) and say how to go on. The rest of the pipeline runs on; the park's clock waits
-        for the unread partition, so its deadlines wait too (pending, never a release)."""
-        record = Quarantine(
-            topic=source,
-            partition=message.partition,
-            state="quarantined",
-            offset=message.offset + 1,
-            reason=f"{guard.bad} of the last {guard.seen} messages were invalid (limit "
-            f"{self.settings.dlq_max_share:.0%})",
-            at=datetime.now(UTC),
-            by=WORKER_ID,
-        )
-        self.quarantined[(source, message.partition)] = record
-        self._send("sentinel.quarantine", record.key(), record.model_dump_json().encode(), 0)
-        self.pause_quarantined()
-        log.critical(
-            "%s[%d] quarantined: %s; stopped reading it rather than dead-lettering the topic. "
-            "Fix the producer, then `sentinel quarantine lift %s:%d` (what is in it by then is "
-            "dead-lettered without counting, and reading goes on); the dead letters so far are "
-            "in %s",
-            message.topic,
-            message.partition,
-            record.reason,
-            source,
-            message.partition,
-            self.settings.topic("sentinel.dlq"),
-        )
-
     def learn_quarantine(self, record: Quarantine) -> None:
-        """A record of ``sentinel.quarantine``: a partition to leave unread, or to read again."""
-        where = (record.topic, record.partition)
-        if record.state == "quarantined":
-            self.quarantined[where] = record
-            self.pause_quarantined()
-            return
-        self.allowed_below[where] = record.offset
-        self.guards.pop(where, None)
-        if self.quarantined.pop(where, None) is None:
-            return
-        log.warning(
-            "%s:%d lifted by %s: %s", record.topic, record.partition, record.by, record.reason
-        )
-        self._lifted.append(where)
-
-    async def _read_lifted(self) -> None:
-        """Read lifted partitions again, from the first message not read. (Faust drops what
-        its fetcher brings for a paused partition, and would count the hole as acked: the
-        position is set back first.)"""
-        lifted, self._lifted = self._lifted, []
-        consumer: Any = self.app.consumer
-        for where in lifted:
-            tp = self._tp(where)
-            if where in self.quarantined or tp not in consumer.assignment():
-                continue
-            offset = self._next_offset.get(where, consumer._committed_offset.get(tp))
-            if offset is not None:
-                await consumer.seek(tp, offset)
-            else:
-                await consumer.seek_to_beginning(tp)
-            consumer.resume_partitions([tp])
-
-    def pause_quarantined(self) -> None:
-        """Pause the quarantined partitions this worker holds (called when partitions are
-        assigned, before anything is fetched from them, and when a partition trips)."""
-        if not self.quarantined:
-            return
-        consumer = self.app.consumer
-        held = consumer.assignment()
-        consumer.pause_partitions([tp for tp in map(self._tp, self.quarantined) if tp in held])
-
-    def _tp(self, where: tuple[str, int]) -> TP:
-        return TP(self.settings.topic(where[0]), where[1])
-
-    def keep_quarantined_paused(self) -> None:
-        """Faust resumes every assigned partition after a rebalance's recovery: let it resume
-        all but the quarantined ones."""
-        consumer: Any = self.app.consumer
-        if getattr(consumer, "keeps_quarantine", False):
-            return
-        resume = consumer.resume_partitions
-        quarantined = self.quarantined
-
-        def resume_but_quarantined(tps: Any) -> None:
-            kept = {self._tp(where) for where in quarantined}
-            resume([tp for tp in tps if tp not in kept])
-
-        consumer.resume_partitions = resume_but_quarantined
-        consumer.keeps_quarantine = True
+        """A record of ``sentinel.quarantine`` (``streams/agents/quarantine.py``)."""
+        self.quarantines.learn(record)
+        if record.state == "lifted":
+            self.guards.pop((record.topic, record.partition), None)  # its window starts afresh
 
     def _decide(self, source: str, partition: int, accepted: Accepted, timestamp: float) -> None:
         event = accepted.event
@@ -362,8 +274,7 @@ class DecideStage:
         given up (their lanes go)."""
         self.lanes.revoked(given_up)
         self.lanes.assigned(taken, time.monotonic())
-        gone = set(given_up)
-        self._next_offset = {w: o for w, o in self._next_offset.items() if w[1] not in gone}
+        self.quarantines.given_up(given_up)
         self.rebalancing = False
 
     async def tick(self) -> None:
@@ -377,8 +288,7 @@ class DecideStage:
             if self.rebalancing:
                 return
             self._drain_inbox()
-            if self._lifted:
-                await self._read_lifted()
+            await self.quarantines.read_lifted()
             self._lagging()
             self.engine.advance()
             await self._flush()

@@ -96,6 +96,22 @@ def test_an_older_revision_after_a_newer_one_changes_nothing() -> None:
     assert fold_decision(decision(2, "release"), newer[1]) is None
 
 
+def test_an_entry_decided_again_after_a_crash_counts_as_the_later_decision() -> None:
+    # Seen by the chaos suite: a worker killed after sending an entry's first decision (held)
+    # but before keeping its state; its successor, having read the antigen test by then,
+    # decided the same revision again (released). The decisions table keeps the later row;
+    # the rollups kept the first, and reconcile differed on "held on arrival".
+    held = fold_decision(decision(0, "hold", "antigen_on_site"), None)
+    assert held is not None
+    again = fold_decision(decision(0, "release"), held[1])
+    assert again is not None
+    assert (again[1]["outcome"], again[1]["first"], again[1]["failed"]) == (
+        "release",
+        "release",
+        [],
+    )
+
+
 def test_dwell_counts_the_earliest_exit_of_an_entry() -> None:
     rollups = Rollups()
     key, fact = fold_entry(entry(), None)

@@ -44,7 +44,7 @@ from typing import Any
 from streams.progress import Stalled, wait_while_moving
 from streams.settings import Settings
 from workbench.chaos.poison import Poisoned, mix_poison
-from workbench.stack import Stack
+from workbench.stack import Stack, StackError
 from workbench.stack._process import Progress
 
 SCENARIOS = ("kill", "broker", "hang", "storm")
@@ -57,6 +57,7 @@ RAW_TABLES = {  # raw topic -> (ClickHouse table, its id column)
 }
 NEGATIVE_CONTROL_HANG = 120.0  # seconds: long enough for a worker to be killed mid-insert
 CATCH_UP_STALL = 300.0  # seconds without any progress before a scenario is declared stuck
+BROKER_RECOVERY = 900.0  # seconds a SIGKILLed broker may take to recover its logs and answer
 MAX_RESTARTS = 20  # workers that died on their own: more is a crash loop, not a fault
 
 
@@ -226,15 +227,34 @@ def run_scenario(
         result.catch_up_seconds = round(time.monotonic() - started, 1)
         workers.sample()
         judge(ns, mixed, result)
-    except Stalled as exc:
-        result.failures.append(str(exc))
+    except (Stalled, StackError) as exc:
+        result.failures.append(str(exc).splitlines()[0])
     finally:
         workers.sample()
         result.peak_rss_mb = sorted(round(v, 1) for v in workers.peaks.values())
         result.restarts = workers.restarts
         workers.stop_all()
         _resume(stack)
+        _drop_topics(ns)
     return result
+
+
+def _drop_topics(settings: Settings) -> None:
+    """The scenario's topics go (a broker holding every run's partitions recovers ever more
+    slowly after a kill); its database stays for a look, and its worker logs."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            ours = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+            if ours:
+                admin.delete_topics(ours, timeout_ms=60_000)
+        finally:
+            admin.close()
+    except KafkaError:
+        pass  # the broker is down: the topics stay, harmless
 
 
 # -- the faults --------------------------------------------------------------------------------
@@ -283,8 +303,8 @@ def kill_broker(
     os.kill(pid, signal.SIGKILL)
     result.faults.append(f"SIGKILL Kafka broker pid {pid}")
     progress("Kafka broker killed; starting it again in 10 s")
-    _sleep_supervising(workers, 10)
-    stack.kafka.up(progress)
+    time.sleep(10)  # no supervision meanwhile: a worker started now would only fail
+    stack.kafka.up(progress, timeout=BROKER_RECOVERY)
     result.faults.append("Kafka broker started again")
     while sender.is_alive():
         _sleep_supervising(workers, 1)

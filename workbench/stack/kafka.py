@@ -49,7 +49,9 @@ class KafkaBroker:
             self.settings.kafka_controller_port: "KRaft controller",
         }
 
-    def up(self, progress: Progress) -> str:
+    def up(self, progress: Progress, timeout: float = 90) -> str:
+        """Start the broker unless it runs; ``timeout``: how long it may take to answer (after
+        an unclean stop it first recovers every partition's log)."""
         if self.process.pid() is not None:
             return f"already running (pid {self.process.pid()})"
         ensure_ports_free(
@@ -78,7 +80,7 @@ class KafkaBroker:
         wait_until(
             self.answers_metadata,
             what=f"Kafka on {self.settings.kafka_bootstrap}",
-            timeout=90,
+            timeout=timeout,
             process=self.process,
         )
         return f"started (pid {self.process.pid()}) on {self.settings.kafka_bootstrap}"
