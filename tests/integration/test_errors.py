@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,11 +134,14 @@ def test_a_malformed_record_on_a_topic_every_worker_reads_stops_no_worker(
         with running_worker(settings, tmp_path) as worker:
             produce(settings, "gate.entries", [(entry.park.encode(), _json(entry))])
             consume_until(settings, "sentinel.decisions", 2)
+            # The board decodes the decisions it keeps when asked for them.
+            with urllib.request.urlopen(f"{worker.board_url()}api/board", timeout=30) as answer:
+                assert answer.status == 200
             assert worker.process.poll() is None
             assert worker.metric_sum("sentinel_unreadable_records_total") >= 3
             log = worker.log()
-            assert "skipped an unreadable record at" in log
             assert "canonical.risk-areas[0]@0" in log and "sentinel.rulesets[0]@0" in log
+            assert "gate board: skipped an unreadable decision" in log
 
 
 def test_the_sink_writes_what_clickhouse_can_hold_and_refuses_the_rest_by_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,22 @@ def test_a_process_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     assert not alive(pid)
 
 
+def test_a_process_that_died_says_why_until_it_is_stopped(tmp_path: Path) -> None:
+    # `stack status` said only "stopped" of a worker that had stopped on an error.
+    process = managed(tmp_path, marker="dies-saying")
+    code = (
+        "import sys; print('[2026-12-02 08:00:00,000] [1] [ERROR] noise Faust lives with'); "
+        "print('[2026-12-02 08:00:01,000] [1] [CRITICAL] the sink stops: fix the password'); "
+        "sys.exit(1)"
+    )
+    pid = process.start([sys.executable, "-c", code, "dies-saying"])
+    os.waitpid(pid, 0)  # our child: its end
+    assert process.pid() is None and process.pid_file.exists()
+    assert process.last_words() == "the sink stops: fix the password"
+    assert process.stop() is False
+    assert not process.pid_file.exists()
+
+
 def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
     stranger = subprocess.Popen(["sleep", "60"])
     try:
@@ -48,7 +65,7 @@ def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
         assert process.pid() is None
         assert process.stop() is False
         assert alive(stranger.pid)
-        assert not process.pid_file.exists(), "a stale pid file is cleaned up"
+        assert not process.pid_file.exists(), "a stale pid file is cleaned up by stop"
     finally:
         stranger.kill()
         stranger.wait()

@@ -224,6 +224,7 @@ def run_scenario(
             return result
         started = time.monotonic()
         caught_up(ns, workers, progress)
+        rollups_settled(ns, workers, progress)
         result.catch_up_seconds = round(time.monotonic() - started, 1)
         workers.sample()
         judge(ns, mixed, result)
@@ -406,6 +407,41 @@ def caught_up(settings: Settings, workers: Workers, progress: Progress) -> None:
         stall=CATCH_UP_STALL,
         interval=3,
     )
+
+
+def rollups_settled(settings: Settings, workers: Workers, progress: Progress) -> None:
+    """The rollups are written by the decide stage's timer, after the raw tables (a ClickHouse
+    hang leaves their writes retrying a while longer): wait until they reconcile, for as long as
+    their snapshots keep coming. One that never comes is the oracle's to find."""
+    from clickhouse_driver import Client
+
+    from streams.report import reconcile
+    from streams.rollups import TABLES
+
+    client = Client.from_url(settings.clickhouse_url)
+
+    def execute(sql: str) -> list[Any]:
+        return list(client.execute(sql))
+
+    def clean() -> bool:
+        workers.supervise()
+        mismatches = len(reconcile(execute)[1])
+        if mismatches:
+            progress(f"rollups: {mismatches} groups differ from the raw tables yet")
+        return mismatches == 0
+
+    def written() -> int:
+        """The rollups' latest snapshot versions, summed: they move while flushes come."""
+        return sum(int(execute(f"SELECT max(version) FROM {t}")[0][0]) for t in TABLES)
+
+    try:
+        wait_while_moving(
+            clean, written, what="the rollups to settle", stall=CATCH_UP_STALL, interval=5
+        )
+    except Stalled:
+        pass  # judged below, with the figures
+    finally:
+        client.disconnect()
 
 
 def judge(settings: Settings, mixed: Poisoned, result: Result) -> None:

@@ -116,14 +116,13 @@ class ManagedProcess:
         return True
 
     def last_words(self) -> str:
-        """Why it stopped, as far as its log says: its last critical or error line, else its
-        last line."""
+        """Why it stopped, as far as its log says: its last critical line (a worker logs one
+        when it stops on an error), else its last line (Faust logs errors it lives with)."""
         tail = self.log_tail(300).splitlines()
-        for level in ("[CRITICAL]", "[ERROR]"):
-            said = [line for line in tail if level in line]
-            if said:
-                return said[-1].split(level, 1)[1].strip()[:300]
-        return tail[-1].strip()[:300] if tail else "(no log)"
+        said = [line for line in tail if "[CRITICAL]" in line]
+        if said:
+            return said[-1].split("[CRITICAL]", 1)[1].strip()[:300]
+        return f"its last line: {tail[-1].strip()[:300]}" if tail else "(no log)"
 
     def log_tail(self, lines: int = 15) -> str:
         try:
