@@ -38,7 +38,7 @@ demo: stack-up
 bench: stack-up
 	$(SENTINEL) bench $(BENCH_ARGS)
 
-# The chaos suite (not part of `make test`; about an hour): CHAOS_ARGS="--scenario kill" make chaos
+# The chaos suite (not part of `make test`; about 35 minutes): CHAOS_ARGS="--scenario kill" make chaos
 chaos: stack-up
 	$(SENTINEL) chaos $(CHAOS_ARGS)
 

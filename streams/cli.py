@@ -328,17 +328,16 @@ def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     with _kafka_errors(settings):
         if args.action == "replay":
             done = dlq.replay(settings, selection, again=args.again)
-            left = "; ".join(f"{n} {why}" for why, n in done.left.items())
-            print(
-                f"replayed {done.sent} dead letters to their source topics"
-                + (
-                    f" (left: {left}; --again sends those replayed before or failed again)"
-                    if left
-                    else ""
+            if not done.sent and not done.left:
+                print("nothing to replay: no letter matches")
+                return 0
+            print(f"replayed {done.sent} dead letters to their source topics")
+            if done.left:
+                left = "; ".join(f"{n} {why}" for why, n in done.left.items())
+                print(
+                    f"not sent: {left} (--again sends those replayed before or failed again; "
+                    "discarded and truncated letters never)"
                 )
-                if done.sent or left
-                else "nothing to replay: no letter matches"
-            )
             return 0
         if args.action == "discard":
             if selection.empty:

@@ -9,8 +9,9 @@ last ``idle`` seconds (a producer's next batch, which the consumer has not fetch
 moment behind another lane's). A lane quiet for longer stops holding (a gate at night; the
 resolutions topic, which is seldom written), as a Flink source is marked idle.
 
-A just-assigned lane is active for ``idle`` seconds, with nothing seen: a restarted worker does
-not let one lane's backlog run the clock ahead before another's first fetch arrived.
+A just-assigned lane is active, with nothing seen, until its first fetch says where it ends (and
+for ``idle`` seconds after): a restarted worker does not let one lane's backlog run the clock
+ahead before another's first fetch arrived, however long that takes.
 
 Pure: the shell says what was processed, and reports the consumer's highwaters and positions.
 """
@@ -77,7 +78,10 @@ class Lanes:
                 continue
             end = highwater(topic, partition)
             start = lane.next if lane.next is not None else committed(topic, partition) or 0
-            if end is not None and end > start:
+            if (end is not None and end > start) or (end is None and lane.next is None):
+                # Messages to process; or assigned and not fetched yet, its end unknown: it may
+                # hold a backlog (under load a first fetch took longer than ``idle``, another
+                # lane's backlog ran the clock ahead, and visits read late were overdue).
                 lane.active_until = now + self.idle
             if now < lane.active_until and lane.seen < held:
                 held = lane.seen

@@ -60,6 +60,18 @@ def test_a_just_assigned_lane_holds_until_it_is_read_or_idle() -> None:
     assert quiet.bound(0, caught_up, done, now=30) == FAR_FUTURE  # type: ignore[arg-type]
 
 
+def test_a_just_assigned_lane_whose_end_is_unknown_holds_however_long_its_fetch_takes() -> None:
+    # Seen in a fresh-clone run on a loaded machine: a first fetch slower than `idle`, the
+    # heartbeats' backlog ran the clock past visit deadlines, and 3 visits read late were overdue.
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0], now=0)
+    lanes.processed("gate.heartbeats", 0, 5, T, now=1)
+    unfetched = ends(heartbeats=6)  # gate.entries: no fetch answered yet, no highwater
+    assert lanes.bound(0, unfetched, nothing_committed, now=60).year == 1970  # type: ignore[arg-type]
+    fetched = ends(entries=0, heartbeats=6)  # its first fetch: an empty lane, nothing to wait for
+    assert lanes.bound(0, fetched, nothing_committed, now=66) == FAR_FUTURE  # type: ignore[arg-type]
+
+
 def test_the_bound_is_per_partition_and_behind_counts_messages_left() -> None:
     lanes = Lanes(TOPICS, idle=5)
     lanes.assigned([0, 1], now=0)

@@ -10,6 +10,7 @@ events a second) while the faults happen, through 3 workers that a supervisor (t
 - ``broker``: the Kafka broker SIGKILLed mid-run and started again;
 - ``hang``: ClickHouse stopped with SIGSTOP (a hang, not a refusal) for ``--hang-seconds``
   (10 minutes by default), a worker SIGKILLed during it, then SIGCONT;
+- ``outage``: ClickHouse stopped (a refusal) for a minute, a worker SIGKILLed during it;
 - ``storm``: workers joining and leaving (SIGTERM) every ~20 s under load.
 
 The oracle, once every group has caught up: each raw table holds every valid event sent, once
@@ -18,9 +19,9 @@ entry has a decision, ``sentinel reconcile`` finds every rollup equal to the raw
 DLQ holds every poison message (by its source record) exactly once, with its headers, and
 nothing else. Reported too: peak RSS per worker, time to catch up after the faults.
 
-The **negative control** runs the ``hang`` scenario (a hang of at most 2 minutes) with workers
-whose sink acks before it inserts (``workbench/chaos/broken_worker.py``); the oracle must fail
-it.
+The **negative control** runs the ``outage`` scenario with workers whose sink acks before it
+inserts (``workbench/chaos/broken_worker.py``); the oracle must fail it. (Not ``hang``: an insert
+already in a stopped server's socket is still done when it resumes, even for a killed client.)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from workbench.chaos.poison import Poisoned, mix_poison
 from workbench.stack import Stack, StackError
 from workbench.stack._process import Progress
 
-SCENARIOS = ("kill", "broker", "hang", "storm")
+SCENARIOS = ("kill", "broker", "hang", "outage", "storm")
 RAW_TABLES = {  # raw topic -> (ClickHouse table, its id column)
     "gate.entries": ("entries", "event_id"),
     "gate.exits": ("exits", "event_id"),
@@ -55,7 +56,7 @@ RAW_TABLES = {  # raw topic -> (ClickHouse table, its id column)
     "health.nat": ("nat_reports", "event_id"),
     "health.visits": ("health_visits", "event_id"),
 }
-NEGATIVE_CONTROL_HANG = 120.0  # seconds: long enough for a worker to be killed mid-insert
+OUTAGE = 60.0  # seconds ClickHouse is down in the outage scenario
 CATCH_UP_STALL = 300.0  # seconds without any progress before a scenario is declared stuck
 BROKER_RECOVERY = 900.0  # seconds a SIGKILLed broker may take to recover its logs and answer
 MAX_RESTARTS = 20  # workers that died on their own: more is a crash loop, not a fault
@@ -169,13 +170,12 @@ def run_chaos(
     records = bench_records(events)
     runs = [(name, False) for name in scenarios]
     if negative_control:
-        runs.append(("hang", True))
+        runs.append(("outage", True))
     results = []
     for name, broken in runs:
         label = f"{name} (negative control: a sink that acks before it inserts)" if broken else name
         progress(f"scenario {label}")
-        hang = min(hang_seconds, NEGATIVE_CONTROL_HANG) if broken else hang_seconds
-        result = run_scenario(settings, name, records, hang, broken, progress, rate)
+        result = run_scenario(settings, name, records, hang_seconds, broken, progress, rate)
         results.append(result)
         verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.failures[:4])
         progress(f"scenario {label}: {verdict}")
@@ -209,7 +209,8 @@ def run_scenario(
     logs.mkdir(parents=True, exist_ok=True)
     progress(f"namespace {run}: worker logs in {logs}")
     mixed = mix_poison(records)
-    result = Result(name, broken_sink, len(records), len(mixed.poison))
+    poison = sum(kind is not None for *_, kind in mixed.records)
+    result = Result(name, broken_sink, len(records), poison)
     workers = Workers(ns, logs, broken_sink)
     for _ in range(3):
         workers.start()
@@ -338,6 +339,30 @@ def hang_clickhouse(
     progress("ClickHouse resumed (SIGCONT)")
 
 
+def clickhouse_outage(
+    stack: Stack,
+    workers: Workers,
+    sender: threading.Thread,
+    result: Result,
+    hang: float,
+    progress: Progress,
+) -> None:
+    _sleep_supervising(workers, 20)
+    stack.clickhouse.down()
+    result.faults.append(f"ClickHouse stopped for {OUTAGE:.0f} s")
+    progress(f"ClickHouse stopped (a refusal, not a hang) for {OUTAGE:.0f} s")
+    try:
+        _sleep_supervising(workers, OUTAGE / 2)
+        victim = random.choice(workers.running)
+        workers.kill(victim)
+        result.faults.append(f"SIGKILL worker pid {victim.pid} during the outage")
+        workers.start()
+        _sleep_supervising(workers, OUTAGE / 2)
+    finally:
+        stack.clickhouse.up(progress)
+    result.faults.append("ClickHouse started again")
+
+
 def rebalance_storm(
     stack: Stack,
     workers: Workers,
@@ -363,6 +388,7 @@ FAULTS: dict[str, Fault] = {
     "kill": kill_workers,
     "broker": kill_broker,
     "hang": hang_clickhouse,
+    "outage": clickhouse_outage,
     "storm": rebalance_storm,
 }
 
