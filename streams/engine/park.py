@@ -255,8 +255,17 @@ class Park:
         self._antigen_caught_up()
 
     def on_visit(self, visit: HealthVisit, out: Outputs) -> None:
-        if visit.event_id in self.visit_ids:
-            return  # read again
+        if (known := self.visit_ids.get(visit.event_id)) is not None:
+            # Read again. A kill can keep a visit's record but not that of the obligation it
+            # served (a batch's state records are not written at once): serve it again if no
+            # obligation of the person holds it (serving is per visit id, so never twice).
+            if not any(
+                visit.event_id in ob.visits
+                for i in self.by_person.get(known.person, ())
+                if (ob := self.entries[i].obligation) is not None
+            ):
+                self._serve(known)
+            return
         self._begin(out, visit.event_time, (visit, Ref(visit.event_id, "canonical.visits", 0)))
         seen = Visit(visit.event_id, visit.person, visit.event_time, visit.entry_id)
         self.visits.setdefault(visit.person, []).append(seen)

@@ -376,6 +376,24 @@ def test_visits_read_before_the_obligation_still_count() -> None:
     assert not [a for a in engine.alerts if a.rule == "health_visits"]
 
 
+def test_a_visit_kept_without_the_obligation_it_served_serves_it_when_read_again() -> None:
+    # A kill kept the visits' records but not the entry's obligation they served (a batch's state
+    # records are not written at once); read again, the visits were skipped as seen, and the
+    # story tests counted 3 to 18 visits overdue that were not.
+    engine = run(out_of_area(), *crew_antigens(1, 2), visit(1, 1), visit(1, 2))
+    (park,) = engine.parks.values()
+    obligation = park.entries["e1"].obligation
+    assert obligation is not None and obligation.state == "met"
+    obligation.visits.clear()  # the obligation as its last kept record had it
+    obligation.state = "open"
+    engine.feed(visit(1, 1))
+    engine.feed(visit(1, 2))
+    engine.feed(visit(1, 2))  # and once more: counted once
+    assert obligation.visits == ["v1-1", "v1-2"] and obligation.state == "met"
+    engine.advance(T0 + timedelta(days=8))
+    assert not [a for a in engine.alerts if a.rule == "health_visits"]
+
+
 def test_a_late_entry_runs_its_deadlines_from_its_arrival() -> None:
     # The park's clock is a week ahead (another source ran ahead: the demo's traffic at today's
     # time, then 2022 history). The 2022 entry is late: judged on its evidence, counted and kept
