@@ -341,3 +341,17 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def sentinel_cli(settings: Settings, *args: str) -> str:
+    """``sentinel ARGS`` for this namespace; its output. A failure fails the test, with stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,  # a guard against a hung command, not a wait
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

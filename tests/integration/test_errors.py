@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ from tests.integration.helpers import (
     query,
     read_all,
     running_worker,
-    settings_env,
+    sentinel_cli,
 )
 from workbench.simulator import Params, generate
 
@@ -71,7 +69,7 @@ def test_a_garbage_partition_is_quarantined_the_rest_runs_on_and_a_lift_reads_it
             produce(settings, "gate.exits", [(key, v) for v in _garbage(100, 120)])
             produce(settings, "gate.entries", [(first.park.encode(), _json(first))])
             consume_until(settings, "sentinel.decisions", 1)
-        assert f"gate.exits:{bad}  quarantined" in _cli(settings, "quarantine", "list")
+        assert f"gate.exits:{bad}  quarantined" in sentinel_cli(settings, "quarantine", "list")
         # A restarted worker leaves the partition unread too: not one letter more.
         with running_worker(settings, tmp_path, dlq_window="20") as worker:
             produce(settings, "gate.entries", [(second.park.encode(), _json(second))])
@@ -79,7 +77,9 @@ def test_a_garbage_partition_is_quarantined_the_rest_runs_on_and_a_lift_reads_it
             assert len(read_all(settings, "sentinel.dlq")) == letters
             # The producer is fixed; the operator lifts the quarantine: everything in the
             # partition is dead-lettered without tripping the limit again, each message once.
-            said = _cli(settings, "quarantine", "lift", f"gate.exits:{bad}", "--by", "ops-7")
+            said = sentinel_cli(
+                settings, "quarantine", "lift", f"gate.exits:{bad}", "--by", "ops-7"
+            )
             assert "lifted" in said
             dead = consume_until(settings, "sentinel.dlq", 220)
             assert worker.process.poll() is None
@@ -88,12 +88,12 @@ def test_a_garbage_partition_is_quarantined_the_rest_runs_on_and_a_lift_reads_it
         states = [json.loads(r.value)["state"] for r in read_all(settings, "sentinel.quarantine")]
         assert states == ["quarantined", "lifted"]
         # The letters, by reason; discarded, they are never replayed.
-        summary = _cli(settings, "dlq", "list", "--topic", "gate.exits", "--summary")
+        summary = sentinel_cli(settings, "dlq", "list", "--topic", "gate.exits", "--summary")
         assert f"220  {settings.topic('gate.exits')} ValidationError" in summary
-        assert "discarded 220" in _cli(
+        assert "discarded 220" in sentinel_cli(
             settings, "dlq", "discard", "--reason", "validationerror", "--note", "firmware"
         )
-        assert "220 discarded" in _cli(settings, "dlq", "replay")
+        assert "220 discarded" in sentinel_cli(settings, "dlq", "replay")
         assert len(read_all(settings, "gate.exits")) == 220
 
 
@@ -104,18 +104,18 @@ def test_a_replayed_letter_that_fails_again_is_not_sent_a_third_time_unless_aske
         produce(settings, "gate.entries", [(b"tangu", v) for v in _garbage(3)])
         produce(settings, "health.visits", [(b"tangu", b"{}")])
         consume_until(settings, "sentinel.dlq", 4)
-        listed = _cli(settings, "dlq", "list", "--topic", "gate.entries")
+        listed = sentinel_cli(settings, "dlq", "list", "--topic", "gate.entries")
         assert "3 dead letters" in listed and "health.visits" not in listed
-        chosen = _cli(settings, "dlq", "replay", "--topic", "gate.entries")
+        chosen = sentinel_cli(settings, "dlq", "replay", "--topic", "gate.entries")
         assert "replayed 3 dead letters" in chosen
         letters = consume_until(settings, "sentinel.dlq", 7)
         again = [dict(r.headers) for r in letters[4:]]
         assert sorted(int(h["replay_of"]) for h in again) == [0, 1, 2]
-        assert "replayed 1 dead letters" in _cli(settings, "dlq", "replay")  # the visit
+        assert "replayed 1 dead letters" in sentinel_cli(settings, "dlq", "replay")  # the visit
         consume_until(settings, "sentinel.dlq", 8)
-        said = _cli(settings, "dlq", "replay")
+        said = sentinel_cli(settings, "dlq", "replay")
         assert "4 failed again" in said and "replayed 0" in said
-        assert "replayed 3 dead letters" in _cli(
+        assert "replayed 3 dead letters" in sentinel_cli(
             settings, "dlq", "replay", "--again", "--reason", "json"
         )
         assert len(read_all(settings, "gate.entries")) == 3 + 3 + 3
@@ -183,16 +183,3 @@ def _alert_row(columns: tuple[str, ...], key: str, when: datetime | None = None)
 
 def _json(event: RawVehicleEntry) -> bytes:
     return event.model_dump_json().encode()
-
-
-def _cli(settings: Settings, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,  # a guard against a hung command, not a wait
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout

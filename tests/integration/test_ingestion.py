@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from tests.integration.helpers import (
     query,
     read_all,
     running_worker,
-    settings_env,
+    sentinel_cli,
 )
 from workbench.simulator import Params, generate
 
@@ -161,12 +159,12 @@ def test_dlq_replay_processes_now_valid_events_once(
             produce(settings, "gate.entries", [(big.plate.encode(), payload)])
             (letter,) = consume_until(settings, "sentinel.dlq", 1)
             assert DeadLetter.from_headers(list(letter.headers)).error_class == "MessageTooLarge"
-        listing = _cli(settings, "dlq", "list")
+        listing = sentinel_cli(settings, "dlq", "list")
         assert "1 dead letters" in listing and "MessageTooLarge" in listing
         # The limit is raised (the fix); the dead letter goes back, twice.
         with running_worker(settings, tmp_path):
-            assert "replayed 1 dead letters" in _cli(settings, "dlq", "replay")
-            again = _cli(settings, "dlq", "replay")
+            assert "replayed 1 dead letters" in sentinel_cli(settings, "dlq", "replay")
+            again = sentinel_cli(settings, "dlq", "replay")
             assert "replayed 0 dead letters" in again and "1 replayed before" in again
             rows = poll_query(
                 settings,
@@ -177,18 +175,6 @@ def test_dlq_replay_processes_now_valid_events_once(
             assert len(rows) == 1
             entries = read_all(settings, "canonical.entries")
             assert [json.loads(r.value)["event_id"] for r in entries] == [big.event_id]
-
-
-def _cli(settings: Settings, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,  # a guard against a hung command, not a wait
-        check=True,
-    )
-    return done.stdout
 
 
 def _read_at(settings: Settings, topic: str, partition: int, offset: int) -> bytes:

@@ -327,12 +327,7 @@ def hang_clickhouse(
     result.faults.append(f"SIGSTOP ClickHouse pid {pid} for {hang:.0f} s")
     progress(f"ClickHouse stopped (SIGSTOP) for {hang:.0f} s")
     try:
-        _sleep_supervising(workers, hang / 2)
-        victim = random.choice(workers.running)
-        workers.kill(victim)
-        result.faults.append(f"SIGKILL worker pid {victim.pid} during the hang")
-        workers.start()
-        _sleep_supervising(workers, hang / 2)
+        _kill_one_halfway(workers, result, hang, "the hang")
     finally:
         os.kill(pid, signal.SIGCONT)
     result.faults.append("SIGCONT ClickHouse")
@@ -352,12 +347,7 @@ def clickhouse_outage(
     result.faults.append(f"ClickHouse stopped for {OUTAGE:.0f} s")
     progress(f"ClickHouse stopped (a refusal, not a hang) for {OUTAGE:.0f} s")
     try:
-        _sleep_supervising(workers, OUTAGE / 2)
-        victim = random.choice(workers.running)
-        workers.kill(victim)
-        result.faults.append(f"SIGKILL worker pid {victim.pid} during the outage")
-        workers.start()
-        _sleep_supervising(workers, OUTAGE / 2)
+        _kill_one_halfway(workers, result, OUTAGE, "the outage")
     finally:
         stack.clickhouse.up(progress)
     result.faults.append("ClickHouse started again")
@@ -391,6 +381,16 @@ FAULTS: dict[str, Fault] = {
     "outage": clickhouse_outage,
     "storm": rebalance_storm,
 }
+
+
+def _kill_one_halfway(workers: Workers, result: Result, seconds: float, during: str) -> None:
+    """Through ``seconds`` of a fault, a worker chosen at random SIGKILLed halfway and restarted."""
+    _sleep_supervising(workers, seconds / 2)
+    victim = random.choice(workers.running)
+    workers.kill(victim)
+    result.faults.append(f"SIGKILL worker pid {victim.pid} during {during}")
+    workers.start()
+    _sleep_supervising(workers, seconds / 2)
 
 
 def _sleep_supervising(workers: Workers, seconds: float) -> None:
