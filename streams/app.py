@@ -87,14 +87,27 @@ def create_app(settings: Settings) -> Pipeline:
     stage = DecideStage(app, topics, settings, engine, store, rollups, [])
     stage.followers.extend(_followers(settings, engine, stage))
     decide.register(app, topics, settings, stage)
-    for follower in stage.followers:
-        app.task(_run(follower))
+    followed: list[Any] = []
+
+    def follow() -> None:
+        # The followers start with the first rebalance: Faust starts its tasks only once its
+        # recovery is done, and the recovery waits for sentinel.quarantine to be read.
+        if not followed:
+            followed.extend(app.add_future(f.run()) for f in stage.followers)
+
+    quarantine_read = next(f for f in stage.followers if f.base == "sentinel.quarantine")
+
+    async def before_resume(sender: Any, **_: Any) -> None:
+        # Faust pauses what it assigns, recovers, sends this signal, then resumes: quarantined
+        # partitions stay paused, so nothing is fetched from them, once the quarantine is read.
+        # (Resumed while a restarted worker was still reading it, a quarantined partition was
+        # read again and its garbage dead-lettered a second time.)
+        follow()
+        await quarantine_read.caught_up.wait()
+        stage.quarantines.keep_paused()
 
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        # Quarantined partitions are paused before anything is fetched from them.
-        await next(f for f in stage.followers if f.base == "sentinel.quarantine").caught_up.wait()
-        stage.quarantines.keep_paused()
-        stage.quarantines.pause()
+        follow()
         park_topics = {settings.topic(t) for t in (*PARK_TOPICS, "health.nat")}
         partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
         new, gone = store.assign(partitions)
@@ -103,6 +116,7 @@ def create_app(settings: Settings) -> Pipeline:
     async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
         await stage.revoked()
 
+    app.on_rebalance_complete.connect(before_resume)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
@@ -163,11 +177,3 @@ def _followers(settings: Settings, engine: Engine, stage: DecideStage) -> list[F
         Follower(settings, "sentinel.evidence", evidence),
         Follower(settings, "sentinel.quarantine", quarantine),
     ]
-
-
-def _run(follower: Follower) -> Any:
-    async def follow() -> None:
-        await follower.run()
-
-    follow.__name__ = f"follow_{follower.base.replace('.', '_').replace('-', '_')}"
-    return follow

@@ -199,11 +199,6 @@ def sentinel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.xfail(
-    reason="open in issue 14 (docs/reliability.md, 'Open'): a kill mid-changelog-write reported "
-    "18 visits overdue that were not (1 of the last 4 fresh clones); a fix is in, unverified",
-    strict=False,
-)
 def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
     fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -219,12 +214,6 @@ def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
         settle(fresh, expected(truth), successor)
 
 
-@pytest.mark.xfail(
-    reason="open in issue 14 (docs/reliability.md, 'Open'): after the kill and two rebalances, "
-    "3 to 5 visits of 358 were reported overdue that were not (2 of the last 4 fresh clones); "
-    "a fix is in, unverified",
-    strict=False,
-)
 def test_two_workers_in_one_group_one_killed_and_a_successor_agree_with_the_truth(
     fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
