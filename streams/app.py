@@ -25,6 +25,7 @@ import faust
 from schemas import NatReport, RiskAreaUpdate
 from schemas.notice import PositiveNotice, StopNotice
 from schemas.operations import Quarantine
+from streams import access
 from streams.agents import board, decide, dispatch
 from streams.agents._topics import Topics
 from streams.agents.decide import DecideStage
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> Pipeline:
         broker_heartbeat_interval=3.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_credentials=access.faust_credentials(settings),
         processing_guarantee="at_least_once",
     )
     topics = Topics(app, settings)

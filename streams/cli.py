@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TypeVar
 
+from streams import access
 from streams.settings import ConfigError, Settings, load_settings
 
 Run = Callable[[argparse.Namespace, Settings], int]
@@ -104,6 +105,9 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[Command] | None =
     except Failed as exc:
         print(f"sentinel {args.command}: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"sentinel {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 def progress(message: str) -> None:
@@ -208,10 +212,20 @@ def _topics_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import CATALOGUE, KEY_DOCS, create_topics
+    from kafka.errors import AuthorizationError, KafkaError
+
+    from streams.topics import CATALOGUE, KEY_DOCS, TopicsError, create_topics
 
     if args.action == "create":
-        created = create_topics(settings)
+        try:
+            created = create_topics(settings)
+        except AuthorizationError:
+            raise Failed(
+                f"Kafka user {settings.kafka_user!r} may not make topics; run it as the admin "
+                "user (SENTINEL_KAFKA_USER=admin)"
+            ) from None
+        except (TopicsError, KafkaError) as exc:
+            raise Failed(str(exc)) from None
         print(f"created: {', '.join(created)}" if created else "every topic exists already")
         return 0
     for topic in CATALOGUE:
@@ -264,7 +278,7 @@ def _rules(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     try:
         # Key "active": the topic is compacted, so it keeps the rule set in force.
         future = producer.send(
@@ -449,8 +463,9 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     except RuleSetError as exc:
         print(f"sentinel backtest: {exc}", file=sys.stderr)
         return 2
-    key = settings.pseudonym_key.get_secret_value().encode()
-    return run_backtest(baseline, candidate, args.events, key)
+    from streams import access
+
+    return run_backtest(baseline, candidate, args.events, access.pseudonym_key(settings))
 
 
 def _report_args(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from schemas import DeadLetter
 from schemas.operations import LetterAction
+from streams import access
 from streams.settings import Settings
 
 Status = Literal["new", "replayed", "discarded"]
@@ -87,7 +88,7 @@ def read_whole(settings: Settings, base: str) -> Iterator[Any]:
 
     tp = TopicPartition(settings.topic(base), 0)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        **access.kafka_python(settings), group_id=None, enable_auto_commit=False
     )
     try:
         consumer.assign([tp])
@@ -145,7 +146,7 @@ def _replayed_by_the_old_replay(settings: Settings) -> int:
     below it were replayed."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
     try:
         offsets = admin.list_consumer_group_offsets(f"{settings.app_id}.dlq-replay")
     finally:
@@ -191,7 +192,7 @@ def replay(settings: Settings, selection: Selection, *, again: bool = False) -> 
             left["failed again"] += 1
         else:
             chosen.append(letter)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     sent: list[Letter] = []
     try:
         futures = [
@@ -233,7 +234,7 @@ def discard(settings: Settings, selection: Selection, *, by: str, note: str) -> 
     from kafka import KafkaProducer
 
     chosen = [x for x in select(settings, selection) if x.status != "discarded"]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     try:
         _record(settings, producer, [(letter, "discarded", note) for letter in chosen], by)
     finally:

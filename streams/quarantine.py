@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from schemas.operations import Quarantine
+from streams import access
 from streams.dlq import DlqError, read_whole
 from streams.settings import Settings
 from streams.topics import RAW_TO_CANONICAL, spec
@@ -55,7 +56,7 @@ def lift(settings: Settings, topic: str, partition: int, *, by: str, reason: str
             f"{topic}:{partition} is not quarantined; `sentinel quarantine list` shows what is"
         )
     tp = TopicPartition(settings.topic(topic), partition)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = KafkaConsumer(**access.kafka_python(settings), group_id=None)
     try:
         end = consumer.end_offsets([tp])[tp]
     finally:
@@ -69,7 +70,7 @@ def lift(settings: Settings, topic: str, partition: int, *, by: str, reason: str
         at=datetime.now(UTC),
         by=by,
     )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     try:
         producer.send(
             settings.topic("sentinel.quarantine"),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from schemas.resolution import Action, Resolution, ResolutionOutcome
+from streams import access
 from streams.progress import Stalled, wait_while_moving
 from streams.settings import Settings
 from streams.topics import partition_of
@@ -48,8 +49,8 @@ def resolve(
     answers = TopicPartition(
         settings.topic("canonical.resolutions"), partition_of(park.encode(), settings.partitions)
     )
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    consumer = KafkaConsumer(**access.kafka_python(settings), group_id=None)
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     try:
         consumer.assign([answers])
         consumer.seek_to_end(answers)
@@ -97,7 +98,7 @@ def _group_progress(settings: Settings) -> Callable[[], int]:
     """The worker group's committed offsets, summed: a group busy with a backlog is not stuck."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
     last = [0.0, 0]
 
     def committed() -> int:

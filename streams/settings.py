@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(
         9093, ge=1, le=65535, description="KRaft controller port of the local broker"
     )
+    kafka_security: Literal["sasl_ssl", "plaintext"] = Field(
+        "sasl_ssl",
+        description="Kafka clients: sasl_ssl (SCRAM-SHA-512 over TLS) or plaintext (a laptop's "
+        "broker only: anyone who reaches it reads and writes everything)",
+    )
+    kafka_user: str = Field(
+        "worker",
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="Kafka clients: the SCRAM user (the local stack has admin, worker, gate, lab)",
+    )
+    kafka_password: SecretStr = Field(
+        SecretStr(""),
+        description="Kafka clients: the user's password; empty: the local stack's, from "
+        "<state_dir>/secrets/kafka-<user>",
+    )
+    kafka_ca_file: str = Field(
+        "",
+        description="Kafka clients: the CA certificate (PEM) that signed the broker's; empty: the "
+        "local stack's, <state_dir>/tls/ca.pem",
+    )
     clickhouse_url: str = Field(
         "clickhouse://default@127.0.0.1:9000/sentinel",
         description="clickhouse://user[:password]@host:port/database (native protocol)",
@@ -68,7 +88,13 @@ class Settings(BaseSettings):
         "info", description="crit, error, warn, info or debug (critical, warning accepted)"
     )
     pseudonym_key: SecretStr = Field(
-        SecretStr("dev-only-change-me"), description="HMAC key for person pseudonyms"
+        SecretStr(""),
+        description="HMAC key for person pseudonyms (keep it secret, at least 32 characters); "
+        "empty: the local stack's, from <state_dir>/secrets/pseudonym-key",
+    )
+    environment: Literal["production", "development"] = Field(
+        "production",
+        description="development: a worker accepts the public development pseudonym key",
     )
     max_message_bytes: int = Field(
         262_144, ge=1024, description="ingestion: larger messages go to the dead-letter topic"
@@ -209,6 +235,16 @@ class Settings(BaseSettings):
     def topic(self, base: str) -> str:
         """The full name of a catalogue topic, with this deployment's prefix."""
         return f"{self.topic_prefix}{base}"
+
+    def as_env(self, **overrides: str) -> dict[str, str]:
+        """The ``SENTINEL_*`` variables that give a subprocess these settings (secrets in clear),
+        plus overrides by field name: ``as_env(kafka_user="worker")``."""
+        env = {}
+        for name, value in self.model_dump().items():
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[f"{ENV_PREFIX}{name.upper()}"] = text
+        env.update({f"{ENV_PREFIX}{k.upper()}": v for k, v in overrides.items()})
+        return env
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from streams import access
 from streams.settings import Settings
 from streams.topics import spec
 
@@ -46,8 +47,8 @@ def read_status(settings: Settings) -> Status:
     from streams.agents.decide import RAW_TOPICS
     from streams.sink.rows import MAPPERS
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
+    consumer = KafkaConsumer(**access.kafka_python(settings))
     try:
 
         def lag(group: str, topics: tuple[str, ...]) -> int:

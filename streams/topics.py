@@ -15,8 +15,9 @@ deployment will have workers), so Faust gives one worker partition N of every on
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -36,6 +37,7 @@ from schemas.operations import LetterAction, Quarantine
 from schemas.reference import RiskAreaUpdate
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
+from streams import access
 from streams.settings import Settings
 
 HOUR_MS = 3_600_000
@@ -229,14 +231,28 @@ def spec(base: str) -> TopicSpec:
     raise KeyError(f"{base!r} is not in the topic catalogue")
 
 
+class TopicsError(Exception):
+    """The topics or grants could not be made; the message says why and what to do."""
+
+
 def create_topics(settings: Settings) -> list[str]:
-    """Create every catalogue topic that does not exist yet; return the names created."""
+    """Create every catalogue topic that does not exist yet, and grant each user what it may do
+    with them (:func:`grants`; repeated, a grant changes nothing); return the names created.
+    Needs the admin user."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    admin = KafkaAdminClient(**access.kafka_python(settings), request_timeout_ms=15000)
     try:
+        if settings.kafka_security == "sasl_ssl":
+            failed = admin.create_acls(grants(settings))["failed"]
+            if failed:
+                acl, error = failed[0]
+                raise TopicsError(
+                    f"the broker refused to grant {acl}: {error}; topics and grants need the "
+                    "admin user (SENTINEL_KAFKA_USER=admin)"
+                )
         existing = set(admin.list_topics())
         missing = [
             NewTopic(
@@ -252,6 +268,73 @@ def create_topics(settings: Settings) -> list[str]:
             # Created meanwhile by another process: that is the goal anyway.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing, timeout_ms=15000)
+            _wait_for_leaders(admin, [t.name for t in missing])
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, names: list[str], patience: float = 120.0) -> None:
+    """Until every partition of the new topics has a leader: a producer that sends at once was
+    refused (NotLeaderForPartition, past its retries) by a loaded broker. Waits while the count
+    of partitions led grows, up to ``patience`` seconds without a new one."""
+    best, since = -1, time.monotonic()
+    while True:
+        described = admin.describe_topics(names)
+        partitions = [p for t in described for p in t.get("partitions", [])]
+        led = sum(1 for p in partitions if p.get("leader", -1) >= 0)
+        if len(described) == len(names) and partitions and led == len(partitions):
+            return
+        if led > best:
+            best, since = led, time.monotonic()
+        elif time.monotonic() - since > patience:
+            raise TopicsError(
+                f"{len(partitions) - led} new partitions have no leader after "
+                f"{patience:.0f} s; see the broker's log"
+            )
+        time.sleep(0.2)
+
+
+def grants(settings: Settings) -> list[Any]:
+    """What each user may do with this deployment's topics (the broker denies the rest):
+
+    - worker: everything on the deployment's topics (the operators' commands, ``sentinel dlq``
+      among them, run as the worker), and on Faust's groups and topics (``<app_id>``...);
+    - gate: write the raw topics ``gate.*``; lab: write ``health.*``; nothing else, not even read
+      what they wrote;
+    - admin is the broker's super user (the stack, topics and grants, the workbench).
+    """
+    from kafka.admin import (
+        ACL,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePattern,
+        ResourceType,
+    )
+
+    def allow(user: str, kind: Any, name: str, operation: Any, prefixed: bool = False) -> ACL:
+        pattern = ACLResourcePatternType.PREFIXED if prefixed else ACLResourcePatternType.LITERAL
+        return ACL(
+            principal=f"User:{user}",
+            host="*",
+            operation=operation,
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePattern(kind, name, pattern),
+        )
+
+    topic, group, cluster = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER
+    prefix = settings.topic_prefix
+    found = [
+        allow("worker", topic, prefix or "*", ACLOperation.ALL, prefixed=bool(prefix)),
+        allow("worker", topic, settings.app_id, ACLOperation.ALL, prefixed=True),
+        allow("worker", group, settings.app_id, ACLOperation.ALL, prefixed=True),
+        allow("worker", cluster, "kafka-cluster", ACLOperation.DESCRIBE),
+        allow("worker", cluster, "kafka-cluster", ACLOperation.IDEMPOTENT_WRITE),
+    ]
+    for user, family in (("gate", "gate."), ("lab", "health.")):
+        for t in CATALOGUE:
+            if t.name.startswith(family):
+                found.append(allow(user, topic, settings.topic(t.name), ACLOperation.WRITE))
+                found.append(allow(user, topic, settings.topic(t.name), ACLOperation.DESCRIBE))
+    return found

@@ -52,8 +52,10 @@ def tune_gc() -> None:
 def run_worker(settings: Settings) -> int:
     import faust
 
+    from streams import access
     from streams.app import create_app
 
+    access.pseudonym_key(settings)  # refused before anything starts
     tune_gc()
     pipeline = create_app(settings)
     app = pipeline.app

@@ -7,10 +7,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from streams import cli
+from streams import access, cli
 from streams.cli import Command, Failed, existing_file, non_negative_float, positive_int, share
 from streams.settings import Settings
+
+
+def as_admin(run: Any) -> Any:
+    """The workbench runs the local stack and plays its gates and labs: as Kafka's admin user
+    (the workers it starts are the worker user)."""
+
+    def run_as_admin(args: argparse.Namespace, settings: Settings) -> int:
+        return int(run(args, access.as_user(settings, "admin")))
+
+    return run_as_admin
 
 
 def _stack_args(parser: argparse.ArgumentParser) -> None:
@@ -342,7 +353,7 @@ WORKBENCH: tuple[Command, ...] = (
         "(./.local): a Kafka broker (KRaft, jars from Maven Central) and Debian's ClickHouse.",
         ("sentinel stack up", "sentinel stack status", "sentinel stack down"),
         _stack_args,
-        _stack,
+        as_admin(_stack),
     ),
     Command(
         "worker",
@@ -360,7 +371,7 @@ WORKBENCH: tuple[Command, ...] = (
         "story's incidents, with their ground truth (ground_truth.json).",
         ("sentinel simulate --out /tmp/jinshan", "sentinel simulate --kafka --speed 3600"),
         _simulate_args,
-        _simulate,
+        as_admin(_simulate),
     ),
     Command(
         "produce",
@@ -369,7 +380,7 @@ WORKBENCH: tuple[Command, ...] = (
         "are refused (they would arrive late): replay history with `sentinel replay`.",
         ("sentinel produce events.jsonl", "sentinel produce events.jsonl --speed 60"),
         _produce_args,
-        _produce,
+        as_admin(_produce),
     ),
     Command(
         "replay",
@@ -382,7 +393,7 @@ WORKBENCH: tuple[Command, ...] = (
             "sentinel --namespace jinshan-2022 replay /tmp/jinshan/events.jsonl",
         ),
         _replay_args,
-        _replay,
+        as_admin(_replay),
     ),
     Command(
         "status",
@@ -400,7 +411,7 @@ WORKBENCH: tuple[Command, ...] = (
         "results, and print their decisions and where to see them.",
         ("sentinel demo", "sentinel demo --entries 12"),
         _demo_args,
-        _demo,
+        as_admin(_demo),
     ),
     Command(
         "bench",
@@ -413,7 +424,7 @@ WORKBENCH: tuple[Command, ...] = (
             "sentinel bench --against 3226438   # the replay path, A/B against that commit",
         ),
         _bench_args,
-        _bench,
+        as_admin(_bench),
     ),
     Command(
         "chaos",
@@ -430,7 +441,7 @@ WORKBENCH: tuple[Command, ...] = (
             "sentinel chaos --scenario hang --hang-seconds 60",
         ),
         _chaos_args,
-        _chaos,
+        as_admin(_chaos),
     ),
     Command(
         "schemas",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import Cargo, Decision, RawAntigenTest, RawOccupant, RawVehicleEntry
+from streams import access
 from streams.jsonl import envelope, key_for
 from streams.progress import Stalled, wait_while_moving
 from streams.settings import Settings
@@ -83,7 +84,7 @@ def sample_events(count: int, now: datetime) -> tuple[list[RawVehicleEntry], lis
 def send(settings: Settings, topic: str, events: list[Any]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
     try:
         for event in events:
             record = envelope(topic, event)
@@ -103,7 +104,7 @@ def read_decisions(settings: Settings, entry_ids: set[str]) -> dict[str, Decisio
 
     consumer = KafkaConsumer(
         settings.topic("sentinel.decisions"),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **access.kafka_python(settings),
         group_id=None,
         auto_offset_reset="earliest",
         consumer_timeout_ms=1000,

@@ -25,7 +25,13 @@ def start_detached(settings: Settings, progress: Progress) -> str:
         return f"worker running (pid {pid}); log {process.log_file}"
     offset = process.log_file.stat().st_size if process.log_file.exists() else 0
     progress(f"starting a worker in the background; log {process.log_file}")
-    env = {**os.environ, "SENTINEL_NAMESPACE": settings.namespace}
+    # The local stack's worker user, whoever started it (the workbench's commands run as admin).
+    env = {
+        **os.environ,
+        "SENTINEL_NAMESPACE": settings.namespace,
+        "SENTINEL_KAFKA_USER": "worker",
+        "SENTINEL_KAFKA_PASSWORD": "",
+    }
     pid = process.start([sys.executable, "-m", "streams.cli", "worker"], env=env)
     try:
         wait_for_ready(process.log_file, offset, pid, is_alive=lambda: not process.has_exited())

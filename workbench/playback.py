@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from streams import access
 from streams.jsonl import key_for
 from streams.progress import ProgressBar
 from streams.settings import Settings
@@ -36,7 +37,7 @@ def produce(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **access.kafka_python(settings),
         acks="all",
         linger_ms=20,
         batch_size=256 * 1024,

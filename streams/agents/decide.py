@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from schemas import AntigenTest, NatReport, RiskAreaUpdate, VehicleEntry, VehicleExit
 from schemas.notice import PositiveNotice
 from schemas.operations import Quarantine
-from streams import metrics
+from streams import access, metrics
 from streams.agents._topics import Topics
 from streams.agents.batches import exit_unacked
 from streams.agents.dead_letters import DeadLetters
@@ -85,7 +85,7 @@ class DecideStage:
         self.lanes = Lanes((*PARK_TOPICS, "health.nat"), settings.source_idle_seconds)
         self.lock = asyncio.Lock()
         self.ingestor = Ingestor(
-            Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+            Pseudonymiser(access.pseudonym_key(settings)),
             max_message_bytes=settings.max_message_bytes,
             future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
         )

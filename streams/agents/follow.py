@@ -19,7 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from streams import metrics
+from streams import access, metrics
 from streams.ingest import describe
 from streams.settings import Settings
 from streams.topics import spec
@@ -43,7 +43,7 @@ class Follower:
     async def run(self) -> None:
         """Read from the beginning (or the last ``tail`` records per partition), then follow."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **access.aiokafka(self._settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

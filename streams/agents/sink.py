@@ -23,7 +23,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
-from streams import metrics
+from streams import access, metrics
 from streams.agents.dead_letters import DeadLetters
 from streams.settings import Settings
 from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
@@ -45,7 +45,7 @@ class Sink:
         settings = self._settings
         self.consumer = consumer = AIOKafkaConsumer(
             *(settings.topic(base) for base in MAPPERS),
-            bootstrap_servers=settings.kafka_bootstrap,
+            **access.aiokafka(settings),
             group_id=f"{settings.app_id}.sink",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

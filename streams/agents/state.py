@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams import metrics
+from streams import access, metrics
 from streams.engine import Engine
 from streams.engine import records as park_records
 from streams.rollups import Rollups
@@ -123,7 +123,7 @@ async def read_partition(
     """Read a state partition from its start to its end now, keeping the latest value of each
     key (a tombstone removes it); how many records were read."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **access.aiokafka(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from streams import access
 from streams.settings import Settings, load_settings
 from tests.integration.helpers import Worker, isolated, running_worker
 from workbench.stack.clickhouse import ClickHouseServer
@@ -29,8 +30,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack_settings() -> Settings:
-    """The settings of the stack that `sentinel stack up` started."""
-    return load_settings()
+    """The settings of the stack that `sentinel stack up` started, as its admin user (the tests
+    play gates and labs, and make topics; workers and operators' commands run as the worker)."""
+    return access.as_user(load_settings(), "admin")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from typing import Any
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from streams import access
 from streams.agents.board import BOARD_URL_MARKER
 from streams.agents.decide import RAW_TOPICS
 from streams.jsonl import envelope
@@ -51,7 +52,7 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
             update={"clickhouse_url": settings.clickhouse_url.rsplit("/", 1)[0] + "/default"}
         )
         query(server, f"DROP DATABASE IF EXISTS {database}")
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
             ours = [
                 t
@@ -67,11 +68,7 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
 def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
     """The environment that gives a subprocess these settings (plus SENTINEL_<NAME> overrides)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
-    for name, value in settings.model_dump().items():
-        text = settings.pseudonym_key.get_secret_value() if name == "pseudonym_key" else str(value)
-        env[f"SENTINEL_{name.upper()}"] = text
-    env.update({f"SENTINEL_{k.upper()}": v for k, v in overrides.items()})
-    return env
+    return env | settings.as_env(**overrides)
 
 
 # How long a wait in these tests lets nothing move (no offset, no row, no log line, no CPU)
@@ -135,7 +132,7 @@ def running_worker(settings: Settings, directory: Path, **overrides: str) -> Ite
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            env=settings_env(settings, **{"http_port": "0", **overrides}),
+            env=settings_env(settings, **{"http_port": "0", "kafka_user": "worker", **overrides}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -152,7 +149,7 @@ def running_worker(settings: Settings, directory: Path, **overrides: str) -> Ite
 
 
 def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**access.kafka_python(settings), acks="all", linger_ms=5)
     try:
         for key, value in messages:
             producer.send(settings.topic(topic), key=key, value=value)
@@ -163,7 +160,7 @@ def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, b
 
 def read_all(settings: Settings, topic: str) -> list[Any]:
     """Every record of ``topic`` (a catalogue name), from its beginning to the end it has now."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = KafkaConsumer(**access.kafka_python(settings), group_id=None)
     try:
         partitions = [
             TopicPartition(settings.topic(topic), p)
@@ -227,8 +224,8 @@ class Activity:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        self._admin = KafkaAdminClient(**access.kafka_python(settings))
+        self._consumer = KafkaConsumer(**access.kafka_python(settings))
         self._partitions = [
             TopicPartition(settings.topic(t.name), p)
             for t in CATALOGUE
@@ -253,7 +250,7 @@ class Tail:
         self._activity = Activity(settings)
         self._consumer = KafkaConsumer(
             settings.topic(topic),
-            bootstrap_servers=settings.kafka_bootstrap,
+            **access.kafka_python(settings),
             group_id=None,
             auto_offset_reset="earliest",
             consumer_timeout_ms=300,
@@ -294,8 +291,8 @@ def group_lag(settings: Settings) -> int:
 
 def group_lag_of(settings: Settings, *topics: str, group: str | None = None) -> int:
     """Messages a group (the worker's by default) has not committed yet on ``topics``."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
+    consumer = KafkaConsumer(**access.kafka_python(settings))
     try:
         committed = admin.list_consumer_group_offsets(group or settings.app_id)
         partitions = [
@@ -344,10 +341,11 @@ def rss_mb(pid: int) -> float:
 
 
 def sentinel_cli(settings: Settings, *args: str) -> str:
-    """``sentinel ARGS`` for this namespace; its output. A failure fails the test, with stderr."""
+    """``sentinel ARGS`` for this namespace, as the worker user (the operators' commands run as
+    it); its output. A failure fails the test, with stderr."""
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
-        env=settings_env(settings),
+        env=settings_env(settings, kafka_user="worker"),
         capture_output=True,
         text=True,
         timeout=300,  # a guard against a hung command, not a wait

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from streams import access
 from streams.settings import Settings
 from streams.worker import wait_for_ready
 from tests.integration.helpers import query, settings_env
@@ -45,7 +46,19 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
     sentinel = venv / "bin" / "sentinel"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = settings_env(fresh, namespace="installed", state_dir=str(elsewhere / "state"))
+    # A deployment elsewhere: the broker's CA and each user's password given as settings.
+    env = settings_env(
+        fresh,
+        namespace="installed",
+        state_dir=str(elsewhere / "state"),
+        kafka_password=access.password(fresh),
+        kafka_ca_file=str(access.ca_file(fresh)),
+        pseudonym_key=access.pseudonym_key(fresh).decode(),
+    )
+    as_worker = {
+        "SENTINEL_KAFKA_USER": "worker",
+        "SENTINEL_KAFKA_PASSWORD": access.password(access.as_user(fresh, "worker")),
+    }
     database = f"{fresh.clickhouse_database}_installed"
     try:
         listed = run(sentinel, "--help", cwd=elsewhere, env=env).stdout
@@ -64,7 +77,7 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
             worker = subprocess.Popen(
                 [sentinel, "worker"],
                 cwd=elsewhere,
-                env={**env, "SENTINEL_HTTP_PORT": "0"},
+                env={**env, **as_worker, "SENTINEL_HTTP_PORT": "0"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

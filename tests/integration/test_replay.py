@@ -21,6 +21,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import NoError
 
 from schemas import Alert, Decision
+from streams import access
 from streams.progress import wait_while_moving
 from streams.settings import Settings
 from streams.topics import create_topics
@@ -119,7 +120,7 @@ def _delete_group(settings: Settings) -> None:
     session expires); the broker answers with an error class, not an exception."""
 
     def deleted() -> bool:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
             [(_, error)] = admin.delete_consumer_groups([settings.app_id])
         finally:
@@ -136,13 +137,13 @@ def _empty_state(settings: Settings) -> None:
     topic = settings.topic("sentinel.decide-state")
 
     def listed() -> set[str]:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
             return set(admin.list_topics())
         finally:
             admin.close()
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
     try:
         admin.delete_topics([topic])
     finally:

@@ -33,7 +33,7 @@ def test_a_24h_nat_window_applies_without_a_restart(
         )
         published = subprocess.run(
             [sys.executable, "-m", "streams.cli", "rules", "publish", str(strict)],
-            env=settings_env(settings),
+            env=settings_env(settings, kafka_user="worker"),
             capture_output=True,
             text=True,
             timeout=300,

@@ -135,6 +135,9 @@ def test_our_services_run_real_commands_with_valid_settings(name: str) -> None:
     settings = load_settings(environment)  # raises on unknown or invalid SENTINEL_* variables
     build_parser(all_commands()).parse_args(service["command"])  # exits on an unknown command
     assert settings.kafka_bootstrap == "kafka:9092"
+    # The pseudonym key comes from .env, never written in the file (compose refuses without it).
+    key = settings.pseudonym_key.get_secret_value()
+    assert key.startswith("${SENTINEL_PSEUDONYM_KEY:?"), key
 
 
 def test_the_workers_reach_kafka_and_clickhouse_where_they_listen() -> None:

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from streams import access
 from streams.progress import ProgressBar
 from streams.settings import Settings
 from workbench import REPO_ROOT
@@ -196,7 +197,7 @@ def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
     from clickhouse_driver import Client
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**access.kafka_python(settings))
     try:
         topics = [t for t in admin.list_topics() if t.startswith(f"bench-{run_id}")]
         for start in range(0, len(topics), 100):
@@ -322,7 +323,7 @@ def raw_aiokafka(bench: Bench) -> float:
     async def consume() -> float:
         consumer = AIOKafkaConsumer(
             *bench.topics(),
-            bootstrap_servers=bench.settings.kafka_bootstrap,
+            **access.aiokafka(bench.settings),
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -366,6 +367,7 @@ def subprocess_rate(
     """A Faust app in its own process (its own group), from the topics' beginning."""
     env = {
         **os.environ,
+        **bench.settings.as_env(kafka_user="worker"),
         "BENCH_BROKER": bench.settings.kafka_bootstrap,
         "BENCH_APP": f"{bench.settings.app_id}-{module.rsplit('.', 1)[1]}-{uuid.uuid4().hex[:6]}",
         "BENCH_TOPICS": ",".join(bench.topics()),
@@ -419,7 +421,7 @@ def replay_path(bench: Bench) -> Any:
     async def consume() -> list[Any]:
         consumer = AIOKafkaConsumer(
             *bench.topics(),
-            bootstrap_servers=bench.settings.kafka_bootstrap,
+            **access.aiokafka(bench.settings),
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -620,9 +622,7 @@ class LiveRun:
         from streams.worker import wait_for_ready
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
-        for name, value in self.settings.model_dump().items():
-            secret = self.settings.pseudonym_key.get_secret_value()
-            env[f"SENTINEL_{name.upper()}"] = secret if name == "pseudonym_key" else str(value)
+        env |= self.settings.as_env(kafka_user="worker")
         log_file = self.logs / f"{self.settings.app_id}-{len(self.workers)}.log"
         started = time.perf_counter()
         with log_file.open("wb") as log:
@@ -642,7 +642,7 @@ class LiveRun:
         from clickhouse_driver import Client
         from kafka import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**access.kafka_python(self.settings))
         try:
             topics = [t for t in admin.list_topics() if t.startswith(self.settings.topic_prefix)]
             if topics:
@@ -774,7 +774,7 @@ def restore(bench: Bench, live: Any, events: int) -> dict[str, Any]:
 
     async def read_state() -> tuple[int, int, int, float]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=live.settings.kafka_bootstrap,
+            **access.aiokafka(live.settings),
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -915,7 +915,7 @@ def first_decision_delays(live: Any) -> tuple[float, float, int]:
     async def timestamps(base: str) -> list[Any]:
         topic = live.settings.topic(base)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=live.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+            **access.aiokafka(live.settings), group_id=None, enable_auto_commit=False
         )
         await consumer.start()
         try:

@@ -11,12 +11,16 @@ from typing import Any
 
 import faust
 
+from streams import access
+from streams.settings import load_settings
+
 
 def bench_app(**settings: Any) -> faust.App:
     """BENCH_APP on BENCH_BROKER, reading from the beginning, no web server."""
     return faust.App(
         os.environ["BENCH_APP"],
         broker=f"kafka://{os.environ['BENCH_BROKER']}",
+        broker_credentials=access.faust_credentials(load_settings()),
         store="memory://",
         web_enabled=False,
         topic_replication_factor=1,

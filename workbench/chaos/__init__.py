@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams import access
 from streams.progress import Stalled, wait_while_moving
 from streams.settings import Settings
 from workbench.chaos.poison import Poisoned, mix_poison
@@ -97,12 +98,7 @@ class Workers:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
-        for name, value in self.settings.model_dump().items():
-            if name == "pseudonym_key":
-                value = self.settings.pseudonym_key.get_secret_value()
-            env[f"SENTINEL_{name.upper()}"] = str(value)
-        env["SENTINEL_HTTP_PORT"] = "0"
-        return env
+        return env | self.settings.as_env(http_port="0", kafka_user="worker")
 
     def start(self) -> subprocess.Popen[bytes]:
         log_file = self.logs / f"worker-{self.started}.log"
@@ -248,7 +244,7 @@ def _drop_topics(settings: Settings) -> None:
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
             ours = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
             if ours:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams import access
 from streams.jsonl import key_for
 from streams.settings import Settings
 from workbench.stack._process import Progress
@@ -83,7 +84,7 @@ class Poisoned:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **access.kafka_python(settings),
             acks="all",
             linger_ms=20,
             batch_size=256 * 1024,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streams.settings import Settings
+from workbench.stack import secrets
 from workbench.stack._process import ManagedProcess, Progress, absolute
 from workbench.stack.clickhouse import ClickHouseServer
 from workbench.stack.kafka import KafkaBroker
@@ -25,6 +26,7 @@ class Stack:
 
     def up(self, progress: Progress) -> dict[str, str]:
         """Start what is not running. Harmless when everything already runs."""
+        secrets.pseudonym_key(self.settings)
         return {
             "kafka": self.kafka.up(progress),
             "clickhouse": self.clickhouse.up(progress),

@@ -1,7 +1,9 @@
 """The local Apache Kafka broker: one KRaft broker+controller, jars resolved from Maven Central.
 
 Layout under ``<state_dir>/kafka``: ``libs/`` (the resolved jars, reused across runs), ``data/``
-(the KRaft log dirs, formatted once), ``logs/`` (server.log), ``server.properties``.
+(the KRaft log dirs, formatted once), ``logs/`` (server.log), ``server.properties`` (mode 0600:
+it holds the admin's password). Secured by default (``deploy/kafka/security-sasl_ssl.properties``):
+the users, made when the storage is formatted, and the certificates come from ``secrets.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import uuid
 from string import Template
 
+from streams import access
 from streams.settings import Settings
 from workbench import REPO_ROOT
 from workbench.stack._process import (
@@ -23,6 +26,7 @@ from workbench.stack._process import (
     port_open,
     wait_until,
 )
+from workbench.stack.secrets import certificates, passwords
 
 DEPLOY = REPO_ROOT / "deploy" / "kafka"
 HEAP = "-Xmx768m"
@@ -62,6 +66,11 @@ class KafkaBroker:
         self._resolve_jars(progress)
         self._render_config()
         self._format_storage(progress)
+        if self.settings.kafka_security == "plaintext":
+            progress(
+                "WARNING: Kafka in PLAINTEXT (SENTINEL_KAFKA_SECURITY=plaintext): no "
+                "authentication, no encryption, anyone who reaches the port reads ID numbers"
+            )
         progress("starting the Kafka broker")
         self.process.start(
             [
@@ -105,7 +114,7 @@ class KafkaBroker:
             return False  # cheap, and spares kafka-python a failed connection
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **access.kafka_python(access.as_user(self.settings, "admin")),
                 request_timeout_ms=3000,
             )
         except (KafkaError, OSError, ValueError):
@@ -152,20 +161,38 @@ class KafkaBroker:
         stamp.write_text(pom.read_text())
 
     def _render_config(self) -> None:
+        values = {
+            "port": self.settings.kafka_port,
+            "controller_port": self.settings.kafka_controller_port,
+            "data_dir": self.data,
+        }
+        if self.settings.kafka_security == "sasl_ssl":
+            values["admin_password"] = passwords(self.settings)["admin"]
+            values["tls_dir"] = certificates(self.settings)
+        security = DEPLOY / f"security-{self.settings.kafka_security}.properties"
+        values["security"] = Template(security.read_text()).substitute(values)
         template = Template((DEPLOY / "server.properties").read_text())
         self.config.parent.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(
-            template.substitute(
-                port=self.settings.kafka_port,
-                controller_port=self.settings.kafka_controller_port,
-                data_dir=self.data,
-            )
-        )
+        self.config.touch(mode=0o600)
+        self.config.chmod(0o600)
+        self.config.write_text(template.substitute(values))
 
     def _format_storage(self, progress: Progress) -> None:
+        users = self.data / ".scram-users"  # the storage was formatted with them
         if (self.data / "meta.properties").exists():
+            if self.settings.kafka_security == "sasl_ssl" and not users.exists():
+                raise StackError(
+                    f"the Kafka storage in {self.data} was made without users (before the "
+                    "broker was secured): remove it (`sentinel stack down && rm -rf "
+                    f"{self.data}`; its topics go with it), or set "
+                    "SENTINEL_KAFKA_SECURITY=plaintext"
+                )
             return
         progress(f"formatting KRaft storage in {self.data} (once)")
+        scram = []
+        if self.settings.kafka_security == "sasl_ssl":
+            for user, secret in passwords(self.settings).items():
+                scram += ["--add-scram", f"{access.MECHANISM}=[name={user},password={secret}]"]
         result = subprocess.run(
             [
                 java(),
@@ -178,12 +205,15 @@ class KafkaBroker:
                 f"--cluster-id={new_cluster_id()}",
                 "-c",
                 str(self.config),
+                *scram,
             ],
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+        if scram:
+            users.write_text(" ".join(passwords(self.settings)))
 
 
 def new_cluster_id() -> str:

@@ -1,0 +1,151 @@
+"""The secrets a process needs: the pseudonym key (:func:`pseudonym_key`), and who our clients are
+to Kafka and how they reach it: a SCRAM-SHA-512 user over TLS (the
+default), or nobody in particular over plaintext (``SENTINEL_KAFKA_SECURITY=plaintext``, for a
+laptop's broker).
+
+The local stack (``workbench/stack/kafka.py``) makes the users and their passwords, kept in
+``<state_dir>/secrets`` (mode 0600), and the CA that signed the broker's certificate,
+``<state_dir>/tls/ca.pem``; a deployment gives ``SENTINEL_KAFKA_PASSWORD`` and
+``SENTINEL_KAFKA_CA_FILE`` instead. What each user may do is granted with the topics
+(``streams/topics.py``, :func:`grants`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from streams.settings import ConfigError, Settings
+
+MECHANISM = "SCRAM-SHA-512"
+# The users of the local stack: admin (the super user: the stack, topics, grants, the workbench
+# playing gates and labs), worker (the pipeline and the operators' commands), gate and lab (each
+# writes its own raw topics, nothing else).
+USERS = ("admin", "worker", "gate", "lab")
+
+
+# Printed in this repository (tests, examples): whoever knows a pseudonym key reverses every
+# pseudonym by trying all valid ID numbers, so a worker takes it only in development.
+PUBLIC_PSEUDONYM_KEY = "dev-only-change-me"
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The key pseudonyms are made with; refused when it is the public one, outside development."""
+    key = settings.pseudonym_key.get_secret_value()
+    if not key:
+        path = pseudonym_key_file(settings)
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise ConfigError(
+                "SENTINEL_PSEUDONYM_KEY is not set: give the park's secret key (32 random "
+                "characters or more, e.g. from `python -c 'import secrets; print(secrets."
+                "token_urlsafe(32))'`), or start the local stack (`sentinel stack up` makes "
+                f"{path})"
+            ) from None
+    if key == PUBLIC_PSEUDONYM_KEY and settings.environment != "development":
+        raise ConfigError(
+            "SENTINEL_PSEUDONYM_KEY is the public development key printed in this repository: "
+            "anyone who knows it reverses every pseudonym; set a secret one (32 random "
+            "characters or more), or SENTINEL_ENVIRONMENT=development for a trial"
+        )
+    return key.encode()
+
+
+def pseudonym_key_file(settings: Settings) -> Path:
+    return secrets_dir(settings) / "pseudonym-key"
+
+
+def secrets_dir(settings: Settings) -> Path:
+    return settings.state_dir / "secrets"
+
+
+def password_file(settings: Settings, user: str) -> Path:
+    return secrets_dir(settings) / f"kafka-{user}"
+
+
+def ca_file(settings: Settings) -> Path:
+    return Path(settings.kafka_ca_file) if settings.kafka_ca_file else tls_dir(settings) / "ca.pem"
+
+
+def tls_dir(settings: Settings) -> Path:
+    return settings.state_dir / "tls"
+
+
+def as_user(settings: Settings, user: str) -> Settings:
+    """The same settings, as another Kafka user (with the local stack's password for it)."""
+    return settings.model_copy(update={"kafka_user": user, "kafka_password": SecretStr("")})
+
+
+def password(settings: Settings) -> str:
+    given = settings.kafka_password.get_secret_value()
+    if given:
+        return given
+    path = password_file(settings, settings.kafka_user)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise ConfigError(
+            f"no Kafka password for user {settings.kafka_user!r}: set SENTINEL_KAFKA_PASSWORD, or "
+            f"start the local stack (`sentinel stack up` writes {path})"
+        ) from None
+
+
+def kafka_python(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's clients."""
+    if settings.kafka_security == "plaintext":
+        return {"bootstrap_servers": settings.kafka_bootstrap}
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": MECHANISM,
+        "sasl_plain_username": settings.kafka_user,
+        "sasl_plain_password": password(settings),
+        "ssl_context": ssl_context(settings),
+    }
+
+
+def aiokafka(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's clients."""
+    if settings.kafka_security == "plaintext":
+        return {"bootstrap_servers": settings.kafka_bootstrap}
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": MECHANISM,
+        "sasl_plain_username": settings.kafka_user,
+        "sasl_plain_password": password(settings),
+        "ssl_context": ssl_context(settings),
+    }
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's ``broker_credentials`` (None: plaintext)."""
+    if settings.kafka_security == "plaintext":
+        return None
+    from faust import SASLCredentials
+
+    return SASLCredentials(
+        username=settings.kafka_user,
+        password=password(settings),
+        ssl_context=ssl_context(settings),
+        mechanism=MECHANISM,
+    )
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Trusts only our CA, checks the broker's name."""
+    return ssl.create_default_context(cafile=str(_existing_ca(settings)))
+
+
+def _existing_ca(settings: Settings) -> Path:
+    path = ca_file(settings)
+    if not path.is_file():
+        raise ConfigError(
+            f"no CA certificate at {path}: set SENTINEL_KAFKA_CA_FILE to the PEM file of the CA "
+            "that signed the broker's certificate, or start the local stack (`sentinel stack up`)"
+        )
+    return path

@@ -1,0 +1,93 @@
+"""How clients reach Kafka (streams/access.py) and what each user is granted (grants): no broker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from streams import access, cli
+from streams.settings import ConfigError, Settings, load_settings
+from streams.topics import grants
+
+
+def test_a_client_without_the_stack_secrets_is_told_where_they_come_from(tmp_path: Path) -> None:
+    settings = load_settings({"SENTINEL_STATE_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="SENTINEL_KAFKA_PASSWORD.*sentinel stack up"):
+        access.kafka_python(settings)
+    access.password_file(settings, "worker").parent.mkdir(parents=True)
+    access.password_file(settings, "worker").write_text("pw\n")
+    with pytest.raises(ConfigError, match="SENTINEL_KAFKA_CA_FILE"):
+        access.kafka_python(settings)
+
+
+def test_plaintext_is_only_the_bootstrap_and_sasl_ssl_names_the_user(tmp_path: Path) -> None:
+    plain = load_settings({"SENTINEL_KAFKA_SECURITY": "plaintext"})
+    assert access.kafka_python(plain) == {"bootstrap_servers": "127.0.0.1:9092"}
+    assert access.faust_credentials(plain) is None
+    secured = load_settings(
+        {"SENTINEL_STATE_DIR": str(tmp_path), "SENTINEL_KAFKA_PASSWORD": "given"}
+    )
+    assert access.password(secured) == "given"
+    with pytest.raises(ConfigError, match="user 'gate'"):  # not the worker's password
+        access.password(access.as_user(secured, "gate"))
+
+
+def test_a_misspelt_security_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="sasl_ssl.*plaintext"):
+        load_settings({"SENTINEL_KAFKA_SECURITY": "ssl"})
+
+
+def _granted(settings: Settings) -> set[tuple[str, str, str, str]]:
+    return {
+        (
+            a.principal,
+            a.resource_pattern.resource_type.name,
+            a.resource_pattern.resource_name,
+            a.operation.name,
+        )
+        for a in grants(settings)
+    }
+
+
+def test_gates_and_labs_may_write_only_their_raw_topics() -> None:
+    settings = load_settings({"SENTINEL_TOPIC_PREFIX": "p."})
+    granted = _granted(settings)
+    gate = {(kind, name, op) for who, kind, name, op in granted if who == "User:gate"}
+    lab = {(kind, name, op) for who, kind, name, op in granted if who == "User:lab"}
+    assert {op for _, _, op in gate | lab} == {"WRITE", "DESCRIBE"}
+    assert {name for _, name, _ in gate} == {
+        "p.gate.entries",
+        "p.gate.exits",
+        "p.gate.heartbeats",
+        "p.gate.resolutions",
+    }
+    assert {name for _, name, _ in lab} == {"p.health.antigen", "p.health.visits", "p.health.nat"}
+    worker = {(kind, name) for who, kind, name, op in granted if who == "User:worker"}
+    assert ("TOPIC", "p.") in worker and ("GROUP", "gate-sentinel") in worker
+
+
+def test_a_worker_refuses_the_public_pseudonym_key_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [k for k in os.environ if k.startswith("SENTINEL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTINEL_PSEUDONYM_KEY", access.PUBLIC_PSEUDONYM_KEY)
+    assert cli.main(["worker"]) == 2
+    assert "SENTINEL_PSEUDONYM_KEY is the public development key" in capsys.readouterr().err
+    # Unset, with no local stack: told what to set.
+    monkeypatch.delenv("SENTINEL_PSEUDONYM_KEY")
+    assert cli.main(["worker"]) == 2
+    assert "SENTINEL_PSEUDONYM_KEY is not set" in capsys.readouterr().err
+
+
+def test_the_public_key_is_taken_in_development_and_the_stack_key_otherwise(tmp_path: Path) -> None:
+    public = {"SENTINEL_PSEUDONYM_KEY": access.PUBLIC_PSEUDONYM_KEY}
+    development = load_settings({**public, "SENTINEL_ENVIRONMENT": "development"})
+    assert access.pseudonym_key(development) == access.PUBLIC_PSEUDONYM_KEY.encode()
+    stack = load_settings({"SENTINEL_STATE_DIR": str(tmp_path)})
+    access.pseudonym_key_file(stack).parent.mkdir(parents=True)
+    access.pseudonym_key_file(stack).write_text("a-random-key-of-the-stack\n")
+    assert access.pseudonym_key(stack) == b"a-random-key-of-the-stack"
