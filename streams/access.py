@@ -1,10 +1,9 @@
 """The secrets a process needs: the pseudonym key (:func:`pseudonym_key`), and who our clients are
-to Kafka and how they reach it: a SCRAM-SHA-512 user over TLS (the
-default), or nobody in particular over plaintext (``SENTINEL_KAFKA_SECURITY=plaintext``, for a
-laptop's broker).
+to Kafka and how they reach it: a SCRAM-SHA-512 user over TLS (the default), or nobody in
+particular over plaintext (``SENTINEL_KAFKA_SECURITY=plaintext``, for a laptop's broker).
 
-The local stack (``workbench/stack/kafka.py``) makes the users and their passwords, kept in
-``<state_dir>/secrets`` (mode 0600), and the CA that signed the broker's certificate,
+The local stack (``workbench/stack/secrets.py``) makes the users' passwords and the pseudonym key,
+kept in ``<state_dir>/secrets`` (mode 0600), and the CA that signed the broker's certificate,
 ``<state_dir>/tls/ca.pem``; a deployment gives ``SENTINEL_KAFKA_PASSWORD`` and
 ``SENTINEL_KAFKA_CA_FILE`` instead. What each user may do is granted with the topics
 (``streams/topics.py``, :func:`grants`).
@@ -12,6 +11,8 @@ The local stack (``workbench/stack/kafka.py``) makes the users and their passwor
 
 from __future__ import annotations
 
+import base64
+import hmac
 import ssl
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,37 @@ def pseudonym_key(settings: Settings) -> bytes:
             "characters or more), or SENTINEL_ENVIRONMENT=development for a trial"
         )
     return key.encode()
+
+
+HTTP_USER = "operator"
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_http_exposure(settings: Settings) -> None:
+    """The board shows plates and decisions, /metrics the pipeline: beyond this machine only
+    behind a password."""
+    if settings.http_host in _LOOPBACK or settings.http_password.get_secret_value():
+        return
+    raise ConfigError(
+        f"SENTINEL_HTTP_HOST={settings.http_host} serves the gate board and /metrics beyond this "
+        "machine: set SENTINEL_HTTP_PASSWORD (and SENTINEL_METRICS_TOKEN for Prometheus), or "
+        "bind 127.0.0.1"
+    )
+
+
+def http_allowed(settings: Settings, path: str, authorization: str | None) -> bool:
+    """Whether a request to the worker's HTTP server may be answered: anything when no password
+    is set (loopback only, :func:`check_http_exposure`); else basic auth as ``operator``, or on
+    /metrics the bearer token."""
+    password = settings.http_password.get_secret_value()
+    if not password:
+        return True
+    given = authorization or ""
+    token = settings.metrics_token.get_secret_value()
+    if path == "/metrics" and token and hmac.compare_digest(given, f"Bearer {token}"):
+        return True
+    expected = base64.b64encode(f"{HTTP_USER}:{password}".encode()).decode()
+    return hmac.compare_digest(given, f"Basic {expected}")
 
 
 def pseudonym_key_file(settings: Settings) -> Path:

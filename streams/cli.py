@@ -463,8 +463,6 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     except RuleSetError as exc:
         print(f"sentinel backtest: {exc}", file=sys.stderr)
         return 2
-    from streams import access
-
     return run_backtest(baseline, candidate, args.events, access.pseudonym_key(settings))
 
 

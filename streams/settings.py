@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     http_port: int = Field(
         9464, ge=0, le=65535, description="worker HTTP server: the port; 0 picks a free one"
     )
+    http_password: SecretStr = Field(
+        SecretStr(""),
+        description="worker HTTP server: the password of user 'operator' for the board and "
+        "/metrics (HTTP basic); required to bind beyond loopback",
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="worker HTTP server: a bearer token /metrics also takes (for Prometheus)",
+    )
     alertmanager_url: str = Field(
         "", description="Alertmanager to page, e.g. http://127.0.0.1:9093; empty: do not page"
     )

@@ -55,7 +55,8 @@ def run_worker(settings: Settings) -> int:
     from streams import access
     from streams.app import create_app
 
-    access.pseudonym_key(settings)  # refused before anything starts
+    access.pseudonym_key(settings)  # refused before anything starts, as is an open board
+    access.check_http_exposure(settings)
     tune_gc()
     pipeline = create_app(settings)
     app = pipeline.app

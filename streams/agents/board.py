@@ -1,6 +1,7 @@
 """The board stage: the worker's HTTP server, with the live gate board at ``/``, its data at
 ``/api/board``, and the Prometheus metrics at ``/metrics``. Bound to loopback by default
-(``SENTINEL_HTTP_HOST``).
+(``SENTINEL_HTTP_HOST``); beyond it only with a password (``SENTINEL_HTTP_PASSWORD``, basic auth as
+``operator``; /metrics also takes ``SENTINEL_METRICS_TOKEN`` as a bearer token).
 
 The board's recent decisions and alerts come from ``sentinel.decisions`` and ``sentinel.alerts``,
 read by this worker with its own consumer (every partition, outside the group), so each worker's
@@ -24,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas import Alert, Decision
-from streams import metrics
+from streams import access, metrics
 from streams.agents.follow import Follower
 from streams.board import RECENT, Board
 from streams.ingest import describe
@@ -52,9 +53,19 @@ def register(app: faust.App, settings: Settings) -> None:
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if access.http_allowed(settings, request.path, request.headers.get("Authorization")):
+            return await handler(request)  # type: ignore[no-any-return]
+        return web.Response(
+            status=401,
+            text="the gate board asks for user and password (SENTINEL_HTTP_PASSWORD)\n",
+            headers={"WWW-Authenticate": 'Basic realm="gate sentinel"'},
+        )
+
     @app.task  # type: ignore[untyped-decorator]
     async def serve() -> None:
-        server = web.Application()
+        server = web.Application(middlewares=[guard])
         server.add_routes(
             [web.get("/", html), web.get("/api/board", data), web.get("/metrics", scrape)]
         )

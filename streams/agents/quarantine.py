@@ -107,8 +107,8 @@ class Quarantines:
             consumer.resume_partitions([tp])
 
     def pause(self) -> None:
-        """Pause the quarantined partitions this worker holds (when partitions are assigned,
-        before anything is fetched from them, and when a partition trips)."""
+        """Pause the quarantined partitions this worker holds (when a partition trips here, or
+        another worker's record arrives). After a rebalance, :meth:`keep_paused` keeps them so."""
         if not self.quarantined:
             return
         consumer = self._app.consumer
@@ -116,8 +116,8 @@ class Quarantines:
         consumer.pause_partitions([tp for tp in map(self._tp, self.quarantined) if tp in held])
 
     def keep_paused(self) -> None:
-        """Faust resumes every assigned partition after a rebalance's recovery: let it resume
-        all but the quarantined ones."""
+        """Faust pauses what it assigns and resumes it after its recovery: let it resume all but
+        the quarantined ones (``streams/app.py`` installs this once the quarantine is read)."""
         consumer: Any = self._app.consumer
         if getattr(consumer, "keeps_quarantine", False):
             return

@@ -52,7 +52,7 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
         namespace="installed",
         state_dir=str(elsewhere / "state"),
         kafka_password=access.password(fresh),
-        kafka_ca_file=str(access.ca_file(fresh)),
+        kafka_ca_file=str(access.ca_file(fresh).resolve()),
         pseudonym_key=access.pseudonym_key(fresh).decode(),
     )
     as_worker = {

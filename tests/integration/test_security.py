@@ -3,9 +3,14 @@ granted what it needs and nothing more (``streams/topics.py``, ``grants``)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ssl
 import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +22,13 @@ from pydantic import SecretStr
 from streams import access
 from streams.settings import Settings
 from streams.topics import spec
-from tests.integration.helpers import consume_until, produce, read_all, running_worker
+from tests.integration.helpers import (
+    consume_until,
+    produce,
+    read_all,
+    running_worker,
+    settings_env,
+)
 
 
 def _producer(settings: Settings, **options: object) -> KafkaProducer:
@@ -96,3 +107,36 @@ def test_the_secrets_are_private_and_a_worker_prints_none(
         consume_until(settings, "sentinel.dlq", 1)  # the worker, let in, read it
         log = worker.log()
     assert not [s for s in secrets if s in log]
+
+
+def _status(url: str, authorization: str | None = None) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": authorization or ""})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_the_board_beyond_loopback_asks_for_the_password_and_prometheus_uses_its_token(
+    settings: Settings, tmp_path: Path
+) -> None:
+    guarded = {"http_host": "0.0.0.0", "http_password": "pw-9", "metrics_token": "tok-9"}
+    with running_worker(settings, tmp_path, **guarded) as worker:
+        url = worker.board_url().replace("0.0.0.0", "127.0.0.1")
+        basic = "Basic " + base64.b64encode(b"operator:pw-9").decode()
+        assert [_status(url), _status(url + "api/board"), _status(url + "metrics")] == [401] * 3
+        assert _status(url + "api/board", basic) == 200
+        assert _status(url + "metrics", "Bearer tok-9") == 200
+        assert _status(url + "api/board", "Bearer tok-9") == 401
+    # Without a password, a worker will not bind beyond loopback: it says so and stops.
+    log = tmp_path / "open.log"
+    with log.open("wb") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=settings_env(settings, kafka_user="worker", http_host="0.0.0.0"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,  # a guard: it refuses before connecting to anything
+        )
+    assert done.returncode == 2 and "SENTINEL_HTTP_PASSWORD" in log.read_text()

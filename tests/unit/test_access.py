@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -91,3 +92,26 @@ def test_the_public_key_is_taken_in_development_and_the_stack_key_otherwise(tmp_
     access.pseudonym_key_file(stack).parent.mkdir(parents=True)
     access.pseudonym_key_file(stack).write_text("a-random-key-of-the-stack\n")
     assert access.pseudonym_key(stack) == b"a-random-key-of-the-stack"
+
+
+def test_the_board_beyond_loopback_needs_a_password_and_then_asks_for_it() -> None:
+    with pytest.raises(ConfigError, match="SENTINEL_HTTP_PASSWORD"):
+        access.check_http_exposure(load_settings({"SENTINEL_HTTP_HOST": "0.0.0.0"}))
+    access.check_http_exposure(load_settings({}))  # loopback, open
+    open_board = load_settings({})
+    assert access.http_allowed(open_board, "/", None)
+    guarded = load_settings(
+        {
+            "SENTINEL_HTTP_HOST": "0.0.0.0",
+            "SENTINEL_HTTP_PASSWORD": "pw",
+            "SENTINEL_METRICS_TOKEN": "tok",
+        }
+    )
+    access.check_http_exposure(guarded)
+    basic = "Basic " + base64.b64encode(b"operator:pw").decode()
+    wrong = "Basic " + base64.b64encode(b"operator:nope").decode()
+    assert not access.http_allowed(guarded, "/", None)
+    assert not access.http_allowed(guarded, "/api/board", wrong)
+    assert access.http_allowed(guarded, "/api/board", basic)
+    assert access.http_allowed(guarded, "/metrics", "Bearer tok")
+    assert not access.http_allowed(guarded, "/api/board", "Bearer tok")  # the token is for metrics
