@@ -15,7 +15,7 @@ import uuid
 from string import Template
 
 from streams import access
-from streams.settings import Settings
+from streams.settings import ConfigError, Settings
 from workbench import REPO_ROOT
 from workbench.stack._process import (
     ManagedProcess,
@@ -117,7 +117,7 @@ class KafkaBroker:
                 **access.kafka_python(access.as_user(self.settings, "admin")),
                 request_timeout_ms=3000,
             )
-        except (KafkaError, OSError, ValueError):
+        except (KafkaError, OSError, ValueError, ConfigError):  # ConfigError: no stack secrets
             return False
         try:
             admin.list_topics()
