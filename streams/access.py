@@ -141,17 +141,8 @@ def kafka_python(settings: Settings) -> dict[str, Any]:
 
 
 def aiokafka(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for aiokafka's clients."""
-    if settings.kafka_security == "plaintext":
-        return {"bootstrap_servers": settings.kafka_bootstrap}
-    return {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": MECHANISM,
-        "sasl_plain_username": settings.kafka_user,
-        "sasl_plain_password": password(settings),
-        "ssl_context": ssl_context(settings),
-    }
+    """Keyword arguments for aiokafka's clients: the same names as kafka-python's."""
+    return kafka_python(settings)
 
 
 def faust_credentials(settings: Settings) -> Any:
