@@ -140,6 +140,30 @@ def kafka_python(settings: Settings) -> dict[str, Any]:
     }
 
 
+def librdkafka(settings: Settings) -> dict[str, str]:
+    """The same, in librdkafka's names (Quix Streams' ``ConnectionConfig``, in the bench)."""
+    if settings.kafka_security == "plaintext":
+        return {"bootstrap_servers": settings.kafka_bootstrap}
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": MECHANISM,
+        "sasl_username": settings.kafka_user,
+        "sasl_password": password(settings),
+        "ssl_ca_location": str(_existing_ca(settings).resolve()),
+    }
+
+
+def pinned(settings: Settings) -> Settings:
+    """The same settings with the local stack's secrets written in (the user's password, the CA
+    by absolute path, the pseudonym key): for a process whose state directory is elsewhere."""
+    update: dict[str, Any] = {"pseudonym_key": SecretStr(pseudonym_key(settings).decode())}
+    if settings.kafka_security == "sasl_ssl":
+        update["kafka_password"] = SecretStr(password(settings))
+        update["kafka_ca_file"] = str(_existing_ca(settings).resolve())
+    return settings.model_copy(update=update)
+
+
 def aiokafka(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for aiokafka's clients: the same names as kafka-python's."""
     return kafka_python(settings)

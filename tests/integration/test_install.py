@@ -46,19 +46,10 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
     sentinel = venv / "bin" / "sentinel"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    # A deployment elsewhere: the broker's CA and each user's password given as settings.
-    env = settings_env(
-        fresh,
-        namespace="installed",
-        state_dir=str(elsewhere / "state"),
-        kafka_password=access.password(fresh),
-        kafka_ca_file=str(access.ca_file(fresh).resolve()),
-        pseudonym_key=access.pseudonym_key(fresh).decode(),
-    )
-    as_worker = {
-        "SENTINEL_KAFKA_USER": "worker",
-        "SENTINEL_KAFKA_PASSWORD": access.password(access.as_user(fresh, "worker")),
-    }
+    # A deployment elsewhere: the broker's CA, each user's password and the key given as settings.
+    apart = {"namespace": "installed", "state_dir": str(elsewhere / "state")}
+    env = settings_env(access.pinned(fresh), **apart)
+    as_worker = settings_env(access.pinned(access.as_user(fresh, "worker")), **apart)
     database = f"{fresh.clickhouse_database}_installed"
     try:
         listed = run(sentinel, "--help", cwd=elsewhere, env=env).stdout
@@ -77,7 +68,7 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
             worker = subprocess.Popen(
                 [sentinel, "worker"],
                 cwd=elsewhere,
-                env={**env, **as_worker, "SENTINEL_HTTP_PORT": "0"},
+                env={**as_worker, "SENTINEL_HTTP_PORT": "0"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

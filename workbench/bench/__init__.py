@@ -367,7 +367,8 @@ def subprocess_rate(
     """A Faust app in its own process (its own group), from the topics' beginning."""
     env = {
         **os.environ,
-        **bench.settings.as_env(kafka_user="worker"),
+        # Its state directory is the bench's: the stack's secrets go with it.
+        **access.pinned(access.as_user(bench.settings, "worker")).as_env(),
         "BENCH_BROKER": bench.settings.kafka_bootstrap,
         "BENCH_APP": f"{bench.settings.app_id}-{module.rsplit('.', 1)[1]}-{uuid.uuid4().hex[:6]}",
         "BENCH_TOPICS": ",".join(bench.topics()),
@@ -570,7 +571,7 @@ def quix(bench: Bench) -> None:
             [
                 str(python),
                 str(Path(__file__).with_name(script)),
-                bench.settings.kafka_bootstrap,
+                json.dumps(access.librdkafka(access.as_user(bench.settings, "worker"))),
                 group,
                 str(bench.events),
                 *arguments,

@@ -2,7 +2,8 @@
 dataframe that only decodes JSON.
 
 Runs in its own virtualenv (quixstreams pins its own pydantic), and imports nothing of ours.
-Prints one JSON line (messages, seconds from first to last). Arguments: broker, consumer group,
+Prints one JSON line (messages, seconds from first to last). Arguments: the broker connection
+(JSON, librdkafka's names: `streams/access.py`, librdkafka), consumer group,
 expected count, topic names...
 """
 
@@ -11,13 +12,14 @@ import sys
 import time
 
 from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
 
 
 def main() -> None:
     broker, group, expect, *topics = sys.argv[1:]
     wanted = int(expect)
     app = Application(
-        broker_address=broker,
+        broker_address=ConnectionConfig(**json.loads(broker)),
         consumer_group=group,
         auto_offset_reset="earliest",
         loglevel="WARNING",

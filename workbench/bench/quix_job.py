@@ -8,8 +8,9 @@ checkpoint). The time runs from the first message to the last checkpoint committ
 flushes both.
 
 Runs in its own virtualenv (quixstreams pins its own pydantic and Kafka client) with the
-repository on PYTHONPATH; prints one JSON line (messages, seconds). Arguments: broker, consumer
-group, expected count, ClickHouse URL, topic prefix, then the raw topics' catalogue names.
+repository on PYTHONPATH; prints one JSON line (messages, seconds). Arguments: the broker
+connection (JSON, librdkafka's names: ``streams/access.py``, librdkafka), consumer group,
+expected count, ClickHouse URL, topic prefix, then the raw topics' catalogue names.
 """
 
 import json
@@ -20,6 +21,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers import Serializer
 from quixstreams.sinks import BatchingSink, SinkBatch
 
@@ -56,7 +58,7 @@ def main() -> None:
     broker, group, expect, clickhouse_url, prefix, *sources = sys.argv[1:]
     wanted = int(expect)
     app = Application(
-        broker_address=broker,
+        broker_address=ConnectionConfig(**json.loads(broker)),
         consumer_group=group,
         auto_offset_reset="earliest",
         loglevel="WARNING",

@@ -23,28 +23,24 @@ def _private(path: Path) -> None:
     os.chmod(path.parent, 0o700)
 
 
-def pseudonym_key(settings: Settings) -> None:
-    """The stack's own pseudonym key, made once: random, never the public one."""
-    path = pseudonym_key_file(settings)
+def _random_once(path: Path, size: int) -> str:
+    """The random secret in ``path`` (mode 0600, in a 0700 directory), made on first use."""
     if not path.exists():
         _private(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
+            out.write(secrets.token_urlsafe(size))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def pseudonym_key(settings: Settings) -> None:
+    """The stack's own pseudonym key, made once: random, never the public one."""
+    _random_once(pseudonym_key_file(settings), 32)
 
 
 def passwords(settings: Settings) -> dict[str, str]:
     """Each Kafka user's password, made on first use."""
-    _private(password_file(settings, "admin"))
-    found = {}
-    for user in USERS:
-        path = password_file(settings, user)
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(24))
-        found[user] = path.read_text(encoding="utf-8").strip()
-    return found
+    return {user: _random_once(password_file(settings, user), 24) for user in USERS}
 
 
 def certificates(settings: Settings) -> Path:
