@@ -209,7 +209,7 @@ def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
     )
     print(
         "The full stack on Docker (two workers, Prometheus, Alertmanager, Grafana, the "
-        "simulator): docker compose up --build"
+        "simulator): docker compose up --build, after making .env (README.md, Docker)"
     )
     print(
         "The stack and the worker keep running: `sentinel stack status` shows them, "
