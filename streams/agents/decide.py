@@ -352,7 +352,8 @@ class DecideStage:
         # whose park state was kept is not decided again when read again, so its facts must have
         # been kept before it; an event whose state was not is decided and folded again (a fold
         # is idempotent). Parks' state first lost the facts of the last decisions before a
-        # SIGKILL (the story test's rollups fell short of the raw tables).
+        # SIGKILL (the story test's rollups fell short of the raw tables). Within a park, the
+        # engine gives the order that keeps any prefix whole (``records.write_order``).
         dirty = [(ROLLUPS, key, shard) for shard, key in self.rollups.take_changed()]
         dirty += [
             (park.name, entity, partition_of(park.name.encode(), self.settings.partitions))

@@ -37,6 +37,7 @@ from schemas import (
 from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
+from streams.engine import records
 from streams.engine.outputs import Late, Outputs, to_ref
 from streams.engine.park import EPOCH, Park
 from streams.engine.shared import Shared
@@ -212,9 +213,10 @@ class Engine:
         return out
 
     def dirty(self) -> Iterator[tuple[Park, str]]:
-        """Each park's entities changed since the last call, once each."""
+        """Each park's entities changed since the last call, once each, in the order their
+        records must be written (:func:`records.write_order`)."""
         for park in self.parks.values():
-            for key in park.take_dirty():
+            for key in records.write_order(park, park.take_dirty()):
                 yield park, key
 
     def current(self) -> dict[str, Decision]:

@@ -10,6 +10,7 @@ compact JSON; nothing in them is personal data (pseudonyms only).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,38 @@ def dump(park: Park, entity: str) -> bytes | None:
     elif kind == "f" and ident in park.forgotten:
         value = _t(park.forgotten[ident])
     return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+
+
+def write_order(park: Park, changed: Iterable[str]) -> list[str]:
+    """The order in which a batch's records of ``park`` go out, so that a kill after any prefix
+    of them leaves a state that the inputs read again (their offsets were not committed) make
+    whole: the entries first (what evidence did to them), then the other records kept (evidence,
+    early exits, forgotten ids), then the clocks, then what is gone. So an antigen or a visit is
+    never kept without the entry it changed ("read again" skips it), an early exit never leaves
+    before the entry that took it in (a false overdue stay), and a clock never runs ahead of the
+    results it counts (an antigen clock past a test not kept held entries for a missing test)."""
+
+    def rank(entity: str) -> tuple[int, str]:
+        kind = entity[0]
+        if kind == "c":
+            return 2, entity
+        if not _kept(park, entity):
+            return 3, entity
+        return (0 if kind == "e" else 1), entity
+
+    return sorted(changed, key=rank)
+
+
+def _kept(park: Park, entity: str) -> bool:
+    kind, _, ident = entity.partition(":")
+    held: Any = {
+        "e": park.entries,
+        "a": park.antigen_ids,
+        "v": park.visit_ids,
+        "x": park.early_exits,
+        "f": park.forgotten,
+    }.get(kind, ())
+    return ident in held
 
 
 def entities(park: Park) -> list[str]:
