@@ -16,15 +16,19 @@ import hmac
 import ssl
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
 from streams.settings import ConfigError, Settings
 
 MECHANISM = "SCRAM-SHA-512"
-# The users of the local stack: admin (the super user: the stack, topics, grants, the workbench
-# playing gates and labs), worker (the pipeline and the operators' commands), gate and lab (each
-# writes its own raw topics, nothing else).
+# ClickHouse's users in the local stack: default (the admin: migrations), worker (inserts and
+# reads; allow_ddl=0), analyst (reads, within limits and a quota): deploy/clickhouse/users.xml.
+CLICKHOUSE_USERS = ("default", "worker", "analyst")
+# The Kafka users of the local stack: admin (the super user: the stack, topics, grants, the
+# workbench playing gates and labs), worker (the pipeline and the operators' commands), gate and
+# lab (each writes its own raw topics, nothing else).
 USERS = ("admin", "worker", "gate", "lab")
 
 
@@ -126,6 +130,63 @@ def password(settings: Settings) -> str:
         ) from None
 
 
+def clickhouse_url(settings: Settings) -> str:
+    """The ClickHouse URL to connect with, as the URL's user (the worker's: it inserts and reads,
+    and changes no table), its password filled in."""
+    parts = urlsplit(settings.clickhouse_url)
+    return _with_user(parts, parts.username or "default", clickhouse_password(settings))
+
+
+def clickhouse_admin_url(settings: Settings, database: str | None = None) -> str:
+    """The same server and database (or ``database``) as the admin user, who makes and changes
+    tables: migrations, a test's or a bench run's database dropped."""
+    parts = urlsplit(settings.clickhouse_url)
+    if database is not None:
+        parts = parts._replace(path=f"/{database}")
+    return _with_user(parts, settings.clickhouse_admin_user, clickhouse_admin_password(settings))
+
+
+def clickhouse_password(settings: Settings) -> str:
+    """The URL user's password: the setting, the URL's own, or the local stack's."""
+    parts = urlsplit(settings.clickhouse_url)
+    given = settings.clickhouse_password.get_secret_value() or unquote(parts.password or "")
+    return given or _stack_password(
+        settings, parts.username or "default", "SENTINEL_CLICKHOUSE_PASSWORD"
+    )
+
+
+def clickhouse_admin_password(settings: Settings) -> str:
+    given = settings.clickhouse_admin_password.get_secret_value()
+    return given or _stack_password(
+        settings, settings.clickhouse_admin_user, "SENTINEL_CLICKHOUSE_ADMIN_PASSWORD"
+    )
+
+
+def clickhouse_password_file(settings: Settings, user: str) -> Path:
+    return secrets_dir(settings) / f"clickhouse-{user}"
+
+
+def _stack_password(settings: Settings, user: str, setting: str) -> str:
+    path = clickhouse_password_file(settings, user)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise ConfigError(
+            f"no ClickHouse password for user {user!r}: set {setting}, or start the local stack "
+            f"(`sentinel stack up` writes {path})"
+        ) from None
+
+
+def _with_user(parts: SplitResult, user: str, password: str) -> str:
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def kafka_python(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for kafka-python's clients."""
     if settings.kafka_security == "plaintext":
@@ -155,9 +216,17 @@ def librdkafka(settings: Settings) -> dict[str, str]:
 
 
 def pinned(settings: Settings) -> Settings:
-    """The same settings with the local stack's secrets written in (the user's password, the CA
+    """The same settings with the local stack's secrets written in (the users' passwords, the CA
     by absolute path, the pseudonym key): for a process whose state directory is elsewhere."""
-    update: dict[str, Any] = {"pseudonym_key": SecretStr(pseudonym_key(settings).decode())}
+    update: dict[str, Any] = {
+        "pseudonym_key": SecretStr(pseudonym_key(settings).decode()),
+        "clickhouse_password": SecretStr(
+            unquote(urlsplit(clickhouse_url(settings)).password or "")
+        ),
+        "clickhouse_admin_password": SecretStr(
+            unquote(urlsplit(clickhouse_admin_url(settings)).password or "")
+        ),
+    }
     if settings.kafka_security == "sasl_ssl":
         update["kafka_password"] = SecretStr(password(settings))
         update["kafka_ca_file"] = str(_existing_ca(settings).resolve())

@@ -184,7 +184,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.migrate import MigrationError, migrate
 
     try:
-        applied = migrate(settings.clickhouse_url, settings.clickhouse_database)
+        applied = migrate(access.clickhouse_admin_url(settings), settings.clickhouse_database)
     except (ClickHouseError, OSError, EOFError) as exc:
         raise Failed(_clickhouse_unreachable(settings, exc)) from None
     except MigrationError as exc:
@@ -542,7 +542,7 @@ def _with_clickhouse(settings: Settings, query: Callable[..., T]) -> T:
     from clickhouse_driver import Client
     from clickhouse_driver.errors import Error as ClickHouseError
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         return query(lambda sql: list(client.execute(sql)))
     except (ClickHouseError, OSError, EOFError) as exc:

@@ -114,7 +114,7 @@ def _park_of(settings: Settings, entry_id: str) -> str:
     from clickhouse_driver import Client
     from clickhouse_driver.errors import Error as ClickHouseError
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         rows = client.execute(
             "SELECT any(park) FROM decisions WHERE entry_id = %(id)s HAVING count() > 0",

@@ -58,8 +58,23 @@ class Settings(BaseSettings):
         "local stack's, <state_dir>/tls/ca.pem",
     )
     clickhouse_url: str = Field(
-        "clickhouse://default@127.0.0.1:9000/sentinel",
-        description="clickhouse://user[:password]@host:port/database (native protocol)",
+        "clickhouse://worker@127.0.0.1:9000/sentinel",
+        description="clickhouse://user@host:port/database (native protocol; ?secure=1 for TLS): "
+        "the worker's user, which inserts and reads but changes no table",
+    )
+    clickhouse_password: SecretStr = Field(
+        SecretStr(""),
+        description="ClickHouse: the URL user's password; empty: the local stack's, from "
+        "<state_dir>/secrets/clickhouse-<user>",
+    )
+    clickhouse_admin_user: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="ClickHouse: the user `sentinel migrate` makes and changes tables as",
+    )
+    clickhouse_admin_password: SecretStr = Field(
+        SecretStr(""),
+        description="ClickHouse: the admin user's password; empty: the local stack's",
     )
     clickhouse_http_port: int = Field(
         8123, ge=1, le=65535, description="HTTP port of the local ClickHouse server"
@@ -218,8 +233,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_clickhouse_url(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme != "clickhouse" or not parts.hostname:
-            raise ValueError("expected clickhouse://user@host:port/database")
+        if parts.scheme not in ("clickhouse", "clickhouses") or not parts.hostname:
+            raise ValueError(
+                "expected clickhouse://user@host:port/database (clickhouses:// for TLS)"
+            )
         if not parts.path.strip("/") or not re.fullmatch(r"\w+", parts.path.strip("/")):
             raise ValueError("the URL must end in a database name made of letters, digits and _")
         try:

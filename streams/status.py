@@ -69,7 +69,7 @@ def read_status(settings: Settings) -> Status:
     finally:
         consumer.close()
         admin.close()
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         ((decided, latest),) = client.execute(
             "SELECT uniqExact(entry_id), max(event_time) FROM decisions"

@@ -111,7 +111,17 @@ def _make_worker_class() -> type:
                 timer.start()
             super()._schedule_shutdown(signum)
 
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            for name in CHATTY:  # at debug, a line per fetch: 700,000 lines in 10 minutes
+                logging.getLogger(name).setLevel(max(level, logging.INFO))
+
     return Worker
+
+
+# Libraries whose debug lines are about their own protocol, not our pipeline: kept at INFO when
+# SENTINEL_LOG_LEVEL=debug, which is for what the worker decides and why.
+CHATTY = ("aiokafka", "kafka", "clickhouse_driver", "faust.transport", "aiohttp.access")
 
 
 def wait_for_ready(

@@ -140,7 +140,7 @@ def count_rows(settings: Settings, entry_ids: set[str], revisions: int) -> int:
     ``revisions`` of them for as long as the sink writes rows."""
     from clickhouse_driver import Client
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     counted = [0]
 
     def written() -> bool:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from streams import access
 from streams.jsonl import read_jsonl
 from streams.migrate import migrate
 from streams.progress import wait_while_moving
@@ -57,7 +58,7 @@ def check_not_behind(settings: Settings, path: Path, *, replaying: bool = False)
     from clickhouse_driver import Client
     from clickhouse_driver.errors import Error as ClickHouseError
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         seen = dict(client.execute("SELECT park, max(event_time) FROM entries GROUP BY park"))
     except (ClickHouseError, OSError, EOFError):
@@ -95,7 +96,7 @@ def run_replay(
         f"{settings.app_id}, database {settings.clickhouse_database}"
     )
     create_topics(settings)
-    migrate(settings.clickhouse_url, settings.clickhouse_database)
+    migrate(access.clickhouse_admin_url(settings), settings.clickhouse_database)
     if not late_ok:
         check_not_behind(settings, path, replaying=True)
     total = sum(1 for _ in read_jsonl(path))

@@ -121,7 +121,7 @@ def register(app: faust.App, settings: Settings) -> None:
 
     @app.task  # type: ignore[untyped-decorator]
     async def read_figures() -> None:
-        client = Client.from_url(settings.clickhouse_url)
+        client = Client.from_url(access.clickhouse_url(settings))
 
         def execute(sql: str) -> list[tuple[Any, ...]]:
             return list(client.execute(sql))

@@ -478,7 +478,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideSt
     async def decide_by_the_clock() -> None:
         await _survive("the decide stage's clock", stage.tick())
 
-    writer = ClickHouseWriter(settings.clickhouse_url)
+    writer = ClickHouseWriter(access.clickhouse_url(settings))
     versions = VersionClock()
 
     @app.timer(interval=settings.sink_flush_seconds)  # type: ignore[untyped-decorator]

@@ -36,7 +36,7 @@ class Sink:
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self._app = app
         self._settings = settings
-        self._writer = ClickHouseWriter(settings.clickhouse_url)
+        self._writer = ClickHouseWriter(access.clickhouse_url(settings))
         self._dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
         self._prefix = settings.topic_prefix
         self.consumer: AIOKafkaConsumer | None = None  # while it runs

@@ -98,7 +98,8 @@ class ClickHouseWriter:
                 if exc.code in AUTH_CODES:
                     raise SinkFatal(
                         f"ClickHouse refuses the user of SENTINEL_CLICKHOUSE_URL ({_first(exc)}):"
-                        " set the right user and password there"
+                        " set the right user there and its password in "
+                        "SENTINEL_CLICKHOUSE_PASSWORD"
                     ) from None
                 if exc.code == NO_DATABASE:
                     raise SinkFatal(

@@ -44,14 +44,11 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
         }
     )
     create_topics(settings)
-    migrate(settings.clickhouse_url, database)
+    migrate(access.clickhouse_admin_url(settings), database)
     try:
         yield settings
     finally:
-        server = settings.model_copy(
-            update={"clickhouse_url": settings.clickhouse_url.rsplit("/", 1)[0] + "/default"}
-        )
-        query(server, f"DROP DATABASE IF EXISTS {database}")
+        drop_database(settings)
         admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
             ours = [
@@ -195,8 +192,18 @@ def consume_until(settings: Settings, topic: str, count: int) -> list[Any]:
         activity.close()
 
 
+def drop_database(settings: Settings, database: str | None = None) -> None:
+    """Drop the settings' database (or ``database``), as the admin: the worker's user changes no
+    table."""
+    client = Client.from_url(access.clickhouse_admin_url(settings, "default"))
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS {database or settings.clickhouse_database}")
+    finally:
+        client.disconnect()
+
+
 def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         return list(client.execute(sql, params))
     finally:

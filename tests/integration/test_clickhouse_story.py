@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     STALL,
     Activity,
     Worker,
+    drop_database,
     group_lag,
     query,
     rss_mb,
@@ -184,14 +185,15 @@ def test_the_readme_sequence_after_the_demo_gives_the_ground_truth_and_replays_c
         again = sentinel(fresh, "replay", str(path))
         assert again.returncode != 0 and "it holds this history already" in again.stderr
         part = path.parent / "again.jsonl"
-        part.write_text("".join(islice(path.open(encoding="utf-8"), 20_000)), encoding="utf-8")
+        with path.open(encoding="utf-8") as lines:
+            part.write_text("".join(islice(lines, 20_000)), encoding="utf-8")
         again = sentinel(fresh, "replay", "--late-ok", str(part))
         assert again.returncode == 0, again.stderr[-3000:]
         assert f"`sentinel --namespace {namespace} report`" in again.stdout  # the same one
         assert observed(story) == want
     finally:
         Stack(story).worker(worker_name(story)).stop()
-        query(fresh, f"DROP DATABASE IF EXISTS {story.clickhouse_database}")
+        drop_database(story)
 
 
 def sentinel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

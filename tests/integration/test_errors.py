@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from schemas import DeadLetter, RawVehicleEntry
 from schemas.operations import Quarantine
+from streams import access
 from streams.settings import Settings
 from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
 from streams.sink.rows import COLUMNS
@@ -175,7 +177,7 @@ def test_the_sink_writes_what_clickhouse_can_hold_and_refuses_the_rest_by_row(
     with isolated(stack_settings) as settings:
         table = "alerts"
         columns = COLUMNS[table]
-        writer = ClickHouseWriter(settings.clickhouse_url)
+        writer = ClickHouseWriter(access.clickhouse_url(settings))
         rows = [_alert_row(columns, f"a{i}") for i in range(10)]
         # A lab typing 1922: clickhouse-driver refuses a time before 1970 for a DateTime.
         rows[3] = _alert_row(columns, "a3", when=datetime(1922, 5, 4, tzinfo=UTC))
@@ -187,8 +189,10 @@ def test_the_sink_writes_what_clickhouse_can_hold_and_refuses_the_rest_by_row(
         assert refused == [0, 1] and "sentinel migrate" in writer.refusals[0]
         writer.close()
         # A wrong password stops the sink, naming the setting.
-        wrong = settings.clickhouse_url.replace("://default", "://default:wrong", 1)
-        assert wrong != settings.clickhouse_url
+        wrong = access.clickhouse_url(
+            settings.model_copy(update={"clickhouse_password": SecretStr("wrong")})
+        )
+        assert wrong != access.clickhouse_url(settings)
         with pytest.raises(SinkFatal, match="SENTINEL_CLICKHOUSE_URL"):
             asyncio.run(ClickHouseWriter(wrong).write(table, columns, rows[:1]))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from streams import access
 from streams.settings import Settings
 from streams.worker import wait_for_ready
-from tests.integration.helpers import query, settings_env
+from tests.integration.helpers import drop_database, query, settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("pyproject.toml", "README.md", "streams", "schemas", "workbench")
@@ -79,4 +79,4 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
             worker.wait(timeout=60)
         assert "Traceback" not in log_file.read_text()
     finally:
-        query(fresh, f"DROP DATABASE IF EXISTS {database}")
+        drop_database(fresh, database)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
+from streams import access
 from streams.report import build_report, reconcile
 from streams.settings import Settings
 from tests.simulated_tables import (
@@ -22,7 +23,7 @@ from tests.simulated_tables import (
 
 @pytest.fixture(scope="module")
 def loaded(settings: Settings) -> Settings:
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         for table, (columns, rows) in tables(pipeline_output()).items():
             client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
@@ -33,7 +34,7 @@ def loaded(settings: Settings) -> Settings:
 
 def execute_on(settings: Settings) -> Any:
     def execute(sql: str) -> list[tuple[Any, ...]]:
-        client = Client.from_url(settings.clickhouse_url)
+        client = Client.from_url(access.clickhouse_url(settings))
         try:
             return list(client.execute(sql))
         finally:

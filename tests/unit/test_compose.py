@@ -4,6 +4,7 @@ agrees with the code, so that it does not rot unseen."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,13 @@ def our_services() -> list[str]:
     return [name for name, svc in SERVICES.items() if svc.get("image") == OUR_IMAGE]
 
 
+# ClickHouse users of the compose server beside its admin -> the variable holding each password.
+USERS = dict(
+    re.findall(
+        r"<(\w+)>\s*<password from_env=\"(\w+)\"",
+        (REPO_ROOT / "deploy/docker/clickhouse-users.xml").read_text(),
+    )
+)
 WORKERS = ["worker-1", "worker-2"]
 ONE_SHOT = {"init", "migrate", "simulator"}
 
@@ -95,10 +103,13 @@ def test_grafana_datasources_point_at_the_services() -> None:
     sources = {d["type"]: d for d in yaml.safe_load(provisioning.read_text())["datasources"]}
     clickhouse = sources["grafana-clickhouse-datasource"]["jsonData"]
     assert (clickhouse["host"], clickhouse["port"]) == ("clickhouse", 9000)
-    analyst = (REPO_ROOT / "deploy/docker/clickhouse-analyst.xml").read_text()
-    assert f"<{clickhouse['username']}>" in analyst
+    assert clickhouse["username"] == "analyst"
+    # Grafana reads the password from its environment, which has it from .env, as ClickHouse's.
     password = sources["grafana-clickhouse-datasource"]["secureJsonData"]["password"]
-    assert f"<password>{password}</password>" in analyst
+    assert password == "$CLICKHOUSE_ANALYST_PASSWORD"
+    assert USERS["analyst"] == "CLICKHOUSE_ANALYST_PASSWORD"
+    grafana, server = SERVICES["grafana"]["environment"], SERVICES["clickhouse"]["environment"]
+    assert grafana["CLICKHOUSE_ANALYST_PASSWORD"] == server["CLICKHOUSE_ANALYST_PASSWORD"]
     assert service_port(sources["prometheus"]["url"]) == ("prometheus", 9090)
     mounts = [v.split(":")[1] for v in SERVICES["grafana"]["volumes"]]
     provider = yaml.safe_load(
@@ -146,11 +157,24 @@ def test_the_workers_reach_kafka_and_clickhouse_where_they_listen() -> None:
     assert f"PLAINTEXT://{settings.kafka_bootstrap}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
     url = urlsplit(settings.clickhouse_url)
     assert url.hostname == "clickhouse" and url.port == 9000
-    clickhouse_env = SERVICES["clickhouse"]["environment"]
-    assert (url.username, url.password) == (
-        clickhouse_env["CLICKHOUSE_USER"],
-        clickhouse_env["CLICKHOUSE_PASSWORD"],
-    )
+    assert url.password is None  # from .env, as SENTINEL_CLICKHOUSE_PASSWORD
+    server = SERVICES["clickhouse"]["environment"]
+    given = settings.clickhouse_password.get_secret_value()
+    assert url.username == "worker" and given == server[USERS["worker"]]
+    migrate = load_settings({k: str(v) for k, v in SERVICES["migrate"]["environment"].items()})
+    assert migrate.clickhouse_admin_user == server["CLICKHOUSE_USER"]
+    assert migrate.clickhouse_admin_password.get_secret_value() == server["CLICKHOUSE_PASSWORD"]
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    secret = re.compile(r"PASSWORD|_KEY$|TOKEN")
+    found = 0
+    for name, service in SERVICES.items():
+        for variable, value in (service.get("environment") or {}).items():
+            if secret.search(variable):
+                found += 1
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (name, variable)
+    assert found >= 8
 
 
 def test_kafka_image_matches_the_local_broker_version() -> None:
@@ -158,3 +182,14 @@ def test_kafka_image_matches_the_local_broker_version() -> None:
     version = re.search(r"<kafka.version>(.+?)</kafka.version>", pom)
     assert version is not None
     assert SERVICES["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
+
+
+def test_the_readmes_env_command_makes_every_secret_compose_asks_for() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    command = re.search(r"^(python3 -c .+) > \.env$", readme, re.M)
+    assert command is not None, "README.md tells how to make .env"
+    made = subprocess.run(command.group(1), shell=True, capture_output=True, text=True, check=True)
+    values = dict(line.split("=", 1) for line in made.stdout.splitlines())
+    asked = set(re.findall(r"\$\{(\w+):\?", (REPO_ROOT / "docker-compose.yml").read_text()))
+    assert set(values) == asked
+    assert len(set(values.values())) == len(values) and min(map(len, values.values())) >= 32

@@ -82,7 +82,7 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
         }
     )
     create_topics(isolated)
-    migrate(isolated.clickhouse_url, database)
+    migrate(access.clickhouse_admin_url(isolated), database)
     bench = Bench(isolated, events, runs, progress)
     try:
         return measure_all(bench)
@@ -204,7 +204,7 @@ def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
             admin.delete_topics(topics[start : start + 100], timeout_ms=60_000)
     finally:
         admin.close()
-    client = Client.from_url(settings.clickhouse_url.rsplit("/", 1)[0] + "/default")
+    client = Client.from_url(access.clickhouse_admin_url(settings, "default"))
     try:
         databases = [
             row[0]
@@ -373,7 +373,7 @@ def subprocess_rate(
         "BENCH_APP": f"{bench.settings.app_id}-{module.rsplit('.', 1)[1]}-{uuid.uuid4().hex[:6]}",
         "BENCH_TOPICS": ",".join(bench.topics()),
         "BENCH_EXPECT": str(expect),
-        "BENCH_CLICKHOUSE_URL": bench.settings.clickhouse_url,
+        "BENCH_CLICKHOUSE_URL": access.clickhouse_url(bench.settings),
         "BENCH_PREFIX": bench.settings.topic_prefix,
         "SENTINEL_STATE_DIR": str(bench.settings.state_dir / "bench"),
         "BENCH_FAUST_SETTINGS": json.dumps(faust_settings or {}),
@@ -502,8 +502,8 @@ def inserts(bench: Bench, replayed: dict[str, Any]) -> None:
     columns = COLUMNS["decisions"]
     size = bench.settings.sink_batch_rows
     batches = [rows[i : i + size] for i in range(0, len(rows), size)]
-    client = Client.from_url(bench.settings.clickhouse_url)
-    writer = ClickHouseWriter(bench.settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(bench.settings))
+    writer = ClickHouseWriter(access.clickhouse_url(bench.settings))
 
     def bare() -> float:
         started = time.perf_counter()
@@ -568,19 +568,20 @@ def quix(bench: Bench) -> None:
     def measure(script: str, *arguments: str) -> float:
         group = f"{bench.settings.app_id}-quix-{uuid.uuid4().hex[:6]}"
         done = subprocess.run(
-            [
-                str(python),
-                str(Path(__file__).with_name(script)),
-                json.dumps(access.librdkafka(access.as_user(bench.settings, "worker"))),
-                group,
-                str(bench.events),
-                *arguments,
-            ],
+            [str(python), str(Path(__file__).with_name(script)), group, str(bench.events)]
+            + list(arguments),
             capture_output=True,
             text=True,
             timeout=1800,
             cwd=venv,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            env={  # secrets in the environment, not on a command line every user may read
+                **os.environ,
+                "PYTHONPATH": str(REPO_ROOT),
+                "QUIX_BROKER": json.dumps(
+                    access.librdkafka(access.as_user(bench.settings, "worker"))
+                ),
+                "QUIX_CLICKHOUSE_URL": access.clickhouse_url(bench.settings),
+            },
         )
         result = result_from(done, f"quix streams ({script})")
         if "decisions" in result:
@@ -590,9 +591,7 @@ def quix(bench: Bench) -> None:
     bench.median("d_quix_decode_only", lambda: measure("quix_consume.py", *bench.topics()))
     bench.median(
         "d_quix_streams",
-        lambda: measure(
-            "quix_job.py", bench.settings.clickhouse_url, bench.settings.topic_prefix, *RAW_TOPICS
-        ),
+        lambda: measure("quix_job.py", bench.settings.topic_prefix, *RAW_TOPICS),
     )
 
 
@@ -613,7 +612,7 @@ class LiveRun:
             }
         )
         create_topics(self.settings)
-        migrate(self.settings.clickhouse_url, database)
+        migrate(access.clickhouse_admin_url(self.settings), database)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.logs = bench.settings.state_dir / "bench" / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -650,7 +649,7 @@ class LiveRun:
                 admin.delete_topics(topics, timeout_ms=60_000)
         finally:
             admin.close()
-        client = Client.from_url(self.settings.clickhouse_url.rsplit("/", 1)[0] + "/default")
+        client = Client.from_url(access.clickhouse_admin_url(self.settings, "default"))
         try:
             client.execute(f"DROP DATABASE IF EXISTS {self.settings.clickhouse_database}")
         finally:
@@ -676,7 +675,7 @@ class LiveRun:
     def decided(self) -> int:
         from clickhouse_driver import Client
 
-        client = Client.from_url(self.settings.clickhouse_url)
+        client = Client.from_url(access.clickhouse_url(self.settings))
         try:
             return int(client.execute("SELECT uniqExact(entry_id) FROM decisions")[0][0])
         finally:

@@ -8,6 +8,7 @@ expected count, topic names...
 """
 
 import json
+import os
 import sys
 import time
 
@@ -16,7 +17,8 @@ from quixstreams.kafka.configuration import ConnectionConfig
 
 
 def main() -> None:
-    broker, group, expect, *topics = sys.argv[1:]
+    group, expect, *topics = sys.argv[1:]
+    broker = os.environ["QUIX_BROKER"]
     wanted = int(expect)
     app = Application(
         broker_address=ConnectionConfig(**json.loads(broker)),

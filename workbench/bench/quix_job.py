@@ -14,6 +14,7 @@ expected count, ClickHouse URL, topic prefix, then the raw topics' catalogue nam
 """
 
 import json
+import os
 import sys
 import time
 from datetime import timedelta
@@ -55,7 +56,8 @@ class DecisionRows(BatchingSink):  # type: ignore[misc]
 
 
 def main() -> None:
-    broker, group, expect, clickhouse_url, prefix, *sources = sys.argv[1:]
+    group, expect, prefix, *sources = sys.argv[1:]
+    broker, clickhouse_url = os.environ["QUIX_BROKER"], os.environ["QUIX_CLICKHOUSE_URL"]
     wanted = int(expect)
     app = Application(
         broker_address=ConnectionConfig(**json.loads(broker)),

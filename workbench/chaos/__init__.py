@@ -200,7 +200,7 @@ def run_scenario(
         }
     )
     create_topics(ns)
-    migrate(ns.clickhouse_url, ns.clickhouse_database)
+    migrate(access.clickhouse_admin_url(ns), ns.clickhouse_database)
     logs = settings.state_dir / "chaos" / run
     logs.mkdir(parents=True, exist_ok=True)
     progress(f"namespace {run}: worker logs in {logs}")
@@ -440,7 +440,7 @@ def rollups_settled(settings: Settings, workers: Workers, progress: Progress) ->
     from streams.report import reconcile
     from streams.rollups import TABLES
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
 
     def execute(sql: str) -> list[Any]:
         return list(client.execute(sql))
@@ -471,7 +471,7 @@ def judge(settings: Settings, mixed: Poisoned, result: Result) -> None:
 
     from streams.report import reconcile
 
-    client = Client.from_url(settings.clickhouse_url)
+    client = Client.from_url(access.clickhouse_url(settings))
     try:
         for topic, (table, column) in RAW_TABLES.items():
             expected = len(mixed.valid_ids.get(topic, set()))

@@ -6,12 +6,15 @@ Layout under ``<state_dir>/clickhouse``: ``data/``, ``tmp/``, ``logs/``, and the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from string import Template
 
-from streams.settings import Settings
+from streams import access
+from streams.settings import ConfigError, Settings
 from workbench import REPO_ROOT
+from workbench.stack import secrets
 from workbench.stack._process import (
     ManagedProcess,
     Progress,
@@ -50,7 +53,7 @@ class ClickHouseServer:
         ensure_ports_free(
             "ClickHouse",
             self.ports,
-            "SENTINEL_CLICKHOUSE_URL=clickhouse://default@127.0.0.1:<port>/sentinel "
+            "SENTINEL_CLICKHOUSE_URL=clickhouse://worker@127.0.0.1:<port>/sentinel "
             "and SENTINEL_CLICKHOUSE_HTTP_PORT=<port>",
         )
         binary = server_binary()
@@ -84,12 +87,11 @@ class ClickHouseServer:
 
         # The driver logs every refused connection with a traceback; while polling that is noise.
         logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
-        client = Client(
-            host="127.0.0.1",
-            port=self.settings.clickhouse_port,
-            connect_timeout=2,
-            send_receive_timeout=5,
-        )
+        try:
+            url = access.clickhouse_admin_url(self.settings, "default")
+        except ConfigError:
+            return False  # no password made: not the stack's server
+        client = Client.from_url(f"{url}?connect_timeout=2&send_receive_timeout=5")
         try:
             return bool(client.execute("SELECT 1") == [(1,)])
         except (Error, OSError, EOFError):
@@ -101,7 +103,12 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "logs", "user_files", "format_schemas"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         users = self.home / "users.xml"
-        shutil.copyfile(DEPLOY / "users.xml", users)
+        hashes = {
+            f"{user}_sha256": hashlib.sha256(password.encode()).hexdigest()
+            for user, password in secrets.clickhouse_passwords(self.settings).items()
+        }
+        users.write_text(Template((DEPLOY / "users.xml").read_text()).substitute(hashes))
+        users.chmod(0o600)
         template = Template((DEPLOY / "config.xml").read_text())
         self.config.write_text(
             template.substitute(

@@ -1,6 +1,6 @@
 """The local stack's secrets, made once per stack and kept in its state directory: a password per
-Kafka user (``<state_dir>/secrets``, mode 0600) and a CA with the broker's certificate signed by
-it (``<state_dir>/tls``, by openssl). Printed nowhere."""
+Kafka user and per ClickHouse user (``<state_dir>/secrets``, mode 0600) and a CA with the
+broker's certificate signed by it (``<state_dir>/tls``, by openssl). Printed nowhere."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from streams.access import USERS, password_file, pseudonym_key_file, tls_dir
+from streams.access import (
+    CLICKHOUSE_USERS,
+    USERS,
+    clickhouse_password_file,
+    password_file,
+    pseudonym_key_file,
+    tls_dir,
+)
 from streams.settings import Settings
 from workbench.stack._process import StackError
 
@@ -41,6 +48,14 @@ def pseudonym_key(settings: Settings) -> None:
 def passwords(settings: Settings) -> dict[str, str]:
     """Each Kafka user's password, made on first use."""
     return {user: _random_once(password_file(settings, user), 24) for user in USERS}
+
+
+def clickhouse_passwords(settings: Settings) -> dict[str, str]:
+    """Each ClickHouse user's password, made on first use."""
+    return {
+        user: _random_once(clickhouse_password_file(settings, user), 24)
+        for user in CLICKHOUSE_USERS
+    }
 
 
 def certificates(settings: Settings) -> Path:
