@@ -220,12 +220,8 @@ def pinned(settings: Settings) -> Settings:
     by absolute path, the pseudonym key): for a process whose state directory is elsewhere."""
     update: dict[str, Any] = {
         "pseudonym_key": SecretStr(pseudonym_key(settings).decode()),
-        "clickhouse_password": SecretStr(
-            unquote(urlsplit(clickhouse_url(settings)).password or "")
-        ),
-        "clickhouse_admin_password": SecretStr(
-            unquote(urlsplit(clickhouse_admin_url(settings)).password or "")
-        ),
+        "clickhouse_password": SecretStr(clickhouse_password(settings)),
+        "clickhouse_admin_password": SecretStr(clickhouse_admin_password(settings)),
     }
     if settings.kafka_security == "sasl_ssl":
         update["kafka_password"] = SecretStr(password(settings))

@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     )
     clickhouse_url: str = Field(
         "clickhouse://worker@127.0.0.1:9000/sentinel",
-        description="clickhouse://user@host:port/database (native protocol; ?secure=1 for TLS): "
-        "the worker's user, which inserts and reads but changes no table",
+        description="clickhouse://user@host:port/database (native protocol; clickhouses:// for "
+        "TLS): the worker's user, which inserts and reads but changes no table",
     )
     clickhouse_password: SecretStr = Field(
         SecretStr(""),

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from clickhouse_driver.util.helpers import parse_url
 
 from streams import access, cli
 from streams.settings import ConfigError, Settings, load_settings
@@ -115,3 +116,35 @@ def test_the_board_beyond_loopback_needs_a_password_and_then_asks_for_it() -> No
     assert access.http_allowed(guarded, "/api/board", basic)
     assert access.http_allowed(guarded, "/metrics", "Bearer tok")
     assert not access.http_allowed(guarded, "/api/board", "Bearer tok")  # the token is for metrics
+
+
+def test_clickhouse_urls_carry_the_users_password_from_a_setting_or_the_stack(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings({"SENTINEL_STATE_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="user 'worker'.*SENTINEL_CLICKHOUSE_PASSWORD"):
+        access.clickhouse_url(settings)
+    for user, password in (("worker", "w/p@ss:1"), ("default", "admin-pw")):
+        path = access.clickhouse_password_file(settings, user)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+    url = access.clickhouse_url(settings)
+    assert url == "clickhouse://worker:w%2Fp%40ss%3A1@127.0.0.1:9000/sentinel"
+    host, kwargs = parse_url(url)  # what clickhouse-driver makes of it
+    assert (host, kwargs["user"], kwargs["password"]) == ("127.0.0.1", "worker", "w/p@ss:1")
+    admin = access.clickhouse_admin_url(settings, "default")
+    assert admin == "clickhouse://default:admin-pw@127.0.0.1:9000/default"
+    given = load_settings(
+        {
+            "SENTINEL_STATE_DIR": str(tmp_path),
+            "SENTINEL_CLICKHOUSE_URL": "clickhouses://analyst@db.park:9440/sentinel?verify=true",
+            "SENTINEL_CLICKHOUSE_PASSWORD": "given",
+        }
+    )
+    assert access.clickhouse_url(given) == (
+        "clickhouses://analyst:given@db.park:9440/sentinel?verify=true"
+    )
+    apart = {"SENTINEL_STATE_DIR": str(tmp_path), "SENTINEL_PSEUDONYM_KEY": "k" * 32}
+    pinned = access.pinned(load_settings({**apart, "SENTINEL_KAFKA_SECURITY": "plaintext"}))
+    assert pinned.clickhouse_password.get_secret_value() == "w/p@ss:1"
+    assert pinned.clickhouse_admin_password.get_secret_value() == "admin-pw"
