@@ -1,4 +1,5 @@
-"""Valid raw events for unit tests, built as dicts (as JSON producers send them)."""
+"""Valid raw events for unit tests, built as dicts (as JSON producers send them), and the 2022
+story's first days as canonical events (as ingestion makes them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.people import id_check_char
+from streams.engine import FAR_FUTURE
+from streams.ingest import Accepted, Ingestor
+from streams.pseudonym import Pseudonymiser
+from workbench.simulator.jinshan import Params, generate
+from workbench.simulator.traffic import FIRST_DAY
 
 AT = datetime(2022, 4, 12, 8, 30, tzinfo=UTC)
 
@@ -94,3 +100,18 @@ def visit(**changes: Any) -> dict[str, Any]:
     }
     value.update(changes)
     return value
+
+
+def eleven_days() -> list[Any]:
+    """The jinshan-2022 story (seed 2) up to its eleventh day, ingested: canonical events in time
+    order, as the engine takes them."""
+    ingestor = Ingestor(
+        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+    )
+    kept = []
+    for topic, event in generate(Params(seed=2)).events:
+        if event.event_time.date() <= FIRST_DAY + timedelta(days=10):  # type: ignore[attr-defined]
+            accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
+            assert isinstance(accepted, Accepted)
+            kept.append(accepted.event)
+    return kept

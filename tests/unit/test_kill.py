@@ -16,7 +16,7 @@ the park's antigen clock had not.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -24,12 +24,9 @@ import pytest
 from schemas import Decision, NatReport
 from streams.engine import FAR_FUTURE, Engine, records
 from streams.engine.park import EPOCH
-from streams.ingest import Accepted, Ingestor
-from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import Ref
-from workbench.simulator.jinshan import Params, generate
-from workbench.simulator.traffic import FIRST_DAY
+from tests.unit.factories import eleven_days
 
 RULES = load_ruleset(DEFAULT_RULESET)
 BATCH = 40
@@ -38,16 +35,7 @@ Read = tuple[str, Any, Ref]  # topic, event, where it was read
 
 @pytest.fixture(scope="module")
 def story() -> list[Any]:
-    ingestor = Ingestor(
-        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
-    )
-    kept = []
-    for topic, event in generate(Params(seed=2)).events:
-        if event.event_time.date() <= FIRST_DAY + timedelta(days=10):  # type: ignore[attr-defined]
-            accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
-            assert isinstance(accepted, Accepted)
-            kept.append(accepted.event)
-    return kept
+    return eleven_days()
 
 
 class Run:

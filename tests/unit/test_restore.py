@@ -4,32 +4,15 @@ that wrote them would have gone on to: eleven days of the 2022 story, cut a thir
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from schemas import NatReport
 from streams.engine import FAR_FUTURE, Engine, records
-from streams.ingest import Accepted, Ingestor
-from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import Ref
-from workbench.simulator.jinshan import Params, generate
-from workbench.simulator.traffic import FIRST_DAY
+from tests.unit.factories import eleven_days
 
 RULES = load_ruleset(DEFAULT_RULESET)
-
-
-def events() -> list[Any]:
-    ingestor = Ingestor(
-        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
-    )
-    kept = []
-    for topic, event in generate(Params(seed=2)).events:
-        if event.event_time.date() <= FIRST_DAY + timedelta(days=10):  # type: ignore[attr-defined]
-            accepted = ingestor.ingest(topic, event.model_dump_json().encode(), now=FAR_FUTURE)
-            assert isinstance(accepted, Accepted)
-            kept.append(accepted.event)
-    return kept
 
 
 def outputs(engine: Engine, fed: list[Any], refs: list[Ref]) -> tuple[set[Any], set[Any]]:
@@ -47,7 +30,7 @@ def outputs(engine: Engine, fed: list[Any], refs: list[Ref]) -> tuple[set[Any], 
 
 
 def test_a_park_restored_mid_story_goes_on_as_the_one_that_wrote_its_records() -> None:
-    story = events()
+    story = eleven_days()
     refs = [Ref(e.event_id, type(e).__name__, 0, n) for n, e in enumerate(story)]
     cut = len(story) // 3
     whole = Engine(RULES, record=False)
