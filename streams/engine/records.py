@@ -68,28 +68,23 @@ def write_order(park: Park, changed: Iterable[str]) -> list[str]:
     never kept without the entry it changed ("read again" skips it), an early exit never leaves
     before the entry that took it in (a false overdue stay), and a clock never runs ahead of the
     results it counts (an antigen clock past a test not kept held entries for a missing test)."""
-
-    def rank(entity: str) -> tuple[int, str]:
-        kind = entity[0]
-        if kind == "c":
-            return 2, entity
-        if not _kept(park, entity):
-            return 3, entity
-        return (0 if kind == "e" else 1), entity
-
-    return sorted(changed, key=rank)
-
-
-def _kept(park: Park, entity: str) -> bool:
-    kind, _, ident = entity.partition(":")
-    held: Any = {
+    held: dict[str, Any] = {
         "e": park.entries,
         "a": park.antigen_ids,
         "v": park.visit_ids,
         "x": park.early_exits,
         "f": park.forgotten,
-    }.get(kind, ())
-    return ident in held
+    }
+
+    def rank(entity: str) -> tuple[int, str]:
+        kind, _, ident = entity.partition(":")
+        if kind == "c":
+            return 2, entity
+        if ident not in held.get(kind, ()):
+            return 3, entity  # gone: a tombstone
+        return (0 if kind == "e" else 1), entity
+
+    return sorted(changed, key=rank)
 
 
 def entities(park: Park) -> list[str]:
