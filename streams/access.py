@@ -41,16 +41,11 @@ def pseudonym_key(settings: Settings) -> bytes:
     """The key pseudonyms are made with; refused when it is the public one, outside development."""
     key = settings.pseudonym_key.get_secret_value()
     if not key:
-        path = pseudonym_key_file(settings)
-        try:
-            key = path.read_text(encoding="utf-8").strip()
-        except OSError:
-            raise ConfigError(
-                "SENTINEL_PSEUDONYM_KEY is not set: give the park's secret key (32 random "
-                "characters or more, e.g. from `python -c 'import secrets; print(secrets."
-                "token_urlsafe(32))'`), or start the local stack (`sentinel stack up` makes "
-                f"{path})"
-            ) from None
+        key = _stack_secret(
+            pseudonym_key_file(settings),
+            "SENTINEL_PSEUDONYM_KEY is not set: give the park's secret key (32 random characters "
+            "or more, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+        )
     if key == PUBLIC_PSEUDONYM_KEY and settings.environment != "development":
         raise ConfigError(
             "SENTINEL_PSEUDONYM_KEY is the public development key printed in this repository: "
@@ -117,16 +112,19 @@ def as_user(settings: Settings, user: str) -> Settings:
 
 
 def password(settings: Settings) -> str:
-    given = settings.kafka_password.get_secret_value()
-    if given:
-        return given
-    path = password_file(settings, settings.kafka_user)
+    return settings.kafka_password.get_secret_value() or _stack_secret(
+        password_file(settings, settings.kafka_user),
+        f"no Kafka password for user {settings.kafka_user!r}: set SENTINEL_KAFKA_PASSWORD",
+    )
+
+
+def _stack_secret(path: Path, missing: str) -> str:
+    """A secret the local stack made; when there is none, ``missing`` and where it would be."""
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError:
         raise ConfigError(
-            f"no Kafka password for user {settings.kafka_user!r}: set SENTINEL_KAFKA_PASSWORD, or "
-            f"start the local stack (`sentinel stack up` writes {path})"
+            f"{missing}, or start the local stack (`sentinel stack up` writes {path})"
         ) from None
 
 
@@ -150,14 +148,14 @@ def clickhouse_password(settings: Settings) -> str:
     """The URL user's password: the setting, the URL's own, or the local stack's."""
     parts = urlsplit(settings.clickhouse_url)
     given = settings.clickhouse_password.get_secret_value() or unquote(parts.password or "")
-    return given or _stack_password(
+    return given or _clickhouse_stack_password(
         settings, parts.username or "default", "SENTINEL_CLICKHOUSE_PASSWORD"
     )
 
 
 def clickhouse_admin_password(settings: Settings) -> str:
     given = settings.clickhouse_admin_password.get_secret_value()
-    return given or _stack_password(
+    return given or _clickhouse_stack_password(
         settings, settings.clickhouse_admin_user, "SENTINEL_CLICKHOUSE_ADMIN_PASSWORD"
     )
 
@@ -166,15 +164,11 @@ def clickhouse_password_file(settings: Settings, user: str) -> Path:
     return secrets_dir(settings) / f"clickhouse-{user}"
 
 
-def _stack_password(settings: Settings, user: str, setting: str) -> str:
-    path = clickhouse_password_file(settings, user)
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:
-        raise ConfigError(
-            f"no ClickHouse password for user {user!r}: set {setting}, or start the local stack "
-            f"(`sentinel stack up` writes {path})"
-        ) from None
+def _clickhouse_stack_password(settings: Settings, user: str, setting: str) -> str:
+    return _stack_secret(
+        clickhouse_password_file(settings, user),
+        f"no ClickHouse password for user {user!r}: set {setting}",
+    )
 
 
 def _with_user(parts: SplitResult, user: str, password: str) -> str:
