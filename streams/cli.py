@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TypeVar
 
-from streams import access
+from streams import access, failures
 from streams.settings import ConfigError, Settings, load_settings
 
 Run = Callable[[argparse.Namespace, Settings], int]
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[Command] | None =
         print(f"sentinel: {exc}", file=sys.stderr)
         return 2
     command = next(c for c in commands if c.name == args.command)
+    failures.quiet_clients(settings.log_level == "debug")
     try:
         return command.run(args, settings)
     except Failed as exc:
@@ -108,6 +110,14 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[Command] | None =
     except ConfigError as exc:
         print(f"sentinel {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # Kafka or ClickHouse failing under any command: a sentence
+        sentence = failures.describe(exc, settings)
+        if sentence is None:
+            raise
+        print(f"sentinel {args.command}: {sentence}", file=sys.stderr)
+        if settings.log_level == "debug":
+            traceback.print_exc()
+        return 1
 
 
 def progress(message: str) -> None:

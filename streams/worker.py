@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mode.utils.logging import level_number
 
+from streams import failures
 from streams.progress import Stalled, busy, wait_while_moving
 from streams.settings import Settings
 
@@ -115,6 +116,7 @@ def _make_worker_class() -> type:
             super().on_setup_root_logger(logger, level)
             for name in CHATTY:  # at debug, a line per fetch: 700,000 lines in 10 minutes
                 logging.getLogger(name).setLevel(max(level, logging.INFO))
+            failures.quiet_clients(level <= logging.DEBUG)
 
     return Worker
 

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas import Alert, Decision
-from streams import access, metrics
+from streams import access, failures, metrics
 from streams.agents.follow import Follower
 from streams.board import RECENT, Board
 from streams.ingest import describe
@@ -126,11 +126,13 @@ def register(app: faust.App, settings: Settings) -> None:
         def execute(sql: str) -> list[tuple[Any, ...]]:
             return list(client.execute(sql))
 
+        backoff = failures.Backoff(log, "gate board: reading ClickHouse", every=2.0, longest=30.0)
         while True:
             try:
                 report = await asyncio.to_thread(build_report, execute)
                 board.on_report(report, local_day(datetime.now(UTC)))
+                wait = backoff.succeeded()
             except (ClickHouseError, OSError, EOFError) as exc:
-                log.warning("gate board: cannot read ClickHouse (%s); retrying", type(exc).__name__)
+                wait = backoff.failed(exc)
                 client.disconnect()
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(wait)

@@ -29,6 +29,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch
 
 from streams import metrics
+from streams.failures import first_line
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ class ClickHouseWriter:
             except ch.ServerException as exc:
                 if exc.code in AUTH_CODES:
                     raise SinkFatal(
-                        f"ClickHouse refuses the user of SENTINEL_CLICKHOUSE_URL ({_first(exc)}):"
-                        " set the right user there and its password in "
+                        "ClickHouse refuses the user of SENTINEL_CLICKHOUSE_URL "
+                        f"({first_line(exc)}): set the right user there and its password in "
                         "SENTINEL_CLICKHOUSE_PASSWORD"
                     ) from None
                 if exc.code == NO_DATABASE:
@@ -108,15 +109,15 @@ class ClickHouseWriter:
                     ) from None
                 if exc.code in TABLE_CODES:
                     raise _Refused(
-                        True, f"{table}: {_first(exc)} (run `sentinel migrate`?)"
+                        True, f"{table}: {first_line(exc)} (run `sentinel migrate`?)"
                     ) from None
                 if exc.code in ROW_CODES:
-                    raise _Refused(False, f"{table}: {_first(exc)}") from None
-                reason = f"ServerException {exc.code}: {_first(exc)}"
+                    raise _Refused(False, f"{table}: {first_line(exc)}") from None
+                reason = f"ServerException {exc.code}: {first_line(exc)}"
             except (ch.TypeMismatchError, ValueError, TypeError, OverflowError) as exc:
-                raise _Refused(False, f"{table}: {type(exc).__name__}: {_first(exc)}") from None
+                raise _Refused(False, f"{table}: {type(exc).__name__}: {first_line(exc)}") from None
             except (ch.Error, OSError, EOFError) as exc:
-                reason = f"{type(exc).__name__}: {_first(exc)}"
+                reason = f"{type(exc).__name__}: {first_line(exc)}"
             metrics.SINK_FAILURES.labels(table, "retried").inc()
             log.warning(
                 "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
@@ -134,9 +135,3 @@ class ClickHouseWriter:
 
     def close(self) -> None:
         self._client.disconnect()
-
-
-def _first(exc: BaseException) -> str:
-    """The first line of an error, without the server's stack trace."""
-    text = getattr(exc, "message", None) or str(exc)
-    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__

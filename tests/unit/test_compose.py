@@ -132,7 +132,8 @@ def test_build_context_and_dockerfile_exist() -> None:
 def test_host_mounts_exist_in_the_repo() -> None:
     for name, svc in SERVICES.items():
         for volume in svc.get("volumes", []):
-            source = volume.split(":", 1)[0]
+            # ${VAR:-default}: the default, which a park may replace in .env
+            source = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", volume).split(":", 1)[0]
             if source.startswith((".", "/")):
                 assert (REPO_ROOT / source).exists(), f"{name} mounts missing {source}"
             else:
@@ -193,3 +194,20 @@ def test_the_readmes_env_command_makes_every_secret_compose_asks_for() -> None:
     asked = set(re.findall(r"\$\{(\w+):\?", (REPO_ROOT / "docker-compose.yml").read_text()))
     assert set(values) == asked
     assert len(set(values.values())) == len(values) and min(map(len, values.values())) >= 32
+
+
+def test_the_readmes_host_commands_reach_what_compose_publishes() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    exported = dict(re.findall(r"(SENTINEL_\w+)=(\S+)", readme.split("## Docker", 1)[1]))
+    host, port = exported["SENTINEL_KAFKA_BOOTSTRAP"].split(":")
+    kafka = SERVICES["kafka"]
+    assert f"{host}:{port}:{port}" in kafka["ports"]
+    advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    (listener,) = [a for a in advertised if a.endswith(f"//{host}:{port}")]
+    name = listener.split(":", 1)[0]
+    assert f":{port}" in kafka["environment"]["KAFKA_LISTENERS"]
+    assert f"{name}:PLAINTEXT" in kafka["environment"]["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert exported["SENTINEL_KAFKA_SECURITY"] == "plaintext"
+    assert "127.0.0.1:9000:9000" in SERVICES["clickhouse"]["ports"]
+    assert exported["SENTINEL_CLICKHOUSE_PASSWORD"] == '"$CLICKHOUSE_WORKER_PASSWORD"'
+    assert "CLICKHOUSE_WORKER_PASSWORD" in USERS.values()
