@@ -27,9 +27,10 @@ MECHANISM = "SCRAM-SHA-512"
 # reads; allow_ddl=0), analyst (reads, within limits and a quota): deploy/clickhouse/users.xml.
 CLICKHOUSE_USERS = ("default", "worker", "analyst")
 # The Kafka users of the local stack: admin (the super user: the stack, topics, grants, the
-# workbench playing gates and labs), worker (the pipeline and the operators' commands), gate and
-# lab (each writes its own raw topics, nothing else).
-USERS = ("admin", "worker", "gate", "lab")
+# workbench playing gates and labs), worker (the pipeline, and `sentinel dlq`: only it reads raw
+# bytes), gate and lab (each writes its own raw topics, nothing else), operator (the officers' and
+# operators' other commands: what each needs, no raw topic, no dead letter).
+USERS = ("admin", "worker", "gate", "lab", "operator")
 
 
 # Printed in this repository (tests, examples): whoever knows a pseudonym key reverses every

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     kafka_user: str = Field(
         "worker",
         pattern=r"^[A-Za-z0-9._\-]+$",
-        description="Kafka clients: the SCRAM user (the local stack has admin, worker, gate, lab)",
+        description="Kafka clients: the SCRAM user (the local stack has admin, worker, gate, lab, "
+        "operator)",
     )
     kafka_password: SecretStr = Field(
         SecretStr(""),
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
     )
     clickhouse_http_port: int = Field(
         8123, ge=1, le=65535, description="HTTP port of the local ClickHouse server"
+    )
+    clickhouse_tls_port: int = Field(
+        9440,
+        ge=1,
+        le=65535,
+        description="native protocol over TLS of the local ClickHouse server (a clickhouses:// "
+        "URL; the stack's CA, <state_dir>/tls/ca.pem, signs its certificate)",
     )
     namespace: str = Field(
         "",

@@ -298,10 +298,15 @@ def _wait_for_leaders(admin: Any, names: list[str], patience: float = 120.0) -> 
 def grants(settings: Settings) -> list[Any]:
     """What each user may do with this deployment's topics (the broker denies the rest):
 
-    - worker: everything on the deployment's topics (the operators' commands, ``sentinel dlq``
-      among them, run as the worker), and on Faust's groups and topics (``<app_id>``...);
+    - worker: everything on the deployment's topics, and on Faust's groups and topics
+      (``<app_id>``...); ``sentinel dlq`` runs as the worker, since only it may read raw bytes;
     - gate: write the raw topics ``gate.*``; lab: write ``health.*``; nothing else, not even read
       what they wrote;
+    - operator: what the officers' and operators' other commands need, and no raw topic or dead
+      letter read: ``resolve`` (write ``gate.resolutions``, read the answers on
+      ``canonical.resolutions``), ``rules publish`` (write ``sentinel.rulesets``), ``quarantine``
+      (read and write ``sentinel.quarantine``), ``status`` (the end offsets of every topic and
+      the committed ones of the worker groups: describe only);
     - admin is the broker's super user (the stack, topics and grants, the workbench).
     """
     from kafka.admin import (
@@ -337,4 +342,13 @@ def grants(settings: Settings) -> list[Any]:
             if t.name.startswith(family):
                 found.append(allow(user, topic, settings.topic(t.name), ACLOperation.WRITE))
                 found.append(allow(user, topic, settings.topic(t.name), ACLOperation.DESCRIBE))
+    found += [
+        allow("operator", topic, prefix or "*", ACLOperation.DESCRIBE, prefixed=bool(prefix)),
+        allow("operator", group, settings.app_id, ACLOperation.DESCRIBE, prefixed=True),
+        allow("operator", topic, settings.topic("gate.resolutions"), ACLOperation.WRITE),
+        allow("operator", topic, settings.topic("canonical.resolutions"), ACLOperation.READ),
+        allow("operator", topic, settings.topic("sentinel.rulesets"), ACLOperation.WRITE),
+        allow("operator", topic, settings.topic("sentinel.quarantine"), ACLOperation.READ),
+        allow("operator", topic, settings.topic("sentinel.quarantine"), ACLOperation.WRITE),
+    ]
     return found

@@ -186,6 +186,7 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.settings import ConfigError, load_settings
+    from streams.topics import TopicsError
     from workbench.replay import HistoryError, default_namespace, run_replay
     from workbench.stack import StackError
 
@@ -193,14 +194,16 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         import os
 
         namespace = default_namespace(args.file)
-        try:
-            settings = load_settings({**os.environ, "SENTINEL_NAMESPACE": namespace})
+        user = {"kafka_user": settings.kafka_user, "kafka_password": settings.kafka_password}
+        try:  # the namespace's names, as the user the command runs as (the admin)
+            named = load_settings({**os.environ, "SENTINEL_NAMESPACE": namespace})
+            settings = named.model_copy(update=user)
         except ConfigError as exc:
             print(f"sentinel replay: {exc}", file=sys.stderr)
             return 2
     try:
         run_replay(settings, args.file, cli.progress, late_ok=args.late_ok)
-    except (HistoryError, StackError) as exc:
+    except (HistoryError, StackError, TopicsError) as exc:
         raise Failed(str(exc)) from None
     print(
         f"done: `sentinel --namespace {settings.namespace} report` gives its figures; its worker "

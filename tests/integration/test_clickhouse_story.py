@@ -197,9 +197,13 @@ def test_the_readme_sequence_after_the_demo_gives_the_ground_truth_and_replays_c
 
 
 def sentinel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: the stack's places, the default Kafka user (``replay``
+    once lost the admin it runs as when it made its namespace: only a user's shell showed it)."""
+    env = settings_env(settings)
+    del env["SENTINEL_KAFKA_USER"], env["SENTINEL_KAFKA_PASSWORD"]
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", *args],
-        env=settings_env(settings),
+        env=env,
         capture_output=True,
         text=True,
         timeout=3600,  # a guard against a hung command; its own waits follow progress

@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, NoBrokersAvailable, TopicAuthorizationFailedError
@@ -29,6 +31,7 @@ from tests.integration.helpers import (
     running_worker,
     settings_env,
 )
+from workbench.stack.kafka import KafkaBroker
 
 
 def _producer(settings: Settings, **options: object) -> KafkaProducer:
@@ -91,6 +94,88 @@ def test_a_gate_writes_its_own_raw_topics_and_nothing_else(settings: Settings) -
         _producer(access.as_user(settings, "lab")).send(settings.topic("gate.exits"), b"x").get(30)
     assert [r.value for r in read_all(settings, "gate.exits")] == [b"an exit"]
     assert read_all(settings, "canonical.entries") == []
+
+
+def test_an_operator_runs_its_commands_and_reads_no_raw_topic_or_dead_letter(
+    settings: Settings,
+) -> None:
+    operator = access.as_user(settings, "operator")
+    as_operator = settings_env(access.pinned(operator))
+    produce(settings, "gate.entries", [(b"p", b"an entry with an ID number")])
+    produce(settings, "sentinel.dlq", [(b"gate.exits", b"a dead letter")])
+    commands = (
+        ["rules", "publish", "streams/rules/default.yaml"],
+        ["quarantine", "list"],
+        ["status"],
+    )
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "streams.cli", *command],
+            env=as_operator,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+    # `sentinel resolve`: the officer's resolution goes in, the workers' answers come back.
+    _producer(operator).send(settings.topic("gate.resolutions"), b"{}").get(timeout=30)
+    produce(settings, "canonical.resolutions", [(b"p", b"an answer")])
+    assert _try_to_read(operator, "canonical.resolutions") == [b"an answer"]
+    # What only the workers read (each holds a record), and what only they write.
+    for topic in ("gate.entries", "sentinel.dlq"):
+        assert _try_to_read(operator, topic) == [], topic
+    with pytest.raises(TopicAuthorizationFailedError):
+        _producer(operator).send(settings.topic("canonical.entries"), b"forged").get(30)
+
+
+def test_clickhouse_speaks_tls_to_a_client_that_trusts_our_ca(settings: Settings) -> None:
+    """The native TLS port of the local server, as a deployment's ``clickhouses://`` URL uses it:
+    the driver checks the server's certificate against the stack's CA."""
+    ca = access.ca_file(settings)
+    host = f"127.0.0.1:{settings.clickhouse_tls_port}/{settings.clickhouse_database}"
+
+    def select_one(query: str) -> object:
+        url = f"clickhouses://worker@{host}?{query}"
+        client = Client.from_url(
+            access.clickhouse_url(settings.model_copy(update={"clickhouse_url": url}))
+        )
+        try:
+            return client.execute("SELECT 1")
+        finally:
+            client.disconnect()
+
+    assert select_one(f"ca_certs={ca}&verify=true") == [(1,)]
+    with pytest.raises((ClickHouseError, ssl.SSLError, OSError)):
+        select_one("verify=true")  # the system's CAs do not know ours: refused
+    with pytest.raises((ClickHouseError, OSError, EOFError)):  # TLS spoken to the plain port
+        Client.from_url(
+            access.clickhouse_url(settings).replace("clickhouse://", "clickhouses://", 1)
+            + f"?ca_certs={ca}&connect_timeout=5&send_receive_timeout=5"
+        ).execute("SELECT 1")
+
+
+def test_a_stack_made_before_a_user_existed_gets_it_at_the_next_stack_up(
+    settings: Settings,
+) -> None:
+    """The storage tool makes users only when it formats the storage; a user the project adds
+    later (as `operator` was) is made by `sentinel stack up` on the running broker."""
+    broker = KafkaBroker(settings)
+    made = broker.data / ".scram-users"
+    before = made.read_text()
+    operator = access.as_user(settings, "operator")
+    try:
+        broker.alter_user("operator", None)  # as a stack formatted before the user existed
+        made.write_text(" ".join(u for u in before.split() if u != "operator"))
+        _refused(operator)
+        said: list[str] = []
+        broker.up(said.append)  # running already: only what is missing
+        assert said == ["adding Kafka users operator (this stack was made before them)"]
+        assert made.read_text().split() == before.split()
+        _producer(operator).send(settings.topic("gate.resolutions"), b"{}").get(timeout=30)
+    finally:
+        if made.read_text() != before:
+            made.write_text(before.replace("operator", "").strip())
+            broker.up(lambda _: None)
 
 
 def test_the_secrets_are_private_and_a_worker_prints_none(

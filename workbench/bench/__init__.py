@@ -32,6 +32,7 @@ from streams.settings import Settings
 from workbench import REPO_ROOT
 from workbench.bench.profile import SPY_RATE, profiled, read_folded, spy, summarise
 from workbench.bench.profile import lines as profile_lines
+from workbench.bench.transport import transport_cost
 
 Progress = Callable[[str], None]
 RAW_TOPICS = (
@@ -94,6 +95,7 @@ def measure_all(bench: Bench) -> int:
     events = bench.events
     entries = preload(bench)
     bench.median("a_raw_aiokafka", lambda: raw_aiokafka(bench))
+    transport_cost(bench, raw_aiokafka)
     bench.median(
         "f_bare_faust", lambda: subprocess_rate(bench, "workbench.bench.bare_faust", events)
     )
@@ -1006,6 +1008,9 @@ def report(bench: Bench) -> int:
     ]
     ratios = {text: f[a] / f[b] for text, a, b in REPORTED}
     ratios["two workers / one worker"] = f["b_pipeline_two_workers"] / f["b_pipeline"]
+    tls = figures["tls_scram_cost"]
+    ratios["SCRAM over TLS / PLAINTEXT: produce (gates, labs)"] = tls["produce"]
+    ratios["SCRAM over TLS / PLAINTEXT: raw read, (a)"] = tls["raw_read"]
     for name in FAUST_TRIALS:
         ratios[f"{name} / f_bare_faust ({FAUST_TRIALS[name]})"] = f[name] / f["f_bare_faust"]
     when = datetime.now(UTC).isoformat(timespec="seconds")

@@ -45,6 +45,7 @@ class ClickHouseServer:
         return {
             self.settings.clickhouse_port: "ClickHouse native protocol",
             self.settings.clickhouse_http_port: "ClickHouse HTTP",
+            self.settings.clickhouse_tls_port: "ClickHouse native protocol over TLS",
         }
 
     def up(self, progress: Progress) -> str:
@@ -53,8 +54,8 @@ class ClickHouseServer:
         ensure_ports_free(
             "ClickHouse",
             self.ports,
-            "SENTINEL_CLICKHOUSE_URL=clickhouse://worker@127.0.0.1:<port>/sentinel "
-            "and SENTINEL_CLICKHOUSE_HTTP_PORT=<port>",
+            "SENTINEL_CLICKHOUSE_URL=clickhouse://worker@127.0.0.1:<port>/sentinel, "
+            "SENTINEL_CLICKHOUSE_HTTP_PORT=<port> and SENTINEL_CLICKHOUSE_TLS_PORT=<port>",
         )
         binary = server_binary()
         self._render_config()
@@ -115,6 +116,8 @@ class ClickHouseServer:
                 home=self.home,
                 tcp_port=self.settings.clickhouse_port,
                 http_port=self.settings.clickhouse_http_port,
+                tls_port=self.settings.clickhouse_tls_port,
+                tls_dir=secrets.certificates(self.settings),
                 users_config=users,
             )
         )

@@ -57,6 +57,7 @@ class KafkaBroker:
         """Start the broker unless it runs; ``timeout``: how long it may take to answer (after
         an unclean stop it first recovers every partition's log)."""
         if self.process.pid() is not None:
+            self._add_missing_users(progress)
             return f"already running (pid {self.process.pid()})"
         ensure_ports_free(
             "Kafka",
@@ -92,6 +93,7 @@ class KafkaBroker:
             timeout=timeout,
             process=self.process,
         )
+        self._add_missing_users(progress)
         return f"started (pid {self.process.pid()}) on {self.settings.kafka_bootstrap}"
 
     def down(self) -> bool:
@@ -214,6 +216,74 @@ class KafkaBroker:
             raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
         if scram:
             users.write_text(" ".join(passwords(self.settings)))
+
+    def _add_missing_users(self, progress: Progress) -> None:
+        """Users added to the project after this stack's storage was formatted (the storage
+        tool makes users only then): made on the running broker, by the admin."""
+        users = self.data / ".scram-users"
+        if self.settings.kafka_security != "sasl_ssl" or not users.exists():
+            return
+        have = users.read_text().split()
+        missing = {u: p for u, p in passwords(self.settings).items() if u not in have}
+        if not missing:
+            return
+        progress(f"adding Kafka users {', '.join(missing)} (this stack was made before them)")
+        for user, secret in missing.items():
+            self.alter_user(user, secret)
+            have.append(user)
+            users.write_text(" ".join(have))
+
+    def alter_user(self, user: str, password: str | None) -> None:
+        """Give ``user`` this SCRAM password on the running broker, or take its password away
+        (None), as the admin. The password goes to the JVM in an argument file (mode 0600),
+        never on a command line."""
+        client = self.home / "admin-client.properties"
+        arguments = self.home / "alter-user.args"
+        for path in (client, arguments):
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+        client.write_text(
+            "security.protocol=SASL_SSL\n"
+            f"sasl.mechanism={access.MECHANISM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="admin" password="{passwords(self.settings)["admin"]}";\n'
+            "ssl.truststore.type=PEM\n"
+            f"ssl.truststore.location={access.ca_file(self.settings)}\n"
+        )
+        change = (
+            f"--delete-config {access.MECHANISM}"
+            if password is None
+            else f"--add-config {access.MECHANISM}=[password={password}]"
+        )
+        # The launcher reads @files only before the main class: it and its arguments go in.
+        arguments.write_text(
+            f"kafka.admin.ConfigCommand --bootstrap-server {self.settings.kafka_bootstrap}"
+            f' --command-config "{client}" --alter --entity-type users --entity-name {user}'
+            f" {change}\n"
+        )
+        try:
+            result = subprocess.run(
+                [
+                    java(),
+                    "-cp",
+                    f"{self.libs}/*",
+                    f"-Dlog4j.configuration=file:{DEPLOY / 'log4j.properties'}",
+                    f"@{arguments}",
+                ],
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            arguments.unlink(missing_ok=True)
+        if result.returncode != 0:
+            said = (result.stdout + result.stderr)[-1000:].strip()
+            if password:
+                said = said.replace(password, "***")
+            raise StackError(
+                f"could not change Kafka user {user}: {said}; or remove the storage to make "
+                f"every user anew (`sentinel stack down && rm -rf {self.data}`; its topics go "
+                "with it)"
+            )
 
 
 def new_cluster_id() -> str:
