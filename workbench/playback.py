@@ -42,7 +42,10 @@ def produce(
         linger_ms=20,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=1,  # keeps per-key order across retries
-        retries=10,
+        # A broker just started, or with partitions just made, may refuse sends for seconds
+        # (NotLeaderForPartition): ten retries 0.1 s apart once failed a bench's preload.
+        retries=30,
+        retry_backoff_ms=250,
     )
     bar = ProgressBar(total, label)
     first: tuple[float, float] | None = None  # (event time, wall time) of the first record
