@@ -435,11 +435,32 @@ class DecideStage:
     # -- rollups ---------------------------------------------------------------------------------
 
     async def flush_rollups(self, writer: ClickHouseWriter, versions: VersionClock) -> None:
+        """Snapshots of the changed groups to ClickHouse; then the facts of days older than
+        ``FACT_RETENTION`` behind a shard's parks are dropped, once their groups are written
+        (a write held up by a ClickHouse hang may see the clock run weeks on meanwhile)."""
         shards = {p for p in self.store.partitions if self.store.restored(p)}
         if not shards or self.rebalancing:
             return  # (rebalancing: a later owner's snapshot must not be overwritten by ours)
         metrics.ROLLUP_FLUSHES.inc()
-        for shard in shards:
+        async with self.lock:  # snapshots of facts the batch in flight has not changed halfway
+            if self.rebalancing:
+                return
+            flushed = self.rollups.flush(shards, versions.next(datetime.now(UTC)))
+        try:
+            for table, rows in flushed.items():
+                for index in await writer.write(table, TABLES[table].columns, rows):
+                    # Derived from the state, so no record to dead-letter: said loudly instead.
+                    log.error(
+                        "ClickHouse refused a row of %s (%s): %s",
+                        table,
+                        ", ".join(map(str, rows[index][: len(TABLES[table].keys)])),
+                        writer.refusals[index],
+                    )
+        except BaseException:
+            self.rollups.not_written()
+            raise
+        self.rollups.written()
+        for shard in shards & {p for p in self.store.partitions if self.store.restored(p)}:
             parks = [
                 self.engine.parks[p]
                 for p in self.store.parks_of.get(shard, ())
@@ -448,19 +469,6 @@ class DecideStage:
             if parks:
                 horizon = local_day(min(p.watermark for p in parks) - FACT_RETENTION)
                 self.rollups.prune(shard, horizon)
-        async with self.lock:  # snapshots of facts the batch in flight has not changed halfway
-            if self.rebalancing:
-                return
-            flushed = self.rollups.flush(shards, versions.next(datetime.now(UTC)))
-        for table, rows in flushed.items():
-            for index in await writer.write(table, TABLES[table].columns, rows):
-                # Derived from the state, so no record to dead-letter: said loudly instead.
-                log.error(
-                    "ClickHouse refused a row of %s (%s): %s",
-                    table,
-                    ", ".join(map(str, rows[index][: len(TABLES[table].keys)])),
-                    writer.refusals[index],
-                )
 
 
 def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideStage) -> None:
