@@ -185,3 +185,40 @@ def _literal(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# Decision rows for the board's queue of held entries: (entry, revision, outcome, day).
+HELD_CASES = (
+    ("released-later", 0, "hold", "2022-05-08"),
+    ("released-later", 1, "release", "2022-05-08"),
+    ("held", 0, "hold", "2022-05-08"),
+    ("held-later", 0, "release", "2022-05-09"),
+    ("held-later", 1, "hold", "2022-05-09"),
+    ("held-long-ago", 0, "hold", "2022-04-20"),
+)
+
+
+def held_cases_sql(table: str) -> str:
+    """The INSERT of :data:`HELD_CASES` into a table made like ``decisions``."""
+    values = ", ".join(
+        f"('{entry}:{revision}', '{entry}', {revision}, 'jinshan', 'g2', '沪A{revision}', "
+        f"'{outcome}', ['nat_48h'], 'v1', toDateTime('{day} 10:00:00'), toDate('{day}'))"
+        for entry, revision, outcome, day in HELD_CASES
+    )
+    return (
+        f"INSERT INTO {table} (decision_id, entry_id, revision, park, gate, plate, outcome, "
+        f"failed_rules, ruleset_version, event_time, event_date) VALUES {values}"
+    )
+
+
+def held_by_hand(execute: Any, today: date, table: str = "decisions") -> set[str]:
+    """The entries whose latest decision revision is a hold, entered in the 7 days to ``today``:
+    computed here from every decision row, to check the board's query against."""
+    latest: dict[str, tuple[int, str]] = {}
+    for entry, revision, outcome, day in execute(
+        f"SELECT entry_id, revision, toString(outcome), event_date FROM {table}"
+    ):
+        day, revision = date.fromisoformat(str(day)), int(revision)  # chdb gives text
+        if day >= today - timedelta(days=7) and revision >= latest.get(entry, (-1, ""))[0]:
+            latest[entry] = (revision, outcome)
+    return {entry for entry, (_, outcome) in latest.items() if outcome == "hold"}

@@ -5,7 +5,8 @@
 
 The board's recent decisions and alerts come from ``sentinel.decisions`` and ``sentinel.alerts``,
 read by this worker with its own consumer (every partition, outside the group), so each worker's
-board shows the whole park. Its figures are the rollups in ClickHouse, read every two seconds.
+board shows the whole park. Its figures (the rollups) and its queues of held entries (those whose
+latest decision revision is a hold) are read from ClickHouse every two seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
@@ -27,10 +28,9 @@ from pydantic import ValidationError
 from schemas import Alert, Decision
 from streams import access, failures, metrics
 from streams.agents.follow import Follower
-from streams.board import RECENT, Board
+from streams.board import RECENT, Board, Held, read_held
 from streams.ingest import describe
-from streams.parktime import local_day
-from streams.report import build_report
+from streams.report import Report, build_report
 from streams.settings import Settings
 from streams.worker import announce
 
@@ -127,12 +127,20 @@ def register(app: faust.App, settings: Settings) -> None:
             return list(client.execute(sql))
 
         backoff = failures.Backoff(log, "gate board: reading ClickHouse", every=2.0, longest=30.0)
+
+        def read(today: date) -> tuple[Report, list[Held]]:
+            return build_report(execute), read_held(execute, today)
+
         while True:
+            read_decisions()  # the board's clock follows the data read
+            now = datetime.now(UTC)
             try:
-                report = await asyncio.to_thread(build_report, execute)
-                board.on_report(report, local_day(datetime.now(UTC)))
+                today = board.today(now)
+                report, held = await asyncio.to_thread(read, today)
+                board.on_report(report, held, today, now)
                 wait = backoff.succeeded()
             except (ClickHouseError, OSError, EOFError) as exc:
+                board.on_figures_failed(now)
                 wait = backoff.failed(exc)
                 client.disconnect()
             await asyncio.sleep(wait)

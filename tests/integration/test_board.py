@@ -70,6 +70,9 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
             what=f"the board to fill in (totals {totals})",
             stall=STALL,
         )
+        # 2022's data: the board's clock is the data's, not the wall clock (issue 20).
+        assert chromium.find_element(By.ID, "asof").text.startswith("as of 2022-")
+        assert chromium.find_element(By.ID, "day").text.split()[-1].startswith("2022-")
         screenshot = tmp_path / "gate-board.png"
         chromium.save_screenshot(str(screenshot))
         sender.join()

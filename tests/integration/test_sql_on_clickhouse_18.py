@@ -4,18 +4,22 @@ ClickHouse (chdb)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from clickhouse_driver import Client
 
 from streams import access
+from streams.board import read_held
 from streams.report import build_report, reconcile
 from streams.settings import Settings
 from tests.simulated_tables import (
     dashboard_targets,
     expand_grafana_macros,
     guide_queries,
+    held_by_hand,
+    held_cases_sql,
     pipeline_output,
     tables,
 )
@@ -50,6 +54,23 @@ def test_rollups_reconcile_and_the_report_reads_them(loaded: Settings) -> None:
     report = build_report(execute)
     assert report.total_entries == execute("SELECT count() FROM entries FINAL")[0][0] > 0
     assert report.denials_by_rule and report.positives == 1
+
+
+@pytest.mark.parametrize("number", range(len(guide_queries())))
+def test_the_boards_held_queue_query_gives_the_current_holds_on_18_16(loaded: Settings) -> None:
+    admin = Client.from_url(access.clickhouse_admin_url(loaded))
+    table = "held_check"
+    admin.execute(f"CREATE TABLE {table} AS decisions")
+    try:
+        execute = execute_on(loaded)
+        execute(held_cases_sql(table))
+        held = read_held(execute, date(2022, 5, 9), table)
+        assert {h.entry_id for h in held} == held_by_hand(execute, date(2022, 5, 9), table)
+        assert {h.entry_id for h in held} == {"held", "held-later"}
+        assert all(h.since.tzinfo is not None and h.failed_rules == ("nat_48h",) for h in held)
+    finally:
+        admin.execute(f"DROP TABLE {table}")
+        admin.disconnect()
 
 
 @pytest.mark.parametrize("number", range(len(guide_queries())))
