@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> Pipeline:
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False,  # the catalogue makes the topics (`sentinel topics create`)
         # Not for standbys (the app has no Faust tables): with 0, faust-streaming assigns
         # partitions round-robin over every topic, so partition N of gate.entries and of

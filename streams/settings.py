@@ -99,6 +99,20 @@ class Settings(BaseSettings):
     partitions: int = Field(
         32, ge=1, le=1024, description="partitions of every partitioned topic (more than workers)"
     )
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=7,
+        description="copies of every topic we make, Faust's included (needs that many brokers; "
+        "the local stack has one)",
+    )
+    min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        le=7,
+        description="copies a write needs before it counts (acks=all): at most the replication "
+        "factor, e.g. 2 of 3",
+    )
     app_id: str = Field(
         "gate-sentinel", pattern=r"^[A-Za-z0-9._\-]+$", description="Faust app id / consumer group"
     )
@@ -204,6 +218,16 @@ class Settings(BaseSettings):
     def _common_spellings(cls, value: Any) -> Any:
         spelled = {"critical": "crit", "fatal": "crit", "warning": "warn", "err": "error"}
         return spelled.get(str(value).lower(), str(value).lower()) if value is not None else value
+
+    @model_validator(mode="after")
+    def _replicas_fit(self) -> Settings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"SENTINEL_MIN_INSYNC_REPLICAS={self.min_insync_replicas} is more than "
+                f"SENTINEL_REPLICATION_FACTOR={self.replication_factor}: no write could ever "
+                "count; make it at most the replication factor (2 of 3, say)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _namespaced(self) -> Settings:

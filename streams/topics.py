@@ -84,8 +84,11 @@ class TopicSpec:
     def partitions(self, settings: Settings) -> int:
         return 1 if self.single else settings.partitions
 
-    def configs(self) -> dict[str, str]:
-        configs = {"retention.ms": str(self.retention_ms)}
+    def configs(self, settings: Settings) -> dict[str, str]:
+        configs = {
+            "retention.ms": str(self.retention_ms),
+            "min.insync.replicas": str(settings.min_insync_replicas),
+        }
         if self.compacted:
             # Short segments (10 minutes or 1 MiB, Kafka's least), so that compaction acts: it
             # never cleans the active segment. Tombstones kept a day.
@@ -258,8 +261,8 @@ def create_topics(settings: Settings) -> list[str]:
             NewTopic(
                 name=settings.topic(t.name),
                 num_partitions=t.partitions(settings),
-                replication_factor=1,
-                topic_configs=t.configs(),
+                replication_factor=settings.replication_factor,
+                topic_configs=t.configs(settings),
             )
             for t in CATALOGUE
             if settings.topic(t.name) not in existing

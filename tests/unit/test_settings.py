@@ -81,3 +81,24 @@ def test_the_pseudonym_key_is_not_printed() -> None:
 def test_settings_class_refuses_unknown_fields() -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({"kafka_bootsrap": "x:1"})
+
+
+def test_replicas_are_settings_and_a_quorum_larger_than_the_copies_is_refused() -> None:
+    three = load_settings({"SENTINEL_REPLICATION_FACTOR": "3", "SENTINEL_MIN_INSYNC_REPLICAS": "2"})
+    assert (three.replication_factor, three.min_insync_replicas) == (3, 2)
+    with pytest.raises(ConfigError, match="SENTINEL_MIN_INSYNC_REPLICAS=2 is more than"):
+        load_settings({"SENTINEL_MIN_INSYNC_REPLICAS": "2"})
+    from streams.topics import CATALOGUE
+
+    assert all(t.configs(three)["min.insync.replicas"] == "2" for t in CATALOGUE)
+
+
+def test_the_one_broker_stack_refuses_a_replication_factor_it_cannot_give(tmp_path: Path) -> None:
+    from workbench.stack import Stack, StackError
+
+    settings = load_settings(
+        {"SENTINEL_REPLICATION_FACTOR": "3", "SENTINEL_STATE_DIR": str(tmp_path)}
+    )
+    with pytest.raises(StackError, match="needs as many brokers, and the local stack runs 1"):
+        Stack(settings).up(progress=lambda _: None)
+    assert not any(tmp_path.iterdir())  # nothing made, nothing started

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from streams.settings import Settings
 from workbench.stack import secrets
-from workbench.stack._process import ManagedProcess, Progress, absolute
+from workbench.stack._process import ManagedProcess, Progress, StackError, absolute
 from workbench.stack.clickhouse import ClickHouseServer
 from workbench.stack.kafka import KafkaBroker
+
+BROKERS = 1  # the local stack's Kafka brokers
 
 
 class Stack:
@@ -26,6 +28,12 @@ class Stack:
 
     def up(self, progress: Progress) -> dict[str, str]:
         """Start what is not running. Harmless when everything already runs."""
+        if self.settings.replication_factor > BROKERS:
+            raise StackError(
+                f"SENTINEL_REPLICATION_FACTOR={self.settings.replication_factor} needs as many "
+                f"brokers, and the local stack runs {BROKERS}: set it to {BROKERS} here (a "
+                "cluster of several brokers is not built yet)"
+            )
         secrets.pseudonym_key(self.settings)
         return {
             "kafka": self.kafka.up(progress),
