@@ -438,10 +438,7 @@ def _kafka_errors(settings: Settings) -> Iterator[None]:
     except DlqError as exc:
         raise Failed(str(exc)) from None
     except KafkaError as exc:
-        raise Failed(
-            f"cannot use Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}); is it up "
-            "(`sentinel stack status`), and are the topics there (`sentinel topics create`)?"
-        ) from None
+        raise Failed(str(failures.describe(exc, settings))) from None
 
 
 def _backtest_args(parser: argparse.ArgumentParser) -> None:
@@ -562,11 +559,10 @@ def _with_clickhouse(settings: Settings, query: Callable[..., T]) -> T:
 
 
 def _clickhouse_unreachable(settings: Settings, exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    return (
-        f"cannot use ClickHouse at {settings.clickhouse_url.split('@')[-1]} ({first}); is it "
-        "up (`sentinel stack up`), migrated (`sentinel migrate`), and is SENTINEL_CLICKHOUSE_URL "
-        "right?"
+    return failures.describe(exc, settings) or (
+        f"cannot use ClickHouse at {settings.clickhouse_url.split('@')[-1]} "
+        f"({failures.first_line(exc)}); is it up (`sentinel stack up`), migrated (`sentinel "
+        "migrate`), and is SENTINEL_CLICKHOUSE_URL right?"
     )
 
 

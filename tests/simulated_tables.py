@@ -198,17 +198,30 @@ HELD_CASES = (
 )
 
 
-def held_cases_sql(table: str) -> str:
-    """The INSERT of :data:`HELD_CASES` into a table made like ``decisions``."""
-    values = ", ".join(
-        f"('{entry}:{revision}', '{entry}', {revision}, 'jinshan', 'g2', '沪A{revision}', "
-        f"'{outcome}', ['nat_48h'], 'v1', toDateTime('{day} 10:00:00'), toDate('{day}'))"
+HELD_COLUMNS = (
+    "decision_id, entry_id, revision, park, gate, plate, outcome, failed_rules, ruleset_version, "
+    "event_time, event_date"
+)
+
+
+def held_cases_rows() -> list[tuple[Any, ...]]:
+    """:data:`HELD_CASES` as rows of ``HELD_COLUMNS``."""
+    return [
+        (
+            f"{entry}:{revision}",
+            entry,
+            revision,
+            "jinshan",
+            "g2",
+            f"沪A{revision}",
+            outcome,
+            ["nat_48h"],
+            "v1",
+            datetime.fromisoformat(f"{day}T10:00:00+08:00"),
+            date.fromisoformat(day),
+        )
         for entry, revision, outcome, day in HELD_CASES
-    )
-    return (
-        f"INSERT INTO {table} (decision_id, entry_id, revision, park, gate, plate, outcome, "
-        f"failed_rules, ruleset_version, event_time, event_date) VALUES {values}"
-    )
+    ]
 
 
 def held_by_hand(execute: Any, today: date, table: str = "decisions") -> set[str]:

@@ -11,7 +11,13 @@ from typing import Any
 from schemas import Alert, Decision, RuleResult
 from streams.board import RECENT, RULE_WORDS, Board, Held, held_sql
 from streams.report import Report
-from tests.simulated_tables import HELD_CASES, held_by_hand, held_cases_sql
+from tests.simulated_tables import (
+    HELD_CASES,
+    HELD_COLUMNS,
+    held_by_hand,
+    held_cases_rows,
+    values_sql,
+)
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 T2022 = datetime(2022, 5, 4, 2, 15, tzinfo=UTC)  # 10:15 in Shanghai
@@ -123,7 +129,9 @@ def test_the_held_query_gives_the_current_holds_on_a_current_clickhouse(
     table = "held_check"
     simulated_chdb(f"CREATE TABLE {table} AS decisions")
     try:
-        simulated_chdb(held_cases_sql(table))
+        simulated_chdb(
+            f"INSERT INTO {table} ({HELD_COLUMNS}) VALUES {values_sql(held_cases_rows())}"
+        )
         ids = [row[0] for row in simulated_chdb(f"SELECT entry_id FROM {table}")]
         assert len(ids) == len(HELD_CASES)
         want = held_by_hand(simulated_chdb, date(2022, 5, 9), table)

@@ -79,7 +79,8 @@ class ClickHouseServer:
         state = "answering" if self.answers_select() else "NOT answering"
         return (
             f"running (pid {pid}) on 127.0.0.1:{self.settings.clickhouse_port} (native), "
-            f"{self.settings.clickhouse_http_port} (HTTP), {state}; logs {self.home}/logs"
+            f"{self.settings.clickhouse_http_port} (HTTP), {self.settings.clickhouse_tls_port} "
+            f"(native over TLS), {state}; logs {self.home}/logs"
         )
 
     def answers_select(self) -> bool:
