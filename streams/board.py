@@ -47,6 +47,11 @@ RULE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# A hold with no rule failed: a rule waits for its evidence (``pending``), which the
+# decisions table does not list.
+PENDING = ("evidence not in yet (a test result, a lab report)", "the result, when it arrives")
+
+
 @dataclass(frozen=True)
 class Held:
     """An entry whose current decision is a hold."""
@@ -204,8 +209,10 @@ class Board:
                     "waiting_minutes": int(
                         max(timedelta(0), at - held.since).total_seconds() // 60
                     ),
-                    "why": [RULE_WORDS.get(r, (r, ""))[0] for r in held.failed_rules],
-                    "to_release": [RULE_WORDS.get(r, ("", ""))[1] for r in held.failed_rules],
+                    "why": [RULE_WORDS.get(r, (r, ""))[0] for r in held.failed_rules]
+                    or [PENDING[0]],
+                    "to_release": [RULE_WORDS.get(r, ("", ""))[1] for r in held.failed_rules]
+                    or [PENDING[1]],
                 }
             )
         alerts = sorted(self._alerts.values(), key=_alert_order)[:RECENT]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision, RuleResult
-from streams.board import RECENT, RULE_WORDS, Board, Held, held_sql
+from streams.board import PENDING, RECENT, RULE_WORDS, Board, Held, held_sql
 from streams.report import Report
 from tests.simulated_tables import (
     HELD_CASES,
@@ -97,7 +97,7 @@ def test_each_held_entry_waits_in_its_gates_queue_with_why_and_what_releases_it(
     held = [
         Held("entry-0002", "g2", "沪A0002", T2022 + timedelta(minutes=30), ("antigen_on_site",)),
         Held("entry-0001", "g2", "沪A0001", T2022, ("nat_48h", "waybill")),
-        Held("entry-0003", "g7", "沪A0003", T2022 + timedelta(minutes=80), ("gate_class",)),
+        Held("entry-0003", "g7", "沪A0003", T2022 + timedelta(minutes=80), ()),
     ]
     board.on_report(report({}), held, board.today(NOW), NOW)
     queues = board.to_json(NOW)["held"]
@@ -107,6 +107,8 @@ def test_each_held_entry_waits_in_its_gates_queue_with_why_and_what_releases_it(
     assert second["waiting_minutes"] == 60
     assert first["why"] == [RULE_WORDS["nat_48h"][0], RULE_WORDS["waybill"][0]]
     assert first["to_release"] == [RULE_WORDS["nat_48h"][1], RULE_WORDS["waybill"][1]]
+    (waiting,) = queues["g7"]  # held with no rule failed: one waits for its evidence
+    assert (waiting["why"], waiting["to_release"]) == ([PENDING[0]], [PENDING[1]])
 
 
 def test_figures_clickhouse_stopped_giving_are_said_to_be_stale_since_then() -> None:
