@@ -9,15 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision, RuleResult
-from streams.board import PENDING, RECENT, RULE_WORDS, Board, Held, held_sql
+from streams.board import PENDING, RECENT, RULE_WORDS, Board, Held
 from streams.report import Report
-from tests.simulated_tables import (
-    HELD_CASES,
-    HELD_COLUMNS,
-    held_by_hand,
-    held_cases_rows,
-    values_sql,
-)
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 T2022 = datetime(2022, 5, 4, 2, 15, tzinfo=UTC)  # 10:15 in Shanghai
@@ -123,25 +116,6 @@ def test_figures_clickhouse_stopped_giving_are_said_to_be_stale_since_then() -> 
     assert shown["stale_since"] == "2026-12-02 14:00" and shown["figures_at"] == "2026-12-02 14:00"
     board.on_report(report({"2026-12-02": 5}), [], date(2026, 12, 2), NOW + timedelta(minutes=1))
     assert board.to_json(NOW)["stale_since"] is None
-
-
-def test_the_held_query_gives_the_current_holds_on_a_current_clickhouse(
-    simulated_chdb: Any,
-) -> None:
-    table = "held_check"
-    simulated_chdb(f"CREATE TABLE {table} AS decisions")
-    try:
-        simulated_chdb(
-            f"INSERT INTO {table} ({HELD_COLUMNS}) VALUES {values_sql(held_cases_rows())}"
-        )
-        ids = [row[0] for row in simulated_chdb(f"SELECT entry_id FROM {table}")]
-        assert len(ids) == len(HELD_CASES)
-        want = held_by_hand(simulated_chdb, date(2022, 5, 9), table)
-        assert want == {"held", "held-later"}
-        # chdb answers in text: the query's entry ids, its first column, are compared.
-        assert {row[0] for row in simulated_chdb(held_sql(date(2022, 5, 9), table))} == want
-    finally:
-        simulated_chdb(f"DROP TABLE {table}")
 
 
 def test_every_rule_has_its_words() -> None:
