@@ -47,7 +47,12 @@ def simulated_output() -> Output:
 def simulated_chdb(
     tmp_path_factory: pytest.TempPathFactory, simulated_output: Output
 ) -> Iterator[Any]:
-    """A current ClickHouse (chdb, in-process) holding tests/simulated_tables.py's tables."""
+    """A current ClickHouse (chdb, in-process) holding tests/simulated_tables.py's tables.
+
+    chdb runs one embedded server per process, on one path: once this session is open, a test
+    that opens chdb on another path fails ("EmbeddedServer already initialized"). Tests that
+    need their own chdb run in a subprocess (test_grafana_analyst.py) or sort before the first
+    user of this fixture (test_migrations.py before test_report_sql.py)."""
     session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
     session.query("CREATE DATABASE IF NOT EXISTS sentinel")
     session.query("USE sentinel")
