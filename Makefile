@@ -38,7 +38,7 @@ demo: stack-up
 bench: stack-up
 	$(SENTINEL) bench $(BENCH_ARGS)
 
-# The chaos suite (not part of `make test`; about 35 minutes): CHAOS_ARGS="--scenario kill" make chaos
+# The chaos suite (not part of `make test`; 31 minutes on a 2-core machine): CHAOS_ARGS="--scenario kill" make chaos
 chaos: stack-up
 	$(SENTINEL) chaos $(CHAOS_ARGS)
 
