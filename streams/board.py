@@ -100,8 +100,8 @@ def park_time(at: datetime) -> str:
 class Board:
     def __init__(self) -> None:
         self._decisions: deque[dict[str, Any]] = deque(maxlen=RECENT)
-        self._revisions: OrderedDict[str, int] = OrderedDict()  # entry id -> latest revision
-        self._plates: OrderedDict[str, str] = OrderedDict()  # entry id -> plate
+        # entry id -> (its latest revision, plate), the latest entries read
+        self._latest: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._held: list[Held] = []  # the entries whose current decision is a hold (ClickHouse)
         self._alerts: dict[str, dict[str, Any]] = {}  # dedup key -> open alert
         self._data_time: datetime | None = None  # the latest event time read
@@ -114,10 +114,12 @@ class Board:
     def on_decision(self, decision: Decision) -> None:
         """The latest revision of an entry replaces the earlier one on the board."""
         entry = decision.entry_id
-        if self._revisions.get(entry, -1) > decision.revision:
+        if self._latest.get(entry, (-1, ""))[0] > decision.revision:
             return
-        self._remember(self._revisions, entry, decision.revision)
-        self._remember(self._plates, entry, decision.plate)
+        self._latest[entry] = (decision.revision, decision.plate)
+        self._latest.move_to_end(entry)
+        while len(self._latest) > REMEMBERED:
+            self._latest.popitem(last=False)
         self._seen(decision.event_time)
         for shown in list(self._decisions):
             if shown["entry_id"] == entry:
@@ -229,7 +231,7 @@ class Board:
             "alerts": [
                 {
                     **{k: v for k, v in a.items() if k != "at"},
-                    "plate": self._plates.get(a["entry_id"], ""),
+                    "plate": self._latest.get(a["entry_id"], (0, ""))[1],
                 }
                 for a in alerts
             ],
@@ -240,13 +242,6 @@ class Board:
     def _seen(self, at: datetime) -> None:
         if self._data_time is None or at > self._data_time:
             self._data_time = at
-
-    @staticmethod
-    def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
-        memory[key] = value
-        memory.move_to_end(key)
-        while len(memory) > REMEMBERED:
-            memory.popitem(last=False)
 
 
 def _alert_order(alert: dict[str, Any]) -> tuple[int, float]:

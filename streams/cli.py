@@ -349,7 +349,7 @@ def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     from streams import dlq
 
     selection = dlq.Selection(args.topic, args.reason, args.since, args.until, args.offsets)
-    with _kafka_errors(settings):
+    with _dlq_errors():
         if args.action == "replay":
             done = dlq.replay(settings, selection, again=args.again)
             if not done.sent and not done.left:
@@ -397,7 +397,7 @@ def _quarantine_args(parser: argparse.ArgumentParser) -> None:
 def _quarantine(args: argparse.Namespace, settings: Settings) -> int:
     from streams import quarantine
 
-    with _kafka_errors(settings):
+    with _dlq_errors():
         if args.action == "list":
             states = quarantine.current(settings)
             for state in states.values():
@@ -428,17 +428,14 @@ def _quarantine(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextmanager
-def _kafka_errors(settings: Settings) -> Iterator[None]:
-    from kafka.errors import KafkaError
-
+def _dlq_errors() -> Iterator[None]:
+    """A DLQ command's own refusals; Kafka failing is said by :func:`main`, as for any command."""
     from streams.dlq import DlqError
 
     try:
         yield
     except DlqError as exc:
         raise Failed(str(exc)) from None
-    except KafkaError as exc:
-        raise Failed(str(failures.describe(exc, settings))) from None
 
 
 def _backtest_args(parser: argparse.ArgumentParser) -> None:

@@ -438,7 +438,7 @@ class DecideStage:
         """Snapshots of the changed groups to ClickHouse; then the facts of days older than
         ``FACT_RETENTION`` behind a shard's parks are dropped, once their groups are written
         (a write held up by a ClickHouse hang may see the clock run weeks on meanwhile)."""
-        shards = {p for p in self.store.partitions if self.store.restored(p)}
+        shards = self.store.restored_partitions
         if not shards or self.rebalancing:
             return  # (rebalancing: a later owner's snapshot must not be overwritten by ours)
         metrics.ROLLUP_FLUSHES.inc()
@@ -460,7 +460,7 @@ class DecideStage:
             self.rollups.not_written()
             raise
         self.rollups.written()
-        for shard in shards & {p for p in self.store.partitions if self.store.restored(p)}:
+        for shard in shards & self.store.restored_partitions:  # still held after the write
             parks = [
                 self.engine.parks[p]
                 for p in self.store.parks_of.get(shard, ())

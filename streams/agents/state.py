@@ -70,6 +70,10 @@ class StateStore:
     async def all_ready(self) -> None:
         await asyncio.gather(*(asyncio.shield(f) for f in self._restored.values()))
 
+    @property
+    def restored_partitions(self) -> set[int]:
+        return {p for p in self._restored if self.restored(p)}
+
     def restored(self, partition: int) -> bool:
         future = self._restored.get(partition)
         return future is not None and future.done() and not future.exception()
