@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SENTINEL := $(BIN)/sentinel
 
-.PHONY: deps deps-test install demo test bench chaos lint stack-up stack-down clean
+.PHONY: deps deps-test deps-cluster install demo test test-cluster bench chaos lint stack-up stack-down stack-down-cluster clean
 
 deps:
 	@bash deploy/install-system-packages.sh
@@ -14,6 +14,10 @@ deps:
 # Prometheus, Alertmanager, Chromium: what the monitoring, paging and browser tests run.
 deps-test:
 	@bash deploy/install-system-packages.sh --test
+
+# ZooKeeper: a replicated ClickHouse's coordinator (make test-cluster).
+deps-cluster: deps
+	@bash deploy/install-system-packages.sh --cluster
 
 $(VENV)/.installed: pyproject.toml
 	@echo "python: creating $(VENV) and installing the project (first run takes a minute or two)"
@@ -50,6 +54,18 @@ lint: install
 test: deps-test stack-up lint
 	$(BIN)/pytest
 
+# The cluster failover test (not part of `make test`): three Kafka brokers, two ClickHouse
+# replicas and a ZooKeeper, on ports apart from the single-node stack's (deploy/local-cluster.env;
+# `.local/cluster`); left running afterwards, `make stack-down-cluster` stops it.
+CLUSTER_ENV := set -a && . deploy/local-cluster.env && set +a
+test-cluster: deps-cluster install
+	$(CLUSTER_ENV) && $(SENTINEL) stack up --brokers 3 --clickhouse-replicas 2
+	$(CLUSTER_ENV) && CI=true $(BIN)/pytest -m cluster -rP tests/cluster
+
+stack-down-cluster:
+	$(CLUSTER_ENV) && $(SENTINEL) stack down
+
 clean:
 	-$(SENTINEL) stack down
+	-$(CLUSTER_ENV) && $(SENTINEL) stack down
 	rm -rf .local

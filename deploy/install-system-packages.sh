@@ -2,7 +2,8 @@
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
 #   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker);
 #   with --test also Prometheus (promtool checks the alert rules), Alertmanager (the paging test),
-#   Chromium, its driver and a CJK font (the gate board's browser test).
+#   Chromium, its driver and a CJK font (the gate board's browser test); with --cluster also
+#   ZooKeeper (a replicated ClickHouse's coordinator: `make test-cluster`).
 # Idempotent: prints one line and does nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
@@ -21,8 +22,16 @@ if [ "${1:-}" = "--test" ]; then
   [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)  # 沪A plates
 fi
 
+if [ "${1:-}" = "--cluster" ]; then
+  [ -e /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present${1:+ (with the test tools)}"
+  case "${1:-}" in
+    --test) echo "system packages: all present (with the test tools)" ;;
+    --cluster) echo "system packages: all present (with ZooKeeper)" ;;
+    *) echo "system packages: all present" ;;
+  esac
   exit 0
 fi
 

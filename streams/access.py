@@ -196,6 +196,22 @@ def kafka_python(settings: Settings) -> dict[str, Any]:
     }
 
 
+PRODUCER_CLOSE_SECONDS = 30.0
+"""How long closing a kafka-python producer may take: an idempotent one that never got its
+producer id (nothing sent, or no broker reached) waits for it forever in kafka-python 2.3."""
+
+
+def kafka_producer(settings: Settings, *, idempotent: bool = True) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's producers: written by every in-sync replica (acks=all,
+    ``SENTINEL_MIN_INSYNC_REPLICAS`` of them at least), and, ``idempotent``, once only, in order,
+    when a send is retried. Close them with ``close(timeout=PRODUCER_CLOSE_SECONDS)``.
+
+    The operators' commands (``resolve``, ``rules publish``, ``dlq``, ``quarantine``) send a
+    few records and wait for each: not idempotent, since an idle idempotent producer waits its
+    close timeout out, and a record they retried is one their readers count once by its id."""
+    return kafka_python(settings) | {"acks": "all", "enable_idempotence": idempotent}
+
+
 def librdkafka(settings: Settings) -> dict[str, str]:
     """The same, in librdkafka's names (Quix Streams' ``ConnectionConfig``, in the bench)."""
     if settings.kafka_security == "plaintext":

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.transport import drivers
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from schemas import NatReport, RiskAreaUpdate
 from schemas.notice import PositiveNotice, StopNotice
@@ -56,12 +58,28 @@ class Pipeline:
         await self.store.all_ready()
 
 
+class _IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's producer, idempotent as well as acks=all (Faust turns idempotence on only in
+    transactions): a send retried after a broker failover is written once, in order."""
+
+    def _settings_extra(self) -> Any:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class _Transport(faust_aiokafka.Transport):
+    Producer = _IdempotentProducer
+
+
+TRANSPORT = "sentinel-kafka"  # the broker URL scheme of Faust's transport with that producer
+drivers.TRANSPORTS.aliases[TRANSPORT] = f"{__name__}:_Transport"
+
+
 def create_app(settings: Settings) -> Pipeline:
     datadir = settings.state_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        broker=[f"{TRANSPORT}://{s.strip()}" for s in settings.kafka_bootstrap.split(",")],
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,

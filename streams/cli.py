@@ -194,7 +194,11 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.migrate import MigrationError, migrate
 
     try:
-        applied = migrate(access.clickhouse_admin_url(settings), settings.clickhouse_database)
+        applied = migrate(
+            access.clickhouse_admin_url(settings),
+            settings.clickhouse_database,
+            settings.clickhouse_cluster,
+        )
     except (ClickHouseError, OSError, EOFError) as exc:
         raise Failed(_clickhouse_unreachable(settings, exc)) from None
     except MigrationError as exc:
@@ -288,7 +292,7 @@ def _rules(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings, idempotent=False))
     try:
         # Key "active": the topic is compacted, so it keeps the rule set in force.
         future = producer.send(

@@ -192,7 +192,7 @@ def replay(settings: Settings, selection: Selection, *, again: bool = False) -> 
             left["failed again"] += 1
         else:
             chosen.append(letter)
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings, idempotent=False))
     sent: list[Letter] = []
     try:
         futures = [
@@ -234,7 +234,7 @@ def discard(settings: Settings, selection: Selection, *, by: str, note: str) -> 
     from kafka import KafkaProducer
 
     chosen = [x for x in select(settings, selection) if x.status != "discarded"]
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings, idempotent=False))
     try:
         _record(settings, producer, [(letter, "discarded", note) for letter in chosen], by)
     finally:

@@ -70,7 +70,7 @@ def lift(settings: Settings, topic: str, partition: int, *, by: str, reason: str
         at=datetime.now(UTC),
         by=by,
     )
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings, idempotent=False))
     try:
         producer.send(
             settings.topic("sentinel.quarantine"),

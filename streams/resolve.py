@@ -50,7 +50,7 @@ def resolve(
         settings.topic("canonical.resolutions"), partition_of(park.encode(), settings.partitions)
     )
     consumer = KafkaConsumer(**access.kafka_python(settings), group_id=None)
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings, idempotent=False))
     try:
         consumer.assign([answers])
         consumer.seek_to_end(answers)

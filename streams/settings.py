@@ -87,6 +87,25 @@ class Settings(BaseSettings):
         description="native protocol over TLS of the local ClickHouse server (a clickhouses:// "
         "URL; the stack's CA, <state_dir>/tls/ca.pem, signs its certificate)",
     )
+    clickhouse_cluster: str = Field(
+        "",
+        pattern=r"^([A-Za-z][A-Za-z0-9_]*)?$",
+        description="ClickHouse: the cluster (remote_servers) our tables are replicated over, "
+        "Replicated* tables behind Distributed ones, DDL ON CLUSTER; empty: one server",
+    )
+    clickhouse_interserver_port: int = Field(
+        9009,
+        ge=1,
+        le=65535,
+        description="interserver HTTP port of the local ClickHouse server (replicas fetch "
+        "parts from each other on it)",
+    )
+    zookeeper_port: int = Field(
+        2181,
+        ge=1,
+        le=65535,
+        description="client port of the local ZooKeeper (a replicated ClickHouse's coordinator)",
+    )
     namespace: str = Field(
         "",
         pattern=r"^([a-z0-9][a-z0-9-]{0,30})?$",
@@ -103,8 +122,8 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=7,
-        description="copies of every topic we make, Faust's included (needs that many brokers; "
-        "the local stack has one)",
+        description="copies of every topic we make, Faust's included (needs that many brokers: "
+        "`sentinel stack up --brokers 3`)",
     )
     min_insync_replicas: int = Field(
         1,
@@ -289,6 +308,10 @@ class Settings(BaseSettings):
     @property
     def clickhouse_database(self) -> str:
         return urlsplit(self.clickhouse_url).path.strip("/")
+
+    def clickhouse_url_in(self, database: str) -> str:
+        """The ClickHouse URL with another database (its server, user and options kept)."""
+        return urlunsplit(urlsplit(self.clickhouse_url)._replace(path=f"/{database}"))
 
     def topic(self, base: str) -> str:
         """The full name of a catalogue topic, with this deployment's prefix."""

@@ -31,13 +31,35 @@ def _stack_args(parser: argparse.ArgumentParser) -> None:
         down="stop the workers and services this stack started",
         status="what runs, where, and whether it answers",
     )
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        help="up: Kafka brokers, each a KRaft controller too (default 1, or what this stack "
+        "runs); 3 needs a cluster's settings: deploy/local-cluster.env",
+    )
+    parser.add_argument(
+        "--clickhouse-replicas",
+        type=int,
+        choices=(1, 2),
+        help="up: ClickHouse replicas of one shard, with a ZooKeeper (default 1, or what this "
+        "stack runs)",
+    )
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
     from streams.topics import create_topics
-    from workbench.stack import Stack, StackError
+    from workbench.stack import Stack, StackError, Topology
 
-    stack = Stack(settings)
+    shape = None
+    if args.brokers or args.clickhouse_replicas:
+        if args.action != "up":
+            raise Failed(
+                "--brokers and --clickhouse-replicas go with `up`; `status` and `down` "
+                "find every node of the running stack themselves"
+            )
+        shape = Topology(args.brokers or 1, args.clickhouse_replicas or 1)
+    stack = Stack(settings, shape)
     try:
         if args.action == "up":
             report = stack.up(cli.progress)
@@ -50,7 +72,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     except StackError as exc:
         raise Failed(str(exc)) from None
     for name, state in report.items():
-        print(f"{name:<11} {state}")
+        print(f"{name:<12} {state}")
     return 0
 
 
@@ -265,6 +287,12 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
         metavar="COMMIT",
         help="only the replay path (g), A/B against this commit's, on the same events (no Kafka)",
     )
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="only the scale-out measures: CPU per event with 1, 2 and 3 workers, and restart "
+        "time with 8, 32 and 128 partitions (docs/deployment.md)",
+    )
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,6 +303,10 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
             return run_ab(args.against, events=args.events, runs=args.runs, progress=cli.progress)
         except AbError as exc:
             raise Failed(str(exc)) from None
+    if args.scale_out:
+        from workbench.bench.scale import run_scale_out
+
+        return run_scale_out(settings, events=args.events, progress=cli.progress)
     return run_bench(settings, events=args.events, runs=args.runs, progress=cli.progress)
 
 

@@ -84,7 +84,7 @@ def sample_events(count: int, now: datetime) -> tuple[list[RawVehicleEntry], lis
 def send(settings: Settings, topic: str, events: list[Any]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**access.kafka_python(settings), acks="all")
+    producer = KafkaProducer(**access.kafka_producer(settings))
     try:
         for event in events:
             record = envelope(topic, event)
@@ -93,7 +93,7 @@ def send(settings: Settings, topic: str, events: list[Any]) -> None:
             )
         producer.flush(timeout=30)
     finally:
-        producer.close()
+        producer.close(timeout=access.PRODUCER_CLOSE_SECONDS)
 
 
 def read_decisions(settings: Settings, entry_ids: set[str]) -> dict[str, Decision]:

@@ -37,15 +37,17 @@ def produce(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        **access.kafka_python(settings),
-        acks="all",
+        **access.kafka_producer(settings),
         linger_ms=20,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=1,  # keeps per-key order across retries
         # A broker just started, or with partitions just made, may refuse sends for seconds
-        # (NotLeaderForPartition): ten retries 0.1 s apart once failed a bench's preload.
-        retries=30,
+        # (NotLeaderForPartition): ten retries 0.1 s apart once failed a bench's preload; and
+        # a cluster's lost broker moves its partitions' leaders within seconds. Retried for
+        # two minutes at most (idempotence: a retried send is written once).
+        retries=2_147_483_647,
         retry_backoff_ms=250,
+        delivery_timeout_ms=120_000,
     )
     bar = ProgressBar(total, label)
     first: tuple[float, float] | None = None  # (event time, wall time) of the first record
@@ -64,7 +66,7 @@ def produce(
             bar.advance()
         producer.flush(timeout=120)
     finally:
-        producer.close()
+        producer.close(timeout=access.PRODUCER_CLOSE_SECONDS)
         bar.close()
     if failures:
         raise ProduceError(

@@ -96,7 +96,11 @@ def run_replay(
         f"{settings.app_id}, database {settings.clickhouse_database}"
     )
     create_topics(settings)
-    migrate(access.clickhouse_admin_url(settings), settings.clickhouse_database)
+    migrate(
+        access.clickhouse_admin_url(settings),
+        settings.clickhouse_database,
+        settings.clickhouse_cluster,
+    )
     if not late_ok:
         check_not_behind(settings, path, replaying=True)
     total = sum(1 for _ in read_jsonl(path))

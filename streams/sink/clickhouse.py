@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch
@@ -37,6 +38,11 @@ AUTH_CODES = {192, 193, 194, 516}  # unknown user, wrong password, password requ
 NO_DATABASE = 81
 TABLE_CODES = {16, 47, 60}  # no such column, unknown identifier, unknown table
 ROW_CODES = {6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 321}  # parse and type errors of values
+
+
+# On a cluster our tables are Distributed ones: an insert returns once the shard's replica has
+# the rows, not when they are queued on this server to be sent later (no effect elsewhere).
+INSERT_SETTINGS = {"insert_distributed_sync": 1}
 
 
 class SinkFatal(Exception):
@@ -93,7 +99,9 @@ class ClickHouseWriter:
         while True:
             try:
                 data = [list(column) for column in zip(*rows, strict=True)]  # columnar
-                await asyncio.to_thread(self._client.execute, query, data, columnar=True)
+                await asyncio.to_thread(
+                    self._client.execute, query, data, columnar=True, settings=INSERT_SETTINGS
+                )
                 return
             except ch.ServerException as exc:
                 if exc.code in AUTH_CODES:
@@ -104,7 +112,7 @@ class ClickHouseWriter:
                     ) from None
                 if exc.code == NO_DATABASE:
                     raise SinkFatal(
-                        f"ClickHouse has no database {self._url.rsplit('/', 1)[-1]}: run "
+                        f"ClickHouse has no database {urlsplit(self._url).path.strip('/')}: run "
                         "`sentinel migrate`, or fix SENTINEL_CLICKHOUSE_URL"
                     ) from None
                 if exc.code in TABLE_CODES:

@@ -22,6 +22,7 @@ from streams import access
 from streams.agents.board import BOARD_URL_MARKER
 from streams.agents.decide import RAW_TOPICS
 from streams.jsonl import envelope
+from streams.migrate import drop_database as drop
 from streams.migrate import migrate
 from streams.progress import busy, wait_while_moving
 from streams.settings import Settings
@@ -40,11 +41,11 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
         update={
             "topic_prefix": f"it-{run}.",
             "app_id": f"it-{run}",
-            "clickhouse_url": stack_settings.clickhouse_url.rsplit("/", 1)[0] + f"/{database}",
+            "clickhouse_url": stack_settings.clickhouse_url_in(database),
         }
     )
     create_topics(settings)
-    migrate(access.clickhouse_admin_url(settings), database)
+    migrate(access.clickhouse_admin_url(settings), database, settings.clickhouse_cluster)
     try:
         yield settings
     finally:
@@ -195,11 +196,11 @@ def consume_until(settings: Settings, topic: str, count: int) -> list[Any]:
 def drop_database(settings: Settings, database: str | None = None) -> None:
     """Drop the settings' database (or ``database``), as the admin: the worker's user changes no
     table."""
-    client = Client.from_url(access.clickhouse_admin_url(settings, "default"))
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS {database or settings.clickhouse_database}")
-    finally:
-        client.disconnect()
+    drop(
+        access.clickhouse_admin_url(settings),
+        database or settings.clickhouse_database,
+        settings.clickhouse_cluster,
+    )
 
 
 def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[Any]:

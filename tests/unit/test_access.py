@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from clickhouse_driver.util.helpers import parse_url
+from pydantic import SecretStr
 
 from streams import access, cli
 from streams.settings import ConfigError, Settings, load_settings
@@ -148,3 +150,32 @@ def test_clickhouse_urls_carry_the_users_password_from_a_setting_or_the_stack(
     pinned = access.pinned(load_settings({**apart, "SENTINEL_KAFKA_SECURITY": "plaintext"}))
     assert pinned.clickhouse_password.get_secret_value() == "w/p@ss:1"
     assert pinned.clickhouse_admin_password.get_secret_value() == "admin-pw"
+
+
+def test_every_producer_waits_for_the_in_sync_copies_and_writes_a_retried_send_once() -> None:
+    from faust.transport.drivers import by_url
+
+    from streams.app import TRANSPORT
+
+    plain = load_settings({"SENTINEL_KAFKA_SECURITY": "plaintext"})
+    producer = access.kafka_producer(plain)
+    assert (producer["acks"], producer["enable_idempotence"]) == ("all", True)
+    # The worker's Faust producer: Faust turns idempotence on only in transactions.
+    faust_producer = by_url(f"{TRANSPORT}://127.0.0.1:9092").Producer
+    unstarted = faust_producer.__new__(faust_producer)
+    unstarted.app = SimpleNamespace(in_transaction=False)
+    extra = unstarted._settings_extra()
+    assert (extra["acks"], extra["enable_idempotence"]) == ("all", True)
+
+
+def test_a_clusters_url_keeps_its_replicas_when_another_database_is_named() -> None:
+    settings = load_settings(
+        {"SENTINEL_CLICKHOUSE_URL": "clickhouse://worker@h1:9000/sentinel?alt_hosts=h2:9000"}
+    )
+    host, options = parse_url(settings.clickhouse_url_in("it_1"))
+    assert (host, options["database"], options["alt_hosts"]) == ("h1", "it_1", "h2:9000")
+    # and the URL a client is made from keeps them too (a worker fails over to h2)
+    _, options = parse_url(
+        access.clickhouse_url(settings.model_copy(update={"clickhouse_password": SecretStr("pw")}))
+    )
+    assert options["alt_hosts"] == "h2:9000"

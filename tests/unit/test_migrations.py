@@ -18,6 +18,8 @@ from streams.ingest import Accepted, Ingestor
 from streams.migrate import (
     MigrationError,
     apply_migrations,
+    clustered,
+    ledger_ddl,
     load_migrations,
     split_statements,
 )
@@ -62,6 +64,58 @@ def test_badly_named_migration_is_refused(tmp_path: Path) -> None:
     (tmp_path / "2_oops.sql").write_text("SELECT 1")
     with pytest.raises(MigrationError, match="NNNN_lower_snake.sql"):
         load_migrations(tmp_path)
+
+
+def test_on_a_cluster_a_table_is_replicated_behind_a_distributed_one_of_its_name() -> None:
+    made = clustered(load_migrations()[0].statements(), "db", "c")
+    assert len(made) == 2
+    local, distributed = made
+    assert local.startswith("CREATE TABLE IF NOT EXISTS db.decisions_local ON CLUSTER c\n(")
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/decisions', "
+        "'{replica}')\nPARTITION BY toYYYYMM(event_date)\nORDER BY (entry_id, revision)" in local
+    )
+    assert "outcome         Enum8('release' = 0, 'hold' = 1, 'deny' = 2)," in local
+    assert distributed == (
+        "CREATE TABLE IF NOT EXISTS db.decisions ON CLUSTER c AS db.decisions_local "
+        "ENGINE = Distributed(c, db, decisions_local, rand())"
+    )
+    rollups = clustered(load_migrations()[3].statements(), "db", "c")
+    assert (
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/rollup_gate_hourly', "
+        "'{replica}', version)" in rollups[0]
+    )
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/db/schema_migrations'" in ledger_ddl(
+        "db", "c"
+    )
+    assert ledger_ddl("db", "") == ledger_ddl("other", "")  # one server: unchanged
+
+
+def test_on_a_cluster_an_altered_table_gets_its_distributed_table_again_once() -> None:
+    made = clustered(
+        ["ALTER TABLE decisions ADD COLUMN a String", "ALTER TABLE decisions ADD COLUMN b UInt8"],
+        "db",
+        "c",
+    )
+    assert made == [
+        "ALTER TABLE db.decisions_local ON CLUSTER c ADD COLUMN a String",
+        "ALTER TABLE db.decisions_local ON CLUSTER c ADD COLUMN b UInt8",
+        "DROP TABLE IF EXISTS db.decisions ON CLUSTER c",
+        "CREATE TABLE IF NOT EXISTS db.decisions ON CLUSTER c AS db.decisions_local "
+        "ENGINE = Distributed(c, db, decisions_local, rand())",
+    ]
+
+
+def test_every_migration_can_be_applied_to_a_cluster_and_a_new_kind_of_statement_is_refused() -> (
+    None
+):
+    for migration in load_migrations():
+        statements = migration.statements()
+        made = clustered(statements, "db", "c")
+        assert all(" ON CLUSTER c" in sql for sql in made), migration.name
+        assert len(made) >= len(statements)
+    with pytest.raises(MigrationError, match="cannot be applied to a cluster yet"):
+        clustered(["CREATE VIEW v AS SELECT 1"], "db", "c")
 
 
 def test_migrations_apply_once_on_current_clickhouse(chdb: object) -> None:

@@ -99,6 +99,59 @@ def test_the_one_broker_stack_refuses_a_replication_factor_it_cannot_give(tmp_pa
     settings = load_settings(
         {"SENTINEL_REPLICATION_FACTOR": "3", "SENTINEL_STATE_DIR": str(tmp_path)}
     )
-    with pytest.raises(StackError, match="needs as many brokers, and the local stack runs 1"):
+    with pytest.raises(StackError, match="needs as many brokers, and this stack runs 1"):
         Stack(settings).up(progress=lambda _: None)
     assert not any(tmp_path.iterdir())  # nothing made, nothing started
+
+
+CLUSTER = {
+    "SENTINEL_KAFKA_BOOTSTRAP": "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292",
+    "SENTINEL_REPLICATION_FACTOR": "3",
+    "SENTINEL_MIN_INSYNC_REPLICAS": "2",
+    "SENTINEL_CLICKHOUSE_CLUSTER": "sentinel",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "shape", "refusal"),
+    [
+        (
+            {"SENTINEL_REPLICATION_FACTOR": "1", "SENTINEL_MIN_INSYNC_REPLICAS": "1"},
+            (3, 2),
+            "a broker lost would take its partitions with it",
+        ),
+        (
+            {"SENTINEL_KAFKA_BOOTSTRAP": "127.0.0.1:9092"},
+            (3, 2),
+            "should name every broker.*127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292",
+        ),
+        ({"SENTINEL_CLICKHOUSE_CLUSTER": ""}, (3, 2), "set SENTINEL_CLICKHOUSE_CLUSTER=sentinel"),
+        ({}, (1, 2), "SENTINEL_REPLICATION_FACTOR=3 needs as many brokers"),
+    ],
+)
+def test_a_cluster_that_cannot_work_is_refused_before_anything_starts(
+    tmp_path: Path, change: dict[str, str], shape: tuple[int, int], refusal: str
+) -> None:
+    from workbench.stack import Stack, StackError, Topology
+
+    settings = load_settings(CLUSTER | change | {"SENTINEL_STATE_DIR": str(tmp_path)})
+    with pytest.raises(StackError, match=refusal):
+        Stack(settings, Topology(*shape)).up(progress=lambda _: None)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_clusters_nodes_sit_side_by_side_and_name_one_quorum(tmp_path: Path) -> None:
+    from workbench.stack import Stack, Topology
+
+    settings = load_settings(CLUSTER | {"SENTINEL_STATE_DIR": str(tmp_path)})
+    stack = Stack(settings, Topology(3, 2))
+    assert [b.address for b in stack.brokers] == CLUSTER["SENTINEL_KAFKA_BOOTSTRAP"].split(",")
+    assert [b.controller_port for b in stack.brokers] == [9093, 9193, 9293]
+    assert [r.port for r in stack.replicas] == [9000, 9100]
+    ports = [p for node in [*stack.brokers, *stack.replicas] for p in node.ports]
+    assert len(ports) == len(set(ports)), "two nodes would share a port"
+    stack.brokers[1]._render_config()
+    config = (tmp_path / "kafka-2" / "server.properties").read_text()
+    assert "node.id=2\n" in config
+    assert "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293" in config
+    assert "default.replication.factor=3\nmin.insync.replicas=2" in config

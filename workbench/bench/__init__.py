@@ -78,12 +78,12 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
         update={
             "topic_prefix": f"bench-{run_id}.",
             "app_id": f"bench-{run_id}",
-            "clickhouse_url": settings.clickhouse_url.rsplit("/", 1)[0] + f"/{database}",
+            "clickhouse_url": settings.clickhouse_url_in(database),
             "http_port": 0,
         }
     )
     create_topics(isolated)
-    migrate(access.clickhouse_admin_url(isolated), database)
+    migrate(access.clickhouse_admin_url(isolated), database, isolated.clickhouse_cluster)
     bench = Bench(isolated, events, runs, progress)
     try:
         return measure_all(bench)
@@ -199,6 +199,8 @@ def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
     from clickhouse_driver import Client
     from kafka import KafkaAdminClient
 
+    from streams.migrate import drop_database
+
     admin = KafkaAdminClient(**access.kafka_python(settings))
     try:
         topics = [t for t in admin.list_topics() if t.startswith(f"bench-{run_id}")]
@@ -214,7 +216,9 @@ def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
             if row[0].startswith(f"bench_{run_id}")
         ]
         for database in databases:
-            client.execute(f"DROP DATABASE IF EXISTS {database}")
+            drop_database(
+                access.clickhouse_admin_url(settings), database, settings.clickhouse_cluster
+            )
     finally:
         client.disconnect()
     progress(f"cleaned up: {len(topics)} topics and {len(databases)} databases deleted")
@@ -223,10 +227,10 @@ def clean_up(settings: Settings, run_id: str, progress: Progress) -> None:
 BENCH_PARKS = 8  # the bench's load spreads over this many parks (as a district's would)
 
 
-def bench_records(count: int) -> list[dict[str, Any]]:
+def bench_records(count: int, parks: int = BENCH_PARKS) -> list[dict[str, Any]]:
     """``count`` raw events: the 2022 story of seed 1, then seed 2 starting where seed 1 ended
-    (every time shifted), and so on, so that history runs on; each vehicle at one of
-    :data:`BENCH_PARKS` parks (by its plate), its crew's tests and visits at the same park."""
+    (every time shifted), and so on, so that history runs on; each vehicle at one of ``parks``
+    parks (by its plate), its crew's tests and visits at the same park."""
     from streams.jsonl import envelope
     from workbench.simulator.jinshan import Params, generate
 
@@ -234,7 +238,7 @@ def bench_records(count: int) -> list[dict[str, Any]]:
     seed, shift = 1, timedelta(0)
     while len(records) < count:
         scenario = generate(Params(seed=seed))
-        spread = Spread()
+        spread = Spread(parks)
         story = [spread(envelope(topic, event)) for topic, event in scenario.events]
         last = max(datetime.fromisoformat(r["value"]["event_time"]) for r in story)
         first = min(datetime.fromisoformat(r["value"]["event_time"]) for r in story)
@@ -248,37 +252,38 @@ class Spread:
     """Gives each record of one story a park: a vehicle's by its plate, a person's by the
     vehicle they were last on, a heartbeat's by its gate; lab reports keep none."""
 
-    def __init__(self) -> None:
+    def __init__(self, parks: int = BENCH_PARKS) -> None:
+        self.parks = parks
         self.of_person: dict[str, str] = {}
         self.of_entry: dict[str, str] = {}
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        import zlib
-
         value = record["value"]
         if "park" not in value:
             return record
         topic = record["topic"]
         if topic == "gate.entries":
-            park = bench_park(value["plate"])
+            park = bench_park(value["plate"], self.parks)
             self.of_entry[value["event_id"]] = park
             for occupant in value["occupants"]:
                 self.of_person[occupant["id_number"]] = park
         elif topic == "gate.exits":
-            park = self.of_entry.get(value.get("entry_id") or "", bench_park(value["plate"]))
+            park = self.of_entry.get(
+                value.get("entry_id") or "", bench_park(value["plate"], self.parks)
+            )
         elif topic in ("health.antigen", "health.visits"):
             park = self.of_entry.get(value.get("entry_id") or "") or self.of_person.get(
-                value["id_number"], bench_park(value["id_number"])
+                value["id_number"], bench_park(value["id_number"], self.parks)
             )
         else:
-            park = f"park-{zlib.crc32(value['gate'].encode()) % BENCH_PARKS + 1}"
+            park = bench_park(value["gate"], self.parks)
         return {**record, "value": {**value, "park": park}}
 
 
-def bench_park(text: str) -> str:
+def bench_park(text: str, parks: int = BENCH_PARKS) -> str:
     import zlib
 
-    return f"park-{zlib.crc32(text.encode()) % BENCH_PARKS + 1}"
+    return f"park-{zlib.crc32(text.encode()) % parks + 1}"
 
 
 TIME_FIELDS = ("event_time", "sample_time", "nat_sample_time")
@@ -605,16 +610,18 @@ class LiveRun:
         from streams.topics import create_topics
 
         run_id = uuid.uuid4().hex[:6]
-        database = f"{bench.settings.clickhouse_url.rsplit('/', 1)[1]}_{run_id}"
+        database = f"{bench.settings.clickhouse_database}_{run_id}"
         self.settings = bench.settings.model_copy(
             update={
                 "topic_prefix": f"{bench.settings.topic_prefix}{run_id}.",
                 "app_id": f"{bench.settings.app_id}-{label}-{run_id}",
-                "clickhouse_url": bench.settings.clickhouse_url.rsplit("/", 1)[0] + f"/{database}",
+                "clickhouse_url": bench.settings.clickhouse_url_in(database),
             }
         )
         create_topics(self.settings)
-        migrate(access.clickhouse_admin_url(self.settings), database)
+        migrate(
+            access.clickhouse_admin_url(self.settings), database, self.settings.clickhouse_cluster
+        )
         self.workers: list[subprocess.Popen[bytes]] = []
         self.logs = bench.settings.state_dir / "bench" / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -641,8 +648,9 @@ class LiveRun:
     def drop(self) -> None:
         """Delete its topics and database: a broker left with the partitions of many runs once
         stalled a later run's rebalance."""
-        from clickhouse_driver import Client
         from kafka import KafkaAdminClient
+
+        from streams.migrate import drop_database
 
         admin = KafkaAdminClient(**access.kafka_python(self.settings))
         try:
@@ -651,11 +659,11 @@ class LiveRun:
                 admin.delete_topics(topics, timeout_ms=60_000)
         finally:
             admin.close()
-        client = Client.from_url(access.clickhouse_admin_url(self.settings, "default"))
-        try:
-            client.execute(f"DROP DATABASE IF EXISTS {self.settings.clickhouse_database}")
-        finally:
-            client.disconnect()
+        drop_database(
+            access.clickhouse_admin_url(self.settings),
+            self.settings.clickhouse_database,
+            self.settings.clickhouse_cluster,
+        )
 
     def metric(self, name: str, worker: int = -1) -> float:
         """A metric without labels (a histogram's ``_sum``, a counter's ``_total``) on a

@@ -195,12 +195,11 @@ def run_scenario(
         update={
             "topic_prefix": f"{settings.topic_prefix}{run}.",
             "app_id": f"{settings.app_id}-{run}",
-            "clickhouse_url": settings.clickhouse_url.rsplit("/", 1)[0]
-            + f"/{run.replace('-', '_')}",
+            "clickhouse_url": settings.clickhouse_url_in(run.replace("-", "_")),
         }
     )
     create_topics(ns)
-    migrate(access.clickhouse_admin_url(ns), ns.clickhouse_database)
+    migrate(access.clickhouse_admin_url(ns), ns.clickhouse_database, ns.clickhouse_cluster)
     logs = settings.state_dir / "chaos" / run
     logs.mkdir(parents=True, exist_ok=True)
     progress(f"namespace {run}: worker logs in {logs}")

@@ -84,8 +84,7 @@ class Poisoned:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(
-            **access.kafka_python(settings),
-            acks="all",
+            **access.kafka_producer(settings),
             linger_ms=20,
             batch_size=256 * 1024,
             max_request_size=1_048_576,
@@ -112,7 +111,7 @@ class Poisoned:
         except Exception as exc:  # noqa: BLE001 - reported by the harness
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
-            producer.close()
+            producer.close(timeout=access.PRODUCER_CLOSE_SECONDS)
 
 
 def mix_poison(records: list[dict[str, Any]]) -> Poisoned:

@@ -21,6 +21,15 @@ Progress = Callable[[str], None]
 """Reports one step of a long-running command to the person waiting for it."""
 
 
+NODE_PORT_STEP = 100
+"""A local cluster's nodes sit side by side: node N listens this much times N - 1 above node 1."""
+
+
+def node_port(first: int, node: int) -> int:
+    """Node ``node``'s port, given node 1's."""
+    return first + NODE_PORT_STEP * (node - 1)
+
+
 class StackError(Exception):
     """The local stack cannot do what was asked; the message says why and what to do."""
 

@@ -1,7 +1,9 @@
-"""The local ClickHouse server (Debian's ``clickhouse-server``), run with the project's own config.
+"""The local ClickHouse server (Debian's ``clickhouse-server``), run with the project's own config;
+or, with ``sentinel stack up --clickhouse-replicas 2``, two replicas of one shard coordinated by
+the local ZooKeeper, replica N's ports ``NODE_PORT_STEP * (N - 1)`` above the first's.
 
-Layout under ``<state_dir>/clickhouse``: ``data/``, ``tmp/``, ``logs/``, and the rendered
-``config.xml`` / ``users.xml`` from ``deploy/clickhouse``.
+Layout under ``<state_dir>/clickhouse`` (replica N: ``clickhouse-N``): ``data/``, ``tmp/``,
+``logs/``, and the rendered ``config.xml`` / ``users.xml`` from ``deploy/clickhouse`` (0600).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import hashlib
 import logging
 import shutil
 from string import Template
+from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape
 
 from streams import access
 from streams.settings import ConfigError, Settings
@@ -21,20 +25,25 @@ from workbench.stack._process import (
     StackError,
     absolute,
     ensure_ports_free,
+    node_port,
     wait_until,
 )
 
 DEPLOY = REPO_ROOT / "deploy" / "clickhouse"
 INSTALL_HINT = "install it with `make deps` (Debian's clickhouse-server package)"
+CLUSTER = "sentinel"  # the cluster's name when SENTINEL_CLICKHOUSE_CLUSTER does not give one
 
 
 class ClickHouseServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, replica: int = 1, replicas: int = 1) -> None:
         self.settings = settings = absolute(settings)
-        self.home = settings.state_dir / "clickhouse"
+        self.replica, self.replicas = replica, replicas
+        self.name = "clickhouse" if replica == 1 else f"clickhouse-{replica}"
+        self.home = settings.state_dir / self.name
         self.config = self.home / "config.xml"
+        self.port = node_port(settings.clickhouse_port, replica)
         self.process = ManagedProcess(
-            name="clickhouse",
+            name=self.name,
             run_dir=settings.state_dir / "run",
             log_file=self.home / "logs" / "stdout.log",
             marker=str(self.config),
@@ -42,10 +51,12 @@ class ClickHouseServer:
 
     @property
     def ports(self) -> dict[int, str]:
+        s, n = self.settings, self.replica
         return {
-            self.settings.clickhouse_port: "ClickHouse native protocol",
-            self.settings.clickhouse_http_port: "ClickHouse HTTP",
-            self.settings.clickhouse_tls_port: "ClickHouse native protocol over TLS",
+            self.port: "ClickHouse native protocol",
+            node_port(s.clickhouse_http_port, n): "ClickHouse HTTP",
+            node_port(s.clickhouse_tls_port, n): "ClickHouse native protocol over TLS",
+            node_port(s.clickhouse_interserver_port, n): "ClickHouse interserver HTTP",
         }
 
     def up(self, progress: Progress) -> str:
@@ -55,19 +66,20 @@ class ClickHouseServer:
             "ClickHouse",
             self.ports,
             "SENTINEL_CLICKHOUSE_URL=clickhouse://worker@127.0.0.1:<port>/sentinel, "
-            "SENTINEL_CLICKHOUSE_HTTP_PORT=<port> and SENTINEL_CLICKHOUSE_TLS_PORT=<port>",
+            "SENTINEL_CLICKHOUSE_HTTP_PORT=<port>, SENTINEL_CLICKHOUSE_TLS_PORT=<port> and "
+            "SENTINEL_CLICKHOUSE_INTERSERVER_PORT=<port>",
         )
         binary = server_binary()
         self._render_config()
-        progress(f"starting ClickHouse ({' '.join(binary)})")
+        progress(f"starting ClickHouse ({' '.join(binary)}), replica {self.replica}")
         self.process.start([*binary, f"--config-file={self.config}"])
         wait_until(
             self.answers_select,
-            what=f"ClickHouse on 127.0.0.1:{self.settings.clickhouse_port}",
+            what=f"ClickHouse on 127.0.0.1:{self.port}",
             timeout=60,
             process=self.process,
         )
-        return f"started (pid {self.process.pid()}) on 127.0.0.1:{self.settings.clickhouse_port}"
+        return f"started (pid {self.process.pid()}) on 127.0.0.1:{self.port}"
 
     def down(self) -> bool:
         return self.process.stop(timeout=30)
@@ -77,11 +89,11 @@ class ClickHouseServer:
         if pid is None:
             return "stopped"
         state = "answering" if self.answers_select() else "NOT answering"
-        return (
-            f"running (pid {pid}) on 127.0.0.1:{self.settings.clickhouse_port} (native), "
-            f"{self.settings.clickhouse_http_port} (HTTP), {self.settings.clickhouse_tls_port} "
-            f"(native over TLS), {state}; logs {self.home}/logs"
+        ports = ", ".join(
+            f"{port} ({what.removeprefix('ClickHouse ')})" for port, what in self.ports.items()
         )
+        role = f", replica {self.replica} of {self.replicas}" if self.replicas > 1 else ""
+        return f"running (pid {pid}) on 127.0.0.1: {ports}{role}, {state}; logs {self.home}/logs"
 
     def answers_select(self) -> bool:
         from clickhouse_driver import Client
@@ -93,7 +105,12 @@ class ClickHouseServer:
             url = access.clickhouse_admin_url(self.settings, "default")
         except ConfigError:
             return False  # no password made: not the stack's server
-        client = Client.from_url(f"{url}?connect_timeout=2&send_receive_timeout=5")
+        parts = urlsplit(url)
+        here = parts._replace(
+            netloc=f"{parts.netloc.rsplit(':', 1)[0]}:{self.port}",
+            query="connect_timeout=2&send_receive_timeout=5",
+        )
+        client = Client.from_url(urlunsplit(here))
         try:
             return bool(client.execute("SELECT 1") == [(1,)])
         except (Error, OSError, EOFError):
@@ -109,18 +126,38 @@ class ClickHouseServer:
             f"{user}_sha256": hashlib.sha256(password.encode()).hexdigest()
             for user, password in secrets.clickhouse_passwords(self.settings).items()
         }
+        users.touch(mode=0o600)
         users.write_text(Template((DEPLOY / "users.xml").read_text()).substitute(hashes))
-        users.chmod(0o600)
+        s, n = self.settings, self.replica
         template = Template((DEPLOY / "config.xml").read_text())
+        self.config.touch(mode=0o600)
+        self.config.chmod(0o600)  # a cluster's holds the worker's password
         self.config.write_text(
             template.substitute(
                 home=self.home,
-                tcp_port=self.settings.clickhouse_port,
-                http_port=self.settings.clickhouse_http_port,
-                tls_port=self.settings.clickhouse_tls_port,
-                tls_dir=secrets.certificates(self.settings),
+                tcp_port=self.port,
+                http_port=node_port(s.clickhouse_http_port, n),
+                tls_port=node_port(s.clickhouse_tls_port, n),
+                interserver_port=node_port(s.clickhouse_interserver_port, n),
+                tls_dir=secrets.certificates(s),
                 users_config=users,
+                cluster=self._cluster_config() if self.replicas > 1 else "",
             )
+        )
+
+    def _cluster_config(self) -> str:
+        password = secrets.clickhouse_passwords(self.settings)["worker"]
+        replicas = "\n".join(
+            f"                <replica><host>127.0.0.1</host>"
+            f"<port>{node_port(self.settings.clickhouse_port, n)}</port>"
+            f"<user>worker</user><password>{escape(password)}</password></replica>"
+            for n in range(1, self.replicas + 1)
+        )
+        return Template((DEPLOY / "cluster.xml").read_text()).substitute(
+            zookeeper_port=self.settings.zookeeper_port,
+            cluster_name=self.settings.clickhouse_cluster or CLUSTER,
+            replicas=replicas,
+            replica=self.replica,
         )
 
 

@@ -1,9 +1,12 @@
-"""The local Apache Kafka broker: one KRaft broker+controller, jars resolved from Maven Central.
+"""The local Apache Kafka brokers: KRaft nodes that are broker and controller both, jars resolved
+from Maven Central. One by default; ``sentinel stack up --brokers 3`` runs three, a three-voter
+controller quorum, node N's ports ``NODE_PORT_STEP * (N - 1)`` above the first's.
 
-Layout under ``<state_dir>/kafka``: ``libs/`` (the resolved jars, reused across runs), ``data/``
-(the KRaft log dirs, formatted once), ``logs/`` (server.log), ``server.properties`` (mode 0600:
-it holds the admin's password). Secured by default (``deploy/kafka/security-sasl_ssl.properties``):
-the users, made when the storage is formatted, and the certificates come from ``secrets.py``.
+Layout under ``<state_dir>/kafka`` (node 1; node N: ``kafka-N``): ``libs/`` (the resolved jars,
+reused across runs, node 1's shared by all), ``data/`` (the KRaft log dirs, formatted once),
+``logs/`` (server.log), ``server.properties`` (mode 0600: it holds the admin's password).
+Secured by default (``deploy/kafka/security-sasl_ssl.properties``): the users, made when the
+storage is formatted, and the certificates come from ``secrets.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from workbench.stack._process import (
     StackError,
     absolute,
     ensure_ports_free,
+    node_port,
     port_open,
     wait_until,
 )
@@ -33,38 +37,48 @@ HEAP = "-Xmx768m"
 
 
 class KafkaBroker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node: int = 1, brokers: int = 1) -> None:
         self.settings = settings = absolute(settings)
-        self.home = settings.state_dir / "kafka"
-        self.libs = self.home / "libs"
+        self.node, self.brokers = node, brokers
+        self.name = "kafka" if node == 1 else f"kafka-{node}"
+        self.home = settings.state_dir / self.name
+        self.libs = settings.state_dir / "kafka" / "libs"
         self.data = self.home / "data"
         self.config = self.home / "server.properties"
+        self.port = node_port(settings.kafka_port, node)
+        self.controller_port = node_port(settings.kafka_controller_port, node)
         self.process = ManagedProcess(
-            name="kafka",
+            name=self.name,
             run_dir=settings.state_dir / "run",
             log_file=self.home / "logs" / "stdout.log",
             marker=str(self.config),
         )
 
     @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
     def ports(self) -> dict[int, str]:
+        of = f" of node {self.node}" if self.brokers > 1 else ""
         return {
-            self.settings.kafka_port: "Kafka client listener",
-            self.settings.kafka_controller_port: "KRaft controller",
+            self.port: f"Kafka client listener{of}",
+            self.controller_port: f"KRaft controller{of}",
         }
 
     def up(self, progress: Progress, timeout: float = 90) -> str:
         """Start the broker unless it runs; ``timeout``: how long it may take to answer (after
         an unclean stop it first recovers every partition's log)."""
         if self.process.pid() is not None:
-            self._add_missing_users(progress)
+            self.add_missing_users(progress)
             return f"already running (pid {self.process.pid()})"
         ensure_ports_free(
             "Kafka",
             self.ports,
             "SENTINEL_KAFKA_BOOTSTRAP=127.0.0.1:<port> and SENTINEL_KAFKA_CONTROLLER_PORT=<port>",
         )
-        self._resolve_jars(progress)
+        if self.node == 1:
+            self._resolve_jars(progress)
         self._render_config()
         self._format_storage(progress)
         if self.settings.kafka_security == "plaintext":
@@ -72,7 +86,8 @@ class KafkaBroker:
                 "WARNING: Kafka in PLAINTEXT (SENTINEL_KAFKA_SECURITY=plaintext): no "
                 "authentication, no encryption, anyone who reaches the port reads ID numbers"
             )
-        progress("starting the Kafka broker")
+        of = f" (node {self.node} of {self.brokers})" if self.brokers > 1 else ""
+        progress(f"starting the Kafka broker{of}")
         self.process.start(
             [
                 java(),
@@ -87,14 +102,18 @@ class KafkaBroker:
                 str(self.config),
             ]
         )
+        if self.brokers == 1:  # a quorum's first node answers once a majority runs: Stack waits
+            self.wait_answering(timeout)
+            self.add_missing_users(progress)
+        return f"started (pid {self.process.pid()}) on {self.address}"
+
+    def wait_answering(self, timeout: float) -> None:
         wait_until(
             self.answers_metadata,
-            what=f"Kafka on {self.settings.kafka_bootstrap}",
+            what=f"Kafka on {self.address}",
             timeout=timeout,
             process=self.process,
         )
-        self._add_missing_users(progress)
-        return f"started (pid {self.process.pid()}) on {self.settings.kafka_bootstrap}"
 
     def down(self) -> bool:
         return self.process.stop(timeout=45)
@@ -104,20 +123,20 @@ class KafkaBroker:
         if pid is None:
             return "stopped"
         state = "answering" if self.answers_metadata() else "NOT answering"
-        where = self.settings.kafka_bootstrap
-        return f"running (pid {pid}) on {where}, {state}; logs {self.home}/logs"
+        role = f"broker+controller, node {self.node} of {self.brokers}"
+        return f"running (pid {pid}) on {self.address} ({role}), {state}; logs {self.home}/logs"
 
     def answers_metadata(self) -> bool:
         """True when the broker answers a metadata request (and so can serve clients)."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
-        if not port_open(self.settings.kafka_port):
+        if not port_open(self.port):
             return False  # cheap, and spares kafka-python a failed connection
         try:
+            options = access.kafka_python(access.as_user(self.settings, "admin"))
             admin = KafkaAdminClient(
-                **access.kafka_python(access.as_user(self.settings, "admin")),
-                request_timeout_ms=3000,
+                **(options | {"bootstrap_servers": self.address}), request_timeout_ms=3000
             )
         except (KafkaError, OSError, ValueError, ConfigError):  # ConfigError: no stack secrets
             return False
@@ -163,10 +182,21 @@ class KafkaBroker:
         stamp.write_text(pom.read_text())
 
     def _render_config(self) -> None:
+        voters = ",".join(
+            f"{n}@127.0.0.1:{node_port(self.settings.kafka_controller_port, n)}"
+            for n in range(1, self.brokers + 1)
+        )
+        internal = min(self.brokers, 3)  # copies of the offsets and transaction state topics
         values = {
-            "port": self.settings.kafka_port,
-            "controller_port": self.settings.kafka_controller_port,
+            "node": self.node,
+            "voters": voters,
+            "port": self.port,
+            "controller_port": self.controller_port,
             "data_dir": self.data,
+            "internal_replicas": internal,
+            "internal_min_isr": min(self.settings.min_insync_replicas, internal),
+            "replication_factor": self.settings.replication_factor,
+            "min_insync_replicas": self.settings.min_insync_replicas,
         }
         if self.settings.kafka_security == "sasl_ssl":
             values["admin_password"] = passwords(self.settings)["admin"]
@@ -204,7 +234,7 @@ class KafkaBroker:
                 f"-Dkafka.logs.dir={self.home / 'logs'}",
                 "kafka.tools.StorageTool",
                 "format",
-                f"--cluster-id={new_cluster_id()}",
+                f"--cluster-id={self._cluster_id()}",
                 "-c",
                 str(self.config),
                 *scram,
@@ -217,12 +247,20 @@ class KafkaBroker:
         if scram:
             users.write_text(" ".join(passwords(self.settings)))
 
-    def _add_missing_users(self, progress: Progress) -> None:
+    def _cluster_id(self) -> str:
+        """One id for every node of the quorum, made once: ``<state_dir>/kafka/cluster-id``."""
+        path = self.settings.state_dir / "kafka" / "cluster-id"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_cluster_id())
+        return path.read_text().strip()
+
+    def add_missing_users(self, progress: Progress) -> None:
         """Users added to the project after this stack's storage was formatted (the storage
         tool makes users only then): made on the running broker, by the admin."""
         users = self.data / ".scram-users"
-        if self.settings.kafka_security != "sasl_ssl" or not users.exists():
-            return
+        if self.node != 1 or self.settings.kafka_security != "sasl_ssl" or not users.exists():
+            return  # users are the quorum's metadata: node 1's file says which it was made with
         have = users.read_text().split()
         missing = {u: p for u, p in passwords(self.settings).items() if u not in have}
         if not missing:
