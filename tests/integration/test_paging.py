@@ -45,18 +45,29 @@ def free_port() -> int:
 
 
 class Webhook:
-    """Records every notification Alertmanager posts, with the time it arrived."""
+    """Records every notification Alertmanager posts, with the time it arrived: the webhooks',
+    and the WeChat Work API's (its token asked, its messages posted) under /wechat/."""
 
     def __init__(self) -> None:
         self.pages: list[tuple[float, str, dict[str, Any]]] = []
         pages = self.pages
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - WeChat's gettoken
+                self._answer({"errcode": 0, "access_token": "token", "expires_in": 7200})
+
             def do_POST(self) -> None:  # noqa: N802 (the http.server API)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 pages.append((time.time(), self.path, json.loads(body)))
+                self._answer({"errcode": 0, "errmsg": "ok"})
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -65,13 +76,27 @@ class Webhook:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def pages_for(self, dedup_key: str, *, prefix: bool = False) -> list[tuple[float, str]]:
+    def pages_for(
+        self, dedup_key: str, *, prefix: bool = False, status: str = "firing"
+    ) -> list[tuple[float, str]]:
+        """The webhook notifications of the alert (``status``: firing, or resolved)."""
         return [
             (at, path)
             for at, path, body in self.pages
-            for alert in body["alerts"]
-            if (key := alert["labels"].get("dedup_key", "")) == dedup_key
-            or (prefix and key.startswith(dedup_key))
+            for alert in body.get("alerts", [])
+            if alert["status"] == status
+            and (
+                (key := alert["labels"].get("dedup_key", "")) == dedup_key
+                or (prefix and key.startswith(dedup_key))
+            )
+        ]
+
+    def wechat(self, containing: str) -> list[dict[str, Any]]:
+        """The WeChat Work messages whose text contains ``containing``."""
+        return [
+            body
+            for _, path, body in self.pages
+            if path.startswith("/wechat/message/send") and containing in body["text"]["content"]
         ]
 
 
@@ -92,8 +117,12 @@ def alertmanager(webhook: Webhook, tmp_path_factory: pytest.TempPathFactory) -> 
     assert binary, "prometheus-alertmanager is missing; `make deps` installs it"
     directory = tmp_path_factory.mktemp("alertmanager")
     config = CONFIG.read_text().replace("http://webhook:9099", webhook.url)
+    config = config.replace("https://qyapi.weixin.qq.com/cgi-bin/", f"{webhook.url}/wechat/")
     config = config.replace("group_interval: 1m", "group_interval: 3s")
+    config = config.replace("group_interval: 5m", "group_interval: 3s")
+    config = config.replace("group_wait: 30s", "group_wait: 1s")
     (directory / "alertmanager.yml").write_text(config)
+    shutil.copytree(CONFIG.parent / "templates", directory / "templates")
     port = free_port()
     log = (directory / "alertmanager.log").open("wb")
     process = subprocess.Popen(
@@ -159,7 +188,16 @@ def test_a_positive_pages_within_10s_once_even_after_a_replay(
     latency = arrived - tested.timestamp()
     print(f"\npositive antigen -> webhook {path}: {latency:.2f} s after its event time")
     assert latency <= 10
-    assert path == "/tangu-duty"  # critical, park tangu-green-bay
+    assert path == "/duty"  # critical
+    # and in WeChat Work, to the park's duty department, in Chinese (templates/sentinel.tmpl)
+    (message,) = wait_while_moving(
+        lambda: webhook.wechat("positive antigen"),
+        paging_worker.signs,
+        what="the WeChat message",
+        stall=STALL,
+        interval=0.1,
+    )
+    assert message["toparty"] == "2" and message["text"]["content"].startswith("【紧急】检测阳性")
 
     # Replay the alerts topic: every alert is posted to Alertmanager again.
     alerts = read_all(settings, "sentinel.alerts")
@@ -301,7 +339,7 @@ def test_a_red_code_pages_at_once_and_a_positive_is_traced_into_clickhouse(
         stall=STALL,
         interval=0.1,
     )
-    assert pages[0][1] == "/tangu-duty"  # critical, at the park's duty pager
+    assert pages[0][1] == "/duty"  # critical: the duty pager (the park: its labels)
 
     # Rule 15: a positive traces the person's co-occupants and the vehicles through the same gate
     # around the same time, into ClickHouse (table contacts) for the analysts.
@@ -337,6 +375,43 @@ def test_metrics_count_the_alert_and_the_page_on_loopback(paging_worker: Worker)
     assert float(samples['sentinel_alerts_total{rule="no_positive",severity="critical"}']) >= 1
     assert float(samples['sentinel_pages_total{severity="critical"}']) >= 1
     assert float(samples['sentinel_events_in_total{topic="health.antigen"}']) >= 2
+
+
+def test_an_alert_whose_condition_ended_is_told_resolved_to_its_receiver(
+    settings: Settings, webhook: Webhook, paging_worker: Worker
+) -> None:
+    # A hold at the gate, then an officer's release: the engine closes the gate_wait alert
+    # (resolved_at), the dispatcher posts it ending then, and the operators hear it ended.
+    now = datetime.now(UTC).replace(microsecond=0)
+    waiting = Alert(
+        event_id="al-wait",
+        event_time=now - timedelta(minutes=40),
+        severity="warning",
+        rule="gate_wait",
+        dedup_key="gate_wait:resolved-test",
+        subject="沪A00001",
+        park="tangu-green-bay",
+        message="waiting 40 min at the gate",
+        detected_at=now - timedelta(minutes=10),
+    )
+    closed = waiting.model_copy(update={"resolved_at": now})
+    for alert in (waiting, closed):
+        produce(
+            settings,
+            "sentinel.alerts",
+            [(alert.dedup_key.encode(), alert.model_dump_json().encode())],
+        )
+        wait_while_moving(
+            lambda a=alert: webhook.pages_for(
+                a.dedup_key, status="resolved" if a.resolved_at else "firing"
+            ),
+            paging_worker.signs,
+            what=f"{'the end' if alert.resolved_at else 'a page'} of {alert.dedup_key}",
+            stall=STALL,
+            interval=0.3,
+        )
+    ((_, path),) = webhook.pages_for("gate_wait:resolved-test", status="resolved")
+    assert path == "/operations"
 
 
 def test_an_alert_alertmanager_refuses_is_dead_lettered_and_keeps_no_positive_from_paging(

@@ -68,15 +68,9 @@ def test_alertmanager_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (
-            ["severity=critical", "park=tangu-green-bay", "alertname=no_positive"],
-            "tangu-duty-pager",
-        ),
+        (["severity=critical", "park=tangu-green-bay", "alertname=no_positive"], "duty-pager"),
         (["severity=critical", "park=elsewhere", "alertname=evasion"], "duty-pager"),
-        (
-            ["severity=warning", "alertname=health_visits", "enterprise=ent-001"],
-            "enterprise-ent-001",
-        ),
+        (["severity=warning", "alertname=health_visits", "enterprise=ent-001"], "enterprises"),
         (["severity=warning", "alertname=health_visits", "enterprise=ent-002"], "enterprises"),
         (["severity=warning", "alertname=dwell", "park=tangu-green-bay"], "park-operations"),
         (["severity=critical", "alertname=SentinelWorkerDown"], "pipeline-oncall"),
@@ -88,6 +82,82 @@ def test_alerts_are_routed_by_severity_park_and_enterprise(
 ) -> None:
     result = tool("amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
     assert result.stdout.strip() == receiver, result.stdout + result.stderr
+
+
+def test_every_receiver_is_told_when_an_alert_ends_and_no_route_names_a_park() -> None:
+    import yaml
+
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    routes = [config["route"], *config["route"]["routes"]]
+    assert not any(
+        "park=" in m or "enterprise=" in m for r in routes for m in r.get("matchers", [])
+    )
+    for receiver in config["receivers"]:
+        integrations = receiver.get("webhook_configs", []) + receiver.get("wechat_configs", [])
+        assert integrations and all(i["send_resolved"] for i in integrations), receiver["name"]
+
+
+def wechat(tmp_path: Path, template: str, status: str, **labels: str) -> str:
+    """``template`` of templates/sentinel.tmpl rendered by amtool for one alert with ``labels``."""
+    alert = {
+        "status": status,
+        "labels": {"alertname": "no_positive", "severity": "critical", **labels},
+        "annotations": {"summary": "positive antigen", "subject": "沪A12345"},
+        "startsAt": "2022-04-14T10:38:00+08:00",
+        "endsAt": "2022-04-14T11:05:00+08:00",
+    }
+    data = tmp_path / "alerts.json"
+    data.write_text(
+        json.dumps(
+            {
+                "receiver": "duty-pager",
+                "status": status,
+                "alerts": [alert],
+                "groupLabels": {},
+                "commonLabels": alert["labels"],
+                "commonAnnotations": {},
+                "externalURL": "http://127.0.0.1:9093",
+            }
+        )
+    )
+    result = tool(
+        "amtool",
+        "template",
+        "render",
+        f"--template.glob={ALERTMANAGER.parent / 'templates' / '*.tmpl'}",
+        f"--template.text={{{{ template {json.dumps(template)} . }}}}",
+        f"--template.data={data}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip()
+
+
+def test_the_wechat_message_says_what_where_and_since_when_in_chinese(tmp_path: Path) -> None:
+    firing = wechat(
+        tmp_path, "sentinel.wechat.message", "firing", park="tangu-green-bay", gate="jinshanwei-1"
+    )
+    assert firing.splitlines() == [
+        "【紧急】检测阳性，园区 tangu-green-bay",
+        "- 闸口 jinshanwei-1，沪A12345：positive antigen（2022-04-14 10:38 +08:00 起）",
+    ]
+    resolved = wechat(tmp_path, "sentinel.wechat.message", "resolved", park="p", enterprise="e")
+    assert resolved.splitlines()[0] == "【已解除】检测阳性，园区 p，企业 e"
+    assert "（已于 2022-04-14 11:05 +08:00 解除）" in resolved
+
+
+@pytest.mark.parametrize(
+    ("labels", "party"),
+    [
+        ({"park": "tangu-green-bay"}, "2"),
+        ({"park": "another-park"}, "1"),
+        ({"park": "tangu-green-bay", "enterprise": "ent-007"}, "17"),
+        ({"park": "tangu-green-bay", "enterprise": "ent-999"}, "1"),
+    ],
+)
+def test_the_wechat_department_comes_from_the_alerts_labels(
+    tmp_path: Path, labels: dict[str, str], party: str
+) -> None:
+    assert wechat(tmp_path, "sentinel.wechat.party", "firing", **labels) == party
 
 
 def exposed_names() -> set[str]:
