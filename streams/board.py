@@ -61,6 +61,7 @@ class Held:
     plate: str
     since: datetime
     failed_rules: tuple[str, ...]
+    park: str = ""
 
 
 HELD_DAYS = 7  # holds this old are not a queue any more: the analysts' to find
@@ -68,12 +69,12 @@ HELD_DAYS = 7  # holds this old are not a queue any more: the analysts' to find
 
 def held_sql(today: date, table: str = "decisions") -> str:
     """The entries held now (their latest revision is a hold), of the ``HELD_DAYS`` to
-    ``today``: entry id, gate, plate, outcome, entry time, failed rules."""
+    ``today``: entry id, gate, plate, outcome, entry time, failed rules, park."""
     since = today - timedelta(days=HELD_DAYS)
     return (
         "SELECT entry_id, argMax(gate, revision), argMax(plate, revision), "
         "argMax(outcome, revision) AS current, min(event_time), "
-        "argMax(failed_rules, revision) "
+        "argMax(failed_rules, revision), any(park) "
         f"FROM {table} WHERE event_date >= toDate('{since}') "
         "GROUP BY entry_id HAVING current = 'hold' ORDER BY min(event_time) LIMIT 2000"
     )
@@ -83,8 +84,8 @@ def read_held(
     execute: Callable[[str], list[tuple[Any, ...]]], today: date, table: str = "decisions"
 ) -> list[Held]:
     return [
-        Held(str(entry), str(gate), str(plate), _aware(at), tuple(failed))
-        for entry, gate, plate, _, at, failed in execute(held_sql(today, table))
+        Held(str(entry), str(gate), str(plate), _aware(at), tuple(failed), str(park))
+        for entry, gate, plate, _, at, failed, park in execute(held_sql(today, table))
     ]
 
 
@@ -104,6 +105,7 @@ class Board:
         self._latest: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._held: list[Held] = []  # the entries whose current decision is a hold (ClickHouse)
         self._alerts: dict[str, dict[str, Any]] = {}  # dedup key -> open alert
+        self._acknowledged: dict[str, str] = {}  # dedup key -> the officer who acknowledged it
         self._data_time: datetime | None = None  # the latest event time read
         self.figures: dict[str, Any] = {}
         self.figures_at: datetime | None = None  # when the figures were read
@@ -142,6 +144,7 @@ class Board:
         self._seen(alert.detected_at)
         if alert.resolved_at is not None:
             self._alerts.pop(alert.dedup_key, None)
+            self._acknowledged.pop(alert.dedup_key, None)
             return
         if alert.dedup_key in self._alerts:
             return
@@ -156,7 +159,27 @@ class Board:
             "message": alert.message,
         }
         if len(self._alerts) > ALERTS_KEPT:  # the least urgent, oldest goes
-            del self._alerts[max(self._alerts.values(), key=_alert_order)["dedup_key"]]
+            gone = max(self._alerts.values(), key=_alert_order)["dedup_key"]
+            del self._alerts[gone]
+            self._acknowledged.pop(gone, None)
+
+    def held(self, entry_id: str) -> Held | None:
+        """The entry if it is in a gate's queue now."""
+        return next((h for h in self._held if h.entry_id == entry_id), None)
+
+    def is_open(self, dedup_key: str) -> bool:
+        return dedup_key in self._alerts
+
+    def acknowledge(self, dedup_key: str, officer: str) -> None:
+        """An officer took the alert in hand: its banner goes (the alert stays listed)."""
+        self._acknowledged[dedup_key] = officer
+
+    def on_silences(self, officers: dict[str, str]) -> None:
+        """The acknowledgements Alertmanager holds (its silences by dedup key, and who made
+        them): the same on every worker's board and after a restart."""
+        self._acknowledged.update(
+            {key: officer for key, officer in officers.items() if key in self._alerts}
+        )
 
     def on_report(self, report: Report, held: list[Held], today: date, at: datetime) -> None:
         """The day's figures and the entries held now, read at ``at``. "Today" is the board's
@@ -206,6 +229,7 @@ class Board:
             queues.setdefault(held.gate, []).append(
                 {
                     "entry_id": held.entry_id,
+                    "park": held.park,
                     "plate": held.plate,
                     "time": park_time(held.since),
                     "waiting_minutes": int(
@@ -217,7 +241,8 @@ class Board:
                     or [PENDING[1]],
                 }
             )
-        alerts = sorted(self._alerts.values(), key=_alert_order)[:RECENT]
+        ordered = sorted(self._alerts.values(), key=_alert_order)
+        alerts = ordered[:RECENT]
         return {
             "as_of": park_time(at),
             "live": live,
@@ -228,13 +253,20 @@ class Board:
             "held": {gate: rows[:HELD_SHOWN] for gate, rows in sorted(queues.items())},
             "held_total": len(self._held),  # (the figure "held now" counts from the rollups)
             "decisions": list(self._decisions),
-            "alerts": [
-                {
-                    **{k: v for k, v in a.items() if k != "at"},
-                    "plate": self._latest.get(a["entry_id"], (0, ""))[1],
-                }
-                for a in alerts
+            # Every open critical alert until an officer acknowledges it, newest first.
+            "banners": [
+                self._shown(a)
+                for a in ordered
+                if a["severity"] == "critical" and a["dedup_key"] not in self._acknowledged
             ],
+            "alerts": [self._shown(a) for a in alerts],
+        }
+
+    def _shown(self, alert: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in alert.items() if k != "at"},
+            "plate": self._latest.get(alert["entry_id"], (0, ""))[1],
+            "acknowledged_by": self._acknowledged.get(alert["dedup_key"], ""),
         }
 
     # -- inside -------------------------------------------------------------------------------

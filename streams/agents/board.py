@@ -3,6 +3,15 @@
 (``SENTINEL_HTTP_HOST``); beyond it only with a password (``SENTINEL_HTTP_PASSWORD``, basic auth as
 ``operator``; /metrics also takes ``SENTINEL_METRICS_TOKEN`` as a bearer token).
 
+An officer resolves a held entry from its gate's queue (``POST /api/entries/<entry id>/resolve``,
+``{"action", "officer", "reason"}``): a resolution sent to ``gate.resolutions``, as a gate
+system sends it, which the decide stage judges; the queue follows the decision it makes.
+
+An officer acknowledges a critical alert from the board (``POST /api/alerts/<dedup key>/
+acknowledge``, ``{"officer": name}``): with paging on, that is an Alertmanager silence of the
+alert by the officer's name, and the banner goes once Alertmanager has it; every worker's board
+reads the silences back, so every screen agrees, after a restart too.
+
 The board's recent decisions and alerts come from ``sentinel.decisions`` and ``sentinel.alerts``,
 read by this worker with its own consumer (every partition, outside the group), so each worker's
 board shows the whole park. Its figures (the rollups) and its queues of held entries (those whose
@@ -13,19 +22,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import uuid
 from collections import deque
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+import aiohttp
 import faust
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas import Alert, Decision
+from schemas.resolution import Resolution
 from streams import access, failures, metrics
 from streams.agents.follow import Follower
 from streams.board import RECENT, Board, Held, read_held
@@ -37,6 +51,9 @@ from streams.worker import announce
 log = logging.getLogger(__name__)
 BOARD_URL_MARKER = "gate board on"
 RECENT_PER_PARTITION = 3
+ACKNOWLEDGED_FOR = timedelta(hours=24)  # an acknowledged alert pages nobody again for this long
+SILENCE_COMMENT = "acknowledged on the gate board:"  # how the board knows its own silences
+OFFICER = re.compile(r"[\w.\-]{1,64}")  # a staff id, as in a resolution (schemas/resolution.py)
 
 
 def register(app: faust.App, settings: Settings) -> None:
@@ -49,6 +66,129 @@ def register(app: faust.App, settings: Settings) -> None:
     async def data(_: web.Request) -> web.Response:
         read_decisions()
         return web.json_response(board.to_json())
+
+    async def acknowledge(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        if request.content_type != "application/json":  # a form from another site cannot
+            return web.json_response({"error": 'send JSON: {"officer": name}'}, status=415)
+        try:
+            officer = str((await request.json()).get("officer", "")).strip()
+        except (ValueError, AttributeError):
+            officer = ""
+        if not OFFICER.fullmatch(officer):
+            return web.json_response(
+                {
+                    "error": 'say who acknowledges: {"officer": your staff id} (letters, digits, '
+                    "'.', '-', '_'; at most 64)"
+                },
+                status=400,
+            )
+        if not board.is_open(key):
+            return web.json_response({"error": f"no open alert {key} on this board"}, status=404)
+        if settings.alertmanager_url:
+            try:
+                await silence(key, officer)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.error("gate board: Alertmanager took no silence for %s: %s", key, exc)
+                return web.json_response(
+                    {
+                        "error": f"Alertmanager did not take the acknowledgement ({exc}); the "
+                        "alert still pages: try again, or call the duty officer"
+                    },
+                    status=502,
+                )
+        board.acknowledge(key, officer)
+        log.info("alert %s acknowledged on the gate board by %s", key, officer)
+        return web.json_response({"acknowledged": key, "by": officer})
+
+    async def resolve(request: web.Request) -> web.Response:
+        """An officer's resolution of a held entry, from its gate's queue: sent to
+        ``gate.resolutions`` as a gate system sends it; the decide stage judges it (a release is
+        refused while someone on board is positive) and the queue follows its decision."""
+        entry_id = request.match_info["entry"]
+        if request.content_type != "application/json":
+            return web.json_response(
+                {"error": 'send JSON: {"action", "officer", "reason"}'}, status=415
+            )
+        try:
+            body = await request.json()
+            fields = {k: body.get(k) for k in ("action", "officer", "reason")}
+        except (ValueError, AttributeError):
+            fields = {}
+        held = board.held(entry_id)
+        if held is None:
+            return web.json_response(
+                {"error": f"{entry_id} is not in a gate's queue now: nothing to resolve"},
+                status=404,
+            )
+        try:
+            resolution = Resolution(
+                event_id=f"resolution-{uuid.uuid4().hex[:12]}",
+                event_time=datetime.now(UTC).replace(microsecond=0),
+                park=held.park,
+                entry_id=entry_id,
+                **fields,
+            )
+        except ValidationError as exc:
+            return web.json_response({"error": describe(exc)}, status=400)
+        try:
+            await app.producer.send_and_wait(
+                settings.topic("gate.resolutions"),
+                held.park.encode(),
+                resolution.model_dump_json().encode(),
+                None,
+                None,
+                None,
+            )
+        except KafkaError as exc:
+            return web.json_response(
+                {"error": f"Kafka did not take the resolution ({type(exc).__name__}): try again"},
+                status=502,
+            )
+        log.info(
+            "resolution %s of %s sent from the gate board: %s by %s",
+            resolution.event_id,
+            entry_id,
+            resolution.action,
+            resolution.officer,
+        )
+        return web.json_response({"sent": resolution.event_id}, status=202)
+
+    async def silence(key: str, officer: str) -> None:
+        now = datetime.now(UTC)
+        body = {
+            "matchers": [{"name": "dedup_key", "value": key, "isRegex": False, "isEqual": True}],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + ACKNOWLEDGED_FOR).isoformat(),
+            "createdBy": officer,
+            "comment": f"{SILENCE_COMMENT} {key}",
+        }
+        url = f"{settings.alertmanager_url.rstrip('/')}/api/v2/silences"
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.post(url, json=body) as response,
+        ):
+            if response.status != 200:
+                raise ValueError(f"HTTP {response.status}: {(await response.text())[:200]}")
+
+    async def read_silences() -> None:
+        """The board's acknowledgements Alertmanager holds, active ones: dedup key -> officer."""
+        url = f"{settings.alertmanager_url.rstrip('/')}/api/v2/silences"
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.get(url) as response,
+        ):
+            silences = await response.json() if response.status == 200 else []
+        board.on_silences(
+            {
+                m["value"]: s["createdBy"]
+                for s in silences
+                if s.get("status", {}).get("state") == "active"
+                and s.get("comment", "").startswith(SILENCE_COMMENT)
+                for m in s.get("matchers", [])
+                if m.get("name") == "dedup_key"
+            }
+        )
 
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -67,7 +207,13 @@ def register(app: faust.App, settings: Settings) -> None:
     async def serve() -> None:
         server = web.Application(middlewares=[guard])
         server.add_routes(
-            [web.get("/", html), web.get("/api/board", data), web.get("/metrics", scrape)]
+            [
+                web.get("/", html),
+                web.get("/api/board", data),
+                web.post("/api/alerts/{key}/acknowledge", acknowledge),
+                web.post("/api/entries/{entry}/resolve", resolve),
+                web.get("/metrics", scrape),
+            ]
         )
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
@@ -143,4 +289,9 @@ def register(app: faust.App, settings: Settings) -> None:
                 board.on_figures_failed(now)
                 wait = backoff.failed(exc)
                 client.disconnect()
+            if settings.alertmanager_url:
+                try:
+                    await read_silences()
+                except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+                    log.debug("gate board: no silences read from Alertmanager: %s", exc)
             await asyncio.sleep(wait)

@@ -8,10 +8,13 @@ service fails the run; on a developer's machine it skips with the command to run
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from streams import access
 from streams.settings import Settings, load_settings
@@ -68,3 +71,19 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """A real `sentinel worker` process on this module's topics."""
     with running_worker(settings, tmp_path_factory.mktemp("worker")) as worker:
         yield worker
+
+
+@pytest.fixture
+def chromium() -> Iterator[webdriver.Chrome]:
+    """Debian's headless Chromium, driven by Selenium, for the gate board's browser tests."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert browser and driver, "chromium and chromedriver are missing; `make deps` installs them"
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()

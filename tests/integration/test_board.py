@@ -1,40 +1,24 @@
-"""The live gate board, in Debian's headless Chromium (driven by Selenium), while the jinshan-2022
-simulation runs through the pipeline: the numbers fill in and change, and a screenshot of the
-filled board is saved (its path is printed)."""
+"""The live gate board, in Debian's headless Chromium (driven by Selenium): while the jinshan-2022
+simulation runs through the pipeline the numbers fill in and change, and a screenshot of the
+filled board is saved (its path is printed); a held truck appears in its gate's queue, and the
+officer's release from the board makes the new decision revision and takes it off the queue."""
 
 from __future__ import annotations
 
-import shutil
 import threading
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from streams.jsonl import envelope
 from streams.progress import wait_while_moving
 from streams.settings import Settings
-from tests.integration.helpers import STALL, isolated, running_worker
+from tests.integration import story
+from tests.integration.helpers import STALL, isolated, poll_query, running_worker, send_events
 from workbench.playback import produce
 from workbench.simulator.jinshan import Params, generate
-
-
-@pytest.fixture
-def chromium() -> Iterator[webdriver.Chrome]:
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert browser and driver, "chromium and chromedriver are missing; `make deps` installs them"
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-        options.add_argument(argument)
-    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    try:
-        yield chrome
-    finally:
-        chrome.quit()
 
 
 def number(chrome: webdriver.Chrome, element_id: str) -> int | None:
@@ -79,3 +63,50 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
     assert totals == sorted(totals) and totals[0] < totals[-1]  # it moved, upward
     print(f"\ngate board screenshot: {screenshot} (entries seen: {totals[:3]} ... {totals[-1]})")
     assert screenshot.stat().st_size > 10_000
+
+
+def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
+    stack_settings: Settings, services: None, chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    (driver,) = story.people(1)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    # No NAT on record: held at the gate (nat_48h), in jinshanwei-1's queue.
+    held = story.entry("bq-1", [driver], at=at, nat_ages=[None], hazmat=False, plate="沪A77777")
+    with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
+        send_events(settings, [held], "a truck held at the gate")
+        chromium.get(worker.board_url())
+        row = 'tr[data-entry="bq-1"]'
+        found = wait_while_moving(
+            lambda: next(iter(chromium.find_elements(By.CSS_SELECTOR, row)), None),
+            worker.signs,
+            what="the held truck in its gate's queue",
+            stall=STALL,
+            interval=0.3,
+        )
+        gate = found.find_element(By.XPATH, "ancestor::div[@class='gate']")
+        assert gate.get_attribute("data-gate") == "jinshanwei-1"
+        assert "沪A77777" in found.text and "no negative NAT" in found.text
+        screenshot = tmp_path / "gate-queue.png"
+        chromium.save_screenshot(str(screenshot))
+        found.find_element(By.NAME, "officer").send_keys("officer.zhang")
+        found.find_element(By.NAME, "reason").send_keys("NAT report on paper, checked")
+        found.find_element(By.TAG_NAME, "button").click()
+        wait_while_moving(
+            lambda: not chromium.find_elements(By.CSS_SELECTOR, row),
+            worker.signs,
+            what="the released truck to leave the queue",
+            stall=STALL,
+            interval=0.3,
+        )
+        revisions = poll_query(
+            settings,
+            "SELECT revision, outcome, resolution_action, officer FROM decisions FINAL "
+            "WHERE entry_id = %(id)s ORDER BY revision",
+            {"id": "bq-1"},
+            rows=2,
+        )
+    assert revisions == [
+        (0, "hold", "", ""),
+        (1, "release", "released_after_check", "officer.zhang"),
+    ]
+    print(f"\ngate queue screenshot: {screenshot}")

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from schemas import Alert, DeadLetter, RawNatReport
 from streams.jsonl import envelope, key_for
@@ -459,3 +462,91 @@ def test_an_alert_alertmanager_refuses_is_dead_lettered_and_keeps_no_positive_fr
     meta = DeadLetter.from_headers(list(letter.headers))
     assert meta.error_class == "Refused" and "HTTP 400" in meta.error_message
     assert json.loads(letter.value)["dedup_key"] == "dwell:refused"
+
+
+def test_a_critical_alerts_banner_stays_until_an_officer_acknowledges_it_in_the_browser(
+    settings: Settings,
+    webhook: Webhook,
+    paging_worker: Worker,
+    alertmanager: str,
+    chromium: webdriver.Chrome,
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    positive = Alert(
+        event_id="al-ack",
+        event_time=now,
+        severity="critical",
+        rule="no_positive",
+        dedup_key="positive:to-acknowledge",
+        subject="p_1",
+        park="tangu-green-bay",
+        gate="jinshanwei-1",
+        message="positive antigen: deny and isolate",
+        detected_at=now,
+    )
+    produce(settings, "sentinel.alerts", [(b"k", positive.model_dump_json().encode())])
+    page_of(webhook, paging_worker, positive.dedup_key)
+    board = paging_worker.board_url()
+    chromium.get(board)
+    selector = f'form.banner[data-key="{positive.dedup_key}"]'
+    banner = wait_while_moving(
+        lambda: next(iter(chromium.find_elements(By.CSS_SELECTOR, selector)), None),
+        paging_worker.signs,
+        what="the positive's banner on the board",
+        stall=STALL,
+        interval=0.3,
+    )
+    assert "positive antigen" in banner.text and "jinshanwei-1" in banner.text
+    shot = tmp_path / "banner.png"
+    chromium.save_screenshot(str(shot))
+    banner.find_element(By.NAME, "officer").send_keys("officer.li")
+    banner.find_element(By.TAG_NAME, "button").click()
+    wait_while_moving(
+        lambda: not chromium.find_elements(By.CSS_SELECTOR, selector),
+        paging_worker.signs,
+        what="the banner to go once acknowledged",
+        stall=STALL,
+        interval=0.3,
+    )
+    # The acknowledgement is an Alertmanager silence in the officer's name.
+    with urllib.request.urlopen(f"{alertmanager}/api/v2/silences", timeout=5) as response:
+        silences = json.loads(response.read())
+    (silence,) = [
+        s
+        for s in silences
+        if s["status"]["state"] == "active"
+        and {"name": "dedup_key", "value": positive.dedup_key, "isRegex": False, "isEqual": True}
+        in s["matchers"]
+    ]
+    assert silence["createdBy"] == "officer.li"
+    # The board still lists the alert, saying who took it; it never was lost.
+    with urllib.request.urlopen(f"{board}api/board", timeout=5) as response:
+        shown = json.loads(response.read())
+    assert positive.dedup_key not in [b["dedup_key"] for b in shown["banners"]]
+    (row,) = [a for a in shown["alerts"] if a["dedup_key"] == positive.dedup_key]
+    assert row["acknowledged_by"] == "officer.li"
+    print(f"\nbanner screenshot: {shot}")
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "content_type", "status", "said"),
+    [
+        ("positive:to-acknowledge", b'{"officer": ""}', "application/json", 400, "say who"),
+        ("no-such-alert", b'{"officer": "Li"}', "application/json", 404, "no open alert"),
+        ("positive:to-acknowledge", b"officer=Li", "application/x-www-form-urlencoded", 415, ""),
+    ],
+)
+def test_an_acknowledgement_without_a_name_for_no_alert_or_from_a_form_is_refused(
+    paging_worker: Worker, key: str, body: bytes, content_type: str, status: int, said: str
+) -> None:
+    request = urllib.request.Request(
+        f"{paging_worker.board_url()}api/alerts/{key}/acknowledge",
+        data=body,
+        headers={"Content-Type": content_type},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == status
+    assert said in json.loads(refused.value.read())["error"]

@@ -122,3 +122,26 @@ def test_every_rule_has_its_words() -> None:
     from streams.rules.ruleset import DEFAULT_RULESET, load_ruleset
 
     assert {r.id for r in load_ruleset(DEFAULT_RULESET).rules} <= set(RULE_WORDS)
+
+
+def test_a_critical_alert_has_a_banner_until_an_officer_acknowledges_it_on_any_board() -> None:
+    board = Board()
+    board.on_alert(alert("c-1", "critical", T2022))
+    board.on_alert(alert("c-2", "critical", T2022 + timedelta(minutes=1)))
+    board.on_alert(alert("w-1", "warning", T2022))
+    assert [b["dedup_key"] for b in board.to_json(NOW)["banners"]] == ["c-2", "c-1"]
+    board.acknowledge("c-2", "officer.wang")
+    shown = board.to_json(NOW)
+    assert [b["dedup_key"] for b in shown["banners"]] == ["c-1"]
+    assert shown["alerts"][0]["acknowledged_by"] == "officer.wang"  # still listed, and by whom
+    # Another worker's board learns it from Alertmanager's silences (only for alerts it has).
+    other = Board()
+    other.on_alert(alert("c-1", "critical", T2022))
+    other.on_alert(alert("c-2", "critical", T2022 + timedelta(minutes=1)))
+    other.on_silences({"c-2": "officer.wang", "gone": "someone"})
+    assert [b["dedup_key"] for b in other.to_json(NOW)["banners"]] == ["c-1"]
+    assert not other.is_open("gone")
+    # A closed alert takes its acknowledgement with it.
+    board.on_alert(alert("c-2", "critical", T2022, resolved_at=T2022 + timedelta(hours=1)))
+    board.on_alert(alert("c-2", "critical", T2022 + timedelta(hours=2)))  # the same key again
+    assert [b["dedup_key"] for b in board.to_json(NOW)["banners"]] == ["c-2", "c-1"]

@@ -71,7 +71,8 @@ class ClickHouseServer:
         )
         binary = server_binary()
         self._render_config()
-        progress(f"starting ClickHouse ({' '.join(binary)}), replica {self.replica}")
+        which = f", replica {self.replica} of {self.replicas}" if self.replicas > 1 else ""
+        progress(f"starting ClickHouse ({' '.join(binary)}){which}")
         self.process.start([*binary, f"--config-file={self.config}"])
         wait_until(
             self.answers_select,
