@@ -75,7 +75,7 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
     with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
         send_events(settings, [held], "a truck held at the gate")
         chromium.get(worker.board_url())
-        row = 'tr[data-entry="bq-1"]'
+        row = '.card[data-entry="bq-1"]'
         found = wait_while_moving(
             lambda: next(iter(chromium.find_elements(By.CSS_SELECTOR, row)), None),
             worker.signs,
@@ -86,10 +86,11 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
         gate = found.find_element(By.XPATH, "ancestor::div[@class='gate']")
         assert gate.get_attribute("data-gate") == "jinshanwei-1"
         assert "沪A77777" in found.text and "no negative NAT" in found.text
-        screenshot = tmp_path / "gate-queue.png"
-        chromium.save_screenshot(str(screenshot))
+        found.find_element(By.TAG_NAME, "summary").click()  # "resolve…"
         found.find_element(By.NAME, "officer").send_keys("officer.zhang")
         found.find_element(By.NAME, "reason").send_keys("NAT report on paper, checked")
+        screenshot = tmp_path / "gate-queue.png"
+        chromium.save_screenshot(str(screenshot))
         found.find_element(By.TAG_NAME, "button").click()
         wait_while_moving(
             lambda: not chromium.find_elements(By.CSS_SELECTOR, row),
@@ -110,3 +111,61 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
         (1, "release", "released_after_check", "officer.zhang"),
     ]
     print(f"\ngate queue screenshot: {screenshot}")
+
+
+def test_a_gate_with_40_held_trucks_holds_on_a_1920x1080_wall_screen_without_scrolling(
+    stack_settings: Settings, services: None, chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=45)
+    held = [
+        story.entry(
+            f"wall-{n}",
+            [driver],
+            at=at + timedelta(minutes=n),
+            nat_ages=[None],
+            hazmat=False,
+            plate=f"沪A{10000 + n}",
+        )
+        for n, driver in enumerate(story.people(40))
+    ]
+    held.append(
+        story.entry(
+            "elsewhere",
+            story.people(1),
+            at=at,
+            nat_ages=[None],
+            hazmat=False,
+            plate="沪B00001",
+            gate="tinglin-1",
+        )
+    )
+    with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
+        send_events(settings, held, "41 trucks held, 40 at one gate")
+        chromium.execute_cdp_cmd(  # the wall screen's viewport, not a window with its frame
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
+        )
+        chromium.get(f"{worker.board_url()}?gate=jinshanwei-1")
+        cards = wait_while_moving(
+            lambda: (
+                found
+                if len(found := chromium.find_elements(By.CSS_SELECTOR, ".card")) >= 40
+                else None
+            ),
+            worker.signs,
+            what="40 held trucks in the gate's view",
+            stall=STALL,
+            interval=0.5,
+        )
+        assert len(cards) == 40  # this gate's only: tinglin-1's truck is not in its view
+        assert "沪B00001" not in chromium.find_element(By.ID, "held").text
+        inner, scrolled, wide, width = chromium.execute_script(
+            "return [window.innerHeight, document.documentElement.scrollHeight,"
+            " document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        screenshot = tmp_path / "gate-view-40-held.png"
+        chromium.save_screenshot(str(screenshot))
+    print(
+        f"\ngate view screenshot: {screenshot} (viewport {width}x{inner}, page {wide}x{scrolled})"
+    )
+    assert scrolled <= inner and wide <= width, "the gate's view needs scrolling"
