@@ -77,6 +77,9 @@ DECISION_LATENCY = Histogram(
     "being sent",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
 )
+BOARD_SCREENS = Gauge(
+    "sentinel_board_screens", "Screens watching this worker's gate board (its event streams)"
+)
 PENDING_TIMERS = Gauge(
     "sentinel_pending_timers",
     "Keys with a deadline waiting for the watermark, by stage",

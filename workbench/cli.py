@@ -288,6 +288,13 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
         help="only the replay path (g), A/B against this commit's, on the same events (no Kafka)",
     )
     parser.add_argument(
+        "--screens",
+        type=positive_int,
+        metavar="N",
+        help="only what one worker's gate board serves to N open screens while the 2022 story "
+        "runs (docs/operations.md)",
+    )
+    parser.add_argument(
         "--scale-out",
         action="store_true",
         help="only the scale-out measures: CPU per event with 1, 2 and 3 workers, and restart "
@@ -303,6 +310,10 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
             return run_ab(args.against, events=args.events, runs=args.runs, progress=cli.progress)
         except AbError as exc:
             raise Failed(str(exc)) from None
+    if args.screens:
+        from workbench.bench.screens import run_screens
+
+        return run_screens(settings, args.screens, progress=cli.progress)
     if args.scale_out:
         from workbench.bench.scale import run_scale_out
 

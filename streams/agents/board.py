@@ -1,5 +1,7 @@
 """The board stage: the worker's HTTP server, with the live gate board at ``/``, its data at
-``/api/board``, and the Prometheus metrics at ``/metrics``. Bound to loopback by default
+``/api/board`` and pushed to each screen at ``/api/board/events`` (server-sent events; the
+board is computed once a second however many screens watch), and the Prometheus metrics at
+``/metrics``. Bound to loopback by default
 (``SENTINEL_HTTP_HOST``); beyond it only with a password (``SENTINEL_HTTP_PASSWORD``, basic auth as
 ``operator``; /metrics also takes ``SENTINEL_METRICS_TOKEN`` as a bearer token).
 
@@ -21,8 +23,10 @@ latest decision revision is a hold) are read from ClickHouse every two seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import time
 import uuid
 from collections import deque
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +55,7 @@ from streams.worker import announce
 log = logging.getLogger(__name__)
 BOARD_URL_MARKER = "gate board on"
 RECENT_PER_PARTITION = 3
+PUSH_EVERY = 1.0  # seconds between the board's pushes to its screens (and its recomputations)
 ACKNOWLEDGED_FOR = timedelta(hours=24)  # an acknowledged alert pages nobody again for this long
 SILENCE_COMMENT = "acknowledged on the gate board:"  # how the board knows its own silences
 OFFICER = re.compile(r"[\w.\-]{1,64}")  # a staff id, as in a resolution (schemas/resolution.py)
@@ -63,9 +68,44 @@ def register(app: faust.App, settings: Settings) -> None:
         html = resources.files("streams.web").joinpath("board.html").read_text()
         return web.Response(text=html, content_type="text/html")
 
+    shown: dict[str, Any] = {"at": 0.0, "body": b""}  # the board as last computed
+
+    def snapshot() -> bytes:
+        """The board's JSON, computed at most once a second however many screens ask."""
+        now = time.monotonic()
+        if now - shown["at"] >= PUSH_EVERY:
+            read_decisions()
+            shown["at"], shown["body"] = now, json.dumps(board.to_json()).encode()
+        return bytes(shown["body"])
+
     async def data(_: web.Request) -> web.Response:
-        read_decisions()
-        return web.json_response(board.to_json())
+        return web.Response(body=snapshot(), content_type="application/json")
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        """The board pushed to a screen (server-sent events): each second it changed, and a
+        comment every 15 s so that proxies keep the stream open."""
+        stream = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await stream.prepare(request)
+        metrics.BOARD_SCREENS.inc()
+        last, quiet = b"", 0.0
+        try:
+            while True:
+                body = snapshot()
+                if body != last:
+                    await stream.write(b"data: " + body + b"\n\n")
+                    last, quiet = body, 0.0
+                elif quiet >= 15:
+                    await stream.write(b": still here\n\n")
+                    quiet = 0.0
+                await asyncio.sleep(PUSH_EVERY)
+                quiet += PUSH_EVERY
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the screen went away
+        finally:
+            metrics.BOARD_SCREENS.dec()
+        return stream
 
     async def acknowledge(request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -98,6 +138,7 @@ def register(app: faust.App, settings: Settings) -> None:
                     status=502,
                 )
         board.acknowledge(key, officer)
+        shown["at"] = 0.0  # every screen sees it at the next push
         log.info("alert %s acknowledged on the gate board by %s", key, officer)
         return web.json_response({"acknowledged": key, "by": officer})
 
@@ -210,6 +251,7 @@ def register(app: faust.App, settings: Settings) -> None:
             [
                 web.get("/", html),
                 web.get("/api/board", data),
+                web.get("/api/board/events", events),
                 web.post("/api/alerts/{key}/acknowledge", acknowledge),
                 web.post("/api/entries/{entry}/resolve", resolve),
                 web.get("/metrics", scrape),

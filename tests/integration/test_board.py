@@ -158,6 +158,7 @@ def test_a_gate_with_40_held_trucks_holds_on_a_1920x1080_wall_screen_without_scr
             interval=0.5,
         )
         assert len(cards) == 40  # this gate's only: tinglin-1's truck is not in its view
+        assert worker.metric("sentinel_board_screens") == 1  # pushed to it, not polled
         assert "沪B00001" not in chromium.find_element(By.ID, "held").text
         inner, scrolled, wide, width = chromium.execute_script(
             "return [window.innerHeight, document.documentElement.scrollHeight,"

@@ -665,22 +665,26 @@ class LiveRun:
             self.settings.clickhouse_cluster,
         )
 
-    def metric(self, name: str, worker: int = -1) -> float:
-        """A metric without labels (a histogram's ``_sum``, a counter's ``_total``) on a
-        worker's /metrics; the worker logged where its HTTP server listens."""
-        import urllib.request
-
+    def board_url(self, worker: int = -1) -> str:
+        """Where a worker's HTTP server listens (it logged it)."""
         from streams.agents.board import BOARD_URL_MARKER
 
         log_file = self.logs / f"{self.settings.app_id}-{worker % len(self.workers)}.log"
         found = re.search(rf"{BOARD_URL_MARKER} (http://\S+/)", log_file.read_text())
         if found is None:
             raise RuntimeError(f"no board URL in {log_file}")
-        with urllib.request.urlopen(f"{found.group(1)}metrics", timeout=10) as response:
+        return found.group(1)
+
+    def metric(self, name: str, worker: int = -1) -> float:
+        """A metric without labels (a histogram's ``_sum``, a counter's ``_total``) on a
+        worker's /metrics."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.board_url(worker)}metrics", timeout=10) as response:
             for line in response.read().decode().splitlines():
                 if line.startswith(f"{name} "):
                     return float(line.split()[1])
-        raise RuntimeError(f"no metric {name} on the worker of {log_file}")
+        raise RuntimeError(f"no metric {name} on the worker at {self.board_url(worker)}")
 
     def decided(self) -> int:
         from clickhouse_driver import Client
