@@ -10,9 +10,9 @@ An officer resolves a held entry from its gate's queue (``POST /api/entries/<ent
 system sends it, which the decide stage judges; the queue follows the decision it makes.
 
 An officer acknowledges a critical alert from the board (``POST /api/alerts/<dedup key>/
-acknowledge``, ``{"officer": name}``): with paging on, that is an Alertmanager silence of the
-alert by the officer's name, and the banner goes once Alertmanager has it; every worker's board
-reads the silences back, so every screen agrees, after a restart too.
+acknowledge``, ``{"officer": staff id}``): with paging on, that is an Alertmanager silence of
+the alert made by the officer, and the banner goes once Alertmanager has it; every worker's
+board reads the silences back, so every screen agrees, after a restart too.
 
 The board's recent decisions and alerts come from ``sentinel.decisions`` and ``sentinel.alerts``,
 read by this worker with its own consumer (every partition, outside the group), so each worker's
@@ -110,7 +110,7 @@ def register(app: faust.App, settings: Settings) -> None:
     async def acknowledge(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         if request.content_type != "application/json":  # a form from another site cannot
-            return web.json_response({"error": 'send JSON: {"officer": name}'}, status=415)
+            return web.json_response({"error": 'send JSON: {"officer": staff id}'}, status=415)
         try:
             officer = str((await request.json()).get("officer", "")).strip()
         except (ValueError, AttributeError):
