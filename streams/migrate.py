@@ -205,7 +205,7 @@ def migrate(clickhouse_url: str, database: str, cluster: str = "") -> list[str]:
 
 
 def drop_database(admin_url: str, database: str, cluster: str = "") -> None:
-    """Drop ``database`` (a test's, a bench run's, a replay's), on every replica of ``cluster``."""
+    """Drop ``database`` (a test's, a bench run's), on every replica of ``cluster``."""
     from clickhouse_driver import Client
 
     client = Client.from_url(urlunsplit(urlsplit(admin_url)._replace(path="/default")))

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient
@@ -109,10 +108,8 @@ def rows(settings: Settings, replica: ClickHouseServer, table: str) -> int:
 
 
 def _client(settings: Settings, replica: ClickHouseServer) -> Client:
-    """The admin's session with this replica alone (no Distributed table, no alt_hosts)."""
-    parts = urlsplit(access.clickhouse_admin_url(settings))
-    here = parts._replace(netloc=f"{parts.netloc.rsplit(':', 1)[0]}:{replica.port}", query="")
-    return Client.from_url(urlunsplit(here))
+    """The admin's session with this replica alone, in the run's database."""
+    return Client.from_url(replica.admin_url(settings.clickhouse_database))
 
 
 def leading_most(settings: Settings) -> tuple[int, int, int]:

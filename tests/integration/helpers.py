@@ -10,7 +10,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -361,3 +361,30 @@ def sentinel_cli(settings: Settings, *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def on_screen(chrome: Any, selector: str, signs: Callable[[], Any], what: str) -> Any:
+    """The first element of the page ``selector`` finds, once there, for as long as ``signs``
+    (a worker's) move."""
+    from selenium.webdriver.common.by import By
+
+    return wait_while_moving(
+        lambda: next(iter(chrome.find_elements(By.CSS_SELECTOR, selector)), None),
+        signs,
+        what=what,
+        stall=STALL,
+        interval=0.3,
+    )
+
+
+def off_screen(chrome: Any, selector: str, signs: Callable[[], Any], what: str) -> None:
+    """Until the page has no element ``selector`` finds, for as long as ``signs`` move."""
+    from selenium.webdriver.common.by import By
+
+    wait_while_moving(
+        lambda: not chrome.find_elements(By.CSS_SELECTOR, selector),
+        signs,
+        what=what,
+        stall=STALL,
+        interval=0.3,
+    )

@@ -16,7 +16,15 @@ from streams.jsonl import envelope
 from streams.progress import wait_while_moving
 from streams.settings import Settings
 from tests.integration import story
-from tests.integration.helpers import STALL, isolated, poll_query, running_worker, send_events
+from tests.integration.helpers import (
+    STALL,
+    isolated,
+    off_screen,
+    on_screen,
+    poll_query,
+    running_worker,
+    send_events,
+)
 from workbench.playback import produce
 from workbench.simulator.jinshan import Params, generate
 
@@ -76,13 +84,7 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
         send_events(settings, [held], "a truck held at the gate")
         chromium.get(worker.board_url())
         row = '.card[data-entry="bq-1"]'
-        found = wait_while_moving(
-            lambda: next(iter(chromium.find_elements(By.CSS_SELECTOR, row)), None),
-            worker.signs,
-            what="the held truck in its gate's queue",
-            stall=STALL,
-            interval=0.3,
-        )
+        found = on_screen(chromium, row, worker.signs, "the held truck in its gate's queue")
         gate = found.find_element(By.XPATH, "ancestor::div[@class='gate']")
         assert gate.get_attribute("data-gate") == "jinshanwei-1"
         assert "沪A77777" in found.text and "no negative NAT" in found.text
@@ -92,13 +94,7 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
         screenshot = tmp_path / "gate-queue.png"
         chromium.save_screenshot(str(screenshot))
         found.find_element(By.TAG_NAME, "button").click()
-        wait_while_moving(
-            lambda: not chromium.find_elements(By.CSS_SELECTOR, row),
-            worker.signs,
-            what="the released truck to leave the queue",
-            stall=STALL,
-            interval=0.3,
-        )
+        off_screen(chromium, row, worker.signs, "the released truck to leave the queue")
         revisions = poll_query(
             settings,
             "SELECT revision, outcome, resolution_action, officer FROM decisions FINAL "

@@ -32,6 +32,8 @@ from tests.integration.helpers import (
     Tail,
     Worker,
     drained,
+    off_screen,
+    on_screen,
     poll_query,
     produce,
     read_all,
@@ -490,25 +492,13 @@ def test_a_critical_alerts_banner_stays_until_an_officer_acknowledges_it_in_the_
     board = paging_worker.board_url()
     chromium.get(board)
     selector = f'form.banner[data-key="{positive.dedup_key}"]'
-    banner = wait_while_moving(
-        lambda: next(iter(chromium.find_elements(By.CSS_SELECTOR, selector)), None),
-        paging_worker.signs,
-        what="the positive's banner on the board",
-        stall=STALL,
-        interval=0.3,
-    )
+    banner = on_screen(chromium, selector, paging_worker.signs, "the positive's banner")
     assert "positive antigen" in banner.text and "jinshanwei-1" in banner.text
     shot = tmp_path / "banner.png"
     chromium.save_screenshot(str(shot))
     banner.find_element(By.NAME, "officer").send_keys("officer.li")
     banner.find_element(By.TAG_NAME, "button").click()
-    wait_while_moving(
-        lambda: not chromium.find_elements(By.CSS_SELECTOR, selector),
-        paging_worker.signs,
-        what="the banner to go once acknowledged",
-        stall=STALL,
-        interval=0.3,
-    )
+    off_screen(chromium, selector, paging_worker.signs, "the banner to go once acknowledged")
     # The acknowledgement is an Alertmanager silence in the officer's name.
     with urllib.request.urlopen(f"{alertmanager}/api/v2/silences", timeout=5) as response:
         silences = json.loads(response.read())

@@ -68,22 +68,31 @@ class Bench:
         return statistics.median(values)
 
 
+def bench_run(settings: Settings) -> tuple[str, Settings]:
+    """A bench run's id and its settings: topics, group and database of its own, named after the
+    id (``clean_up`` deletes them by it), the workers' HTTP servers on free ports."""
+    run_id = uuid.uuid4().hex[:8]
+    return run_id, settings.model_copy(
+        update={
+            "topic_prefix": f"bench-{run_id}.",
+            "app_id": f"bench-{run_id}",
+            "clickhouse_url": settings.clickhouse_url_in(f"bench_{run_id}"),
+            "http_port": 0,
+        }
+    )
+
+
 def run_bench(settings: Settings, events: int, runs: int, progress: Progress) -> int:
     from streams.migrate import migrate
     from streams.topics import create_topics
 
-    run_id = uuid.uuid4().hex[:8]
-    database = f"bench_{run_id}"
-    isolated = settings.model_copy(
-        update={
-            "topic_prefix": f"bench-{run_id}.",
-            "app_id": f"bench-{run_id}",
-            "clickhouse_url": settings.clickhouse_url_in(database),
-            "http_port": 0,
-        }
-    )
+    run_id, isolated = bench_run(settings)
     create_topics(isolated)
-    migrate(access.clickhouse_admin_url(isolated), database, isolated.clickhouse_cluster)
+    migrate(
+        access.clickhouse_admin_url(isolated),
+        isolated.clickhouse_database,
+        isolated.clickhouse_cluster,
+    )
     bench = Bench(isolated, events, runs, progress)
     try:
         return measure_all(bench)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from streams import access
 from streams.settings import Settings
-from workbench.bench import Bench, LiveRun, bench_records, clean_up
+from workbench.bench import Bench, LiveRun, bench_records, bench_run, clean_up
 from workbench.stack._process import Progress
 
 PARKS = 48  # the load spreads over this many parks: each of 3 workers gets some
@@ -27,20 +25,7 @@ PARTITIONS = (8, 32, 128)
 
 
 def run_scale_out(settings: Settings, events: int, progress: Progress) -> int:
-    from streams.migrate import migrate
-    from streams.topics import create_topics
-
-    run_id = uuid.uuid4().hex[:8]
-    isolated = settings.model_copy(
-        update={
-            "topic_prefix": f"bench-{run_id}.",
-            "app_id": f"bench-{run_id}",
-            "clickhouse_url": settings.clickhouse_url_in(f"bench_{run_id}"),
-            "http_port": 0,
-        }
-    )
-    create_topics(isolated)
-    migrate(access.clickhouse_admin_url(isolated), f"bench_{run_id}", isolated.clickhouse_cluster)
+    run_id, isolated = bench_run(settings)  # each measure's LiveRun makes its own under it
     progress(f"generating {events:,} raw events over {PARKS} parks")
     records = bench_records(events, parks=PARKS)
     entries = sum(1 for r in records if r["topic"] == "gate.entries")

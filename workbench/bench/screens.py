@@ -15,14 +15,13 @@ import json
 import statistics
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 
 from streams.settings import Settings
-from workbench.bench import Bench, LiveRun
+from workbench.bench import Bench, LiveRun, bench_run
 from workbench.bench.scale import cpu_seconds
 from workbench.stack._process import Progress
 
@@ -34,15 +33,7 @@ def run_screens(settings: Settings, screens: int, progress: Progress) -> int:
     from workbench.playback import produce
     from workbench.simulator.jinshan import Params, generate
 
-    run_id = uuid.uuid4().hex[:8]  # LiveRun makes its topics and database under it, and drops them
-    isolated = settings.model_copy(
-        update={
-            "topic_prefix": f"bench-{run_id}.",
-            "app_id": f"bench-{run_id}",
-            "clickhouse_url": settings.clickhouse_url_in(f"bench_{run_id}"),
-            "http_port": 0,
-        }
-    )
+    _, isolated = bench_run(settings)  # LiveRun makes its topics and database, and drops them
     records = [envelope(t, e) for t, e in generate(Params(seed=1)).events]
     live = LiveRun(Bench(isolated, len(records), 1, progress), "screens")
     figures: dict[str, Any] = {"screens": screens, "phase_seconds": PHASE}

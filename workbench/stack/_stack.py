@@ -26,10 +26,6 @@ class Topology:
     brokers: int = 1
     clickhouse_replicas: int = 1
 
-    @property
-    def clustered(self) -> bool:
-        return self.brokers > 1 or self.clickhouse_replicas > 1
-
 
 class Stack:
     def __init__(self, settings: Settings, topology: Topology | None = None) -> None:
@@ -75,7 +71,7 @@ class Stack:
     def _check(self) -> None:
         t, s = self.topology, self.settings
         running = self._saved_topology()
-        if running and running != t and any(b.process.pid() for b in self._all(running)):
+        if running and running != t and any(b.process.pid() for b in Stack(s, running).brokers):
             raise StackError(
                 f"the stack in {s.state_dir} runs with {running.brokers} broker(s) and "
                 f"{running.clickhouse_replicas} ClickHouse replica(s): stop it first (`sentinel "
@@ -111,9 +107,6 @@ class Stack:
                 f"{t.brokers} brokers make a controller quorum that survives no more losses than "
                 f"{t.brokers - 1}: use an odd number (1 or 3)"
             )
-
-    def _all(self, t: Topology) -> list[KafkaBroker]:
-        return [KafkaBroker(self.settings, n, t.brokers) for n in range(1, t.brokers + 1)]
 
     def _saved_topology(self) -> Topology | None:
         try:

@@ -96,6 +96,13 @@ class ClickHouseServer:
         role = f", replica {self.replica} of {self.replicas}" if self.replicas > 1 else ""
         return f"running (pid {pid}) on 127.0.0.1: {ports}{role}, {state}; logs {self.home}/logs"
 
+    def admin_url(self, database: str, query: str = "") -> str:
+        """The admin's URL of this server alone, in ``database`` (no other replica to fail over
+        to: the URL's ``alt_hosts`` go)."""
+        parts = urlsplit(access.clickhouse_admin_url(self.settings, database))
+        host = parts.netloc.rsplit(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{host}:{self.port}", query=query))
+
     def answers_select(self) -> bool:
         from clickhouse_driver import Client
         from clickhouse_driver.errors import Error
@@ -103,15 +110,10 @@ class ClickHouseServer:
         # The driver logs every refused connection with a traceback; while polling that is noise.
         logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
         try:
-            url = access.clickhouse_admin_url(self.settings, "default")
+            url = self.admin_url("default", "connect_timeout=2&send_receive_timeout=5")
         except ConfigError:
             return False  # no password made: not the stack's server
-        parts = urlsplit(url)
-        here = parts._replace(
-            netloc=f"{parts.netloc.rsplit(':', 1)[0]}:{self.port}",
-            query="connect_timeout=2&send_receive_timeout=5",
-        )
-        client = Client.from_url(urlunsplit(here))
+        client = Client.from_url(url)
         try:
             return bool(client.execute("SELECT 1") == [(1,)])
         except (Error, OSError, EOFError):
