@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -225,6 +226,23 @@ def poll_query(settings: Settings, sql: str, params: dict[str, Any], *, rows: in
         activity.close()
 
 
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    """An admin client, even just after a broker of a cluster was lost: kafka-python's asks the
+    broker named as controller for its version at once, and KRaft names one at random, which
+    was the dead one in a failover test. Asked again, for up to ``STALL`` seconds, until the
+    metadata names a live one."""
+    from kafka.errors import NodeNotReadyError
+
+    deadline = time.monotonic() + STALL
+    while True:
+        try:
+            return KafkaAdminClient(**access.kafka_python(settings))
+        except NodeNotReadyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 class Activity:
     """Signs that a namespace's pipeline is moving, for :func:`wait_while_moving`: the end
     offsets of its topics (something was sent) and its worker group's committed offsets
@@ -232,7 +250,7 @@ class Activity:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._admin = KafkaAdminClient(**access.kafka_python(settings))
+        self._admin = admin_client(settings)
         self._consumer = KafkaConsumer(**access.kafka_python(settings))
         self._partitions = [
             TopicPartition(settings.topic(t.name), p)
@@ -299,7 +317,7 @@ def group_lag(settings: Settings) -> int:
 
 def group_lag_of(settings: Settings, *topics: str, group: str | None = None) -> int:
     """Messages a group (the worker's by default) has not committed yet on ``topics``."""
-    admin = KafkaAdminClient(**access.kafka_python(settings))
+    admin = admin_client(settings)
     consumer = KafkaConsumer(**access.kafka_python(settings))
     try:
         committed = admin.list_consumer_group_offsets(group or settings.app_id)
