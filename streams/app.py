@@ -101,7 +101,13 @@ def create_app(settings: Settings) -> Pipeline:
         processing_guarantee="at_least_once",
     )
     topics = Topics(app, settings)
-    engine = Engine(load_ruleset(DEFAULT_RULESET), loopback=False, record=False, live=True)
+    engine = Engine(
+        load_ruleset(DEFAULT_RULESET),
+        loopback=False,
+        record=False,
+        live=True,
+        language=settings.language,
+    )
     rollups = Rollups()
     store = StateStore(settings, engine, rollups)
     stage = DecideStage(app, topics, settings, engine, store, rollups, [])
@@ -157,7 +163,7 @@ def create_app(settings: Settings) -> Pipeline:
         await sink.run()
 
     dispatch.register(app, topics, settings)
-    board.register(app, settings)
+    board.register(app, settings, lambda: engine.rules)
     return Pipeline(app, stage, store, stage.followers)
 
 

@@ -1,6 +1,7 @@
-"""The live gate board's content, pure: who is held at each gate and why, recent decisions with
-their reasons, open alerts (criticals first), and the day's figures from the rollups.
-``streams/agents/board.py`` serves it; ``streams/web/board.html`` draws it.
+"""The live gate board's content, pure: who is held at each gate and why, who is inside the park
+and for how long, recent decisions with their reasons, open alerts (criticals first), and the
+day's figures from the rollups. ``streams/agents/board.py`` serves it; ``streams/web/board.html``
+draws it. Its words are the message catalogue's (streams/words.py), in the park's language.
 
 The board's clock is the data's when it replays history ("as of 2022-05-04 10:15") and the wall
 clock when the data is live; every time on it is the park's (Shanghai). Figures read from
@@ -16,40 +17,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision
-from streams.parktime import PARK_TZ
+from streams.parktime import PARK_TZ, park_time
 from streams.report import Report
+from streams.rules.ruleset import Rule, RuleSet
+from streams.words import Language, rule_words, say
 
 RECENT = 30
 HELD_SHOWN = 60  # per gate: a wall screen holds 40 without scrolling
+INSIDE_SHOWN = 12  # vehicles inside, nearest their cap first (the count says how many in all)
+ENTERPRISES_SHOWN = 8  # enterprises with overdue visits, the most overdue first
 ALERTS_KEPT = 300  # open alerts kept to sort from; the board shows the first RECENT
 LIVE = timedelta(hours=1)  # data this close to the wall clock is live
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 REMEMBERED = 20_000  # entries whose latest revision is remembered (a later one replaces it)
-
-
-# Why a rule holds a truck, and what would release it, in the gate officer's words.
-RULE_WORDS: dict[str, tuple[str, str]] = {
-    "nat_48h": ("no negative NAT sampled within 48 h", "an on-site antigen test, negative"),
-    "antigen_on_site": ("no on-site antigen result yet", "the on-site antigen test of the crew"),
-    "health_code": ("a health code is not green", "turn away; call the park's health office"),
-    "risk_area": ("comes from a risk area", "turn away, or the park's exemption"),
-    "pass": ("no pass for an out-of-area vehicle", "the vehicle's pass"),
-    "appointment": ("no appointment", "an appointment by the receiving enterprise"),
-    "gate_class": ("hazmat vehicle at a gate not for hazmat", "send it to a hazmat gate"),
-    "escort_on_board": ("no escort on board", "an escort on board"),
-    "waybill": ("no electronic waybill", "the waybill from the consignor"),
-    "on_roster": ("someone on board is not on the roster", "call the consignee to confirm"),
-    "no_positive": ("a positive test", "deny entry; the health office is paged"),
-    "health_visits": ("health visits owed", "the receiving enterprise's visits"),
-    "evasion": ("seen at another gate", "check the vehicle; call the park"),
-    "dwell": ("on site past the cap", "escort the vehicle out"),
-    "gate_wait": ("waiting too long at the gate", "decide: test on site, or turn away"),
-}
-
-
-# A hold with no rule failed: a rule waits for its evidence (``pending``), which the
-# decisions table does not list.
-PENDING = ("evidence not in yet (a test result, a lab report)", "the result, when it arrives")
 
 
 @dataclass(frozen=True)
@@ -65,6 +45,7 @@ class Held:
 
 
 HELD_DAYS = 7  # holds this old are not a queue any more: the analysts' to find
+INSIDE_DAYS = 30  # vehicles let in this long ago with no exit are still listed (far past a cap)
 
 
 def held_sql(today: date, table: str = "decisions") -> str:
@@ -94,16 +75,59 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def park_time(at: datetime) -> str:
-    return at.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M")
+@dataclass(frozen=True)
+class Inside:
+    """An entry let in (its latest decision a release) with no exit yet."""
+
+    entry_id: str
+    gate: str
+    plate: str
+    entered: datetime
+    hazmat: bool
+    park: str = ""
+
+
+def inside_sql(at: datetime) -> str:
+    """The entries inside the park at ``at`` (the board's clock), let in the ``INSIDE_DAYS``
+    before: entry id, gate, plate, entry time, hazmat, park, outcome. Entries and exits after
+    ``at`` do not count: a replay's raw exits reach ClickHouse long before its clock. A missing
+    exit keeps a vehicle on the board, past its cap, for the officers to find. GLOBAL IN: on a
+    cluster the tables are Distributed, and with more than one shard ClickHouse refuses a plain
+    IN of one inside a query of another (``distributed_product_mode``); on one server, and on
+    the local cluster's one shard (tried), it reads as a plain IN."""
+    since = (at.astimezone(PARK_TZ) - timedelta(days=INSIDE_DAYS)).date()
+    until = int(at.timestamp())
+    return (
+        "SELECT entry_id, argMax(gate, revision), argMax(plate, revision), min(event_time), "
+        "max(entry_id GLOBAL IN (SELECT event_id FROM entries "
+        f"WHERE event_date >= toDate('{since}') AND hazmat = 1)), any(park), "
+        "argMax(outcome, revision) AS current "
+        f"FROM decisions WHERE event_date >= toDate('{since}') "
+        f"AND event_time <= toDateTime({until}) "
+        "AND entry_id GLOBAL NOT IN (SELECT entry_id FROM exits "
+        f"WHERE event_date >= toDate('{since}') AND event_time <= toDateTime({until})) "
+        "GROUP BY entry_id HAVING current = 'release' ORDER BY min(event_time) LIMIT 5000"
+    )
+
+
+def read_inside(execute: Callable[[str], list[tuple[Any, ...]]], at: datetime) -> list[Inside]:
+    return [
+        Inside(str(entry), str(gate), str(plate), _aware(t), bool(int(hazmat)), str(park))
+        for entry, gate, plate, t, hazmat, park, _ in execute(inside_sql(at))
+    ]
 
 
 class Board:
-    def __init__(self) -> None:
+    def __init__(
+        self, language: Language = "en", rules: Callable[[], RuleSet | None] = lambda: None
+    ) -> None:
+        self.language = language
+        self._rules = rules  # the rule set in force: the dwell cap, the health-code rules
         self._decisions: deque[dict[str, Any]] = deque(maxlen=RECENT)
         # entry id -> (its latest revision, plate), the latest entries read
         self._latest: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._held: list[Held] = []  # the entries whose current decision is a hold (ClickHouse)
+        self._inside: list[Inside] = []  # the entries let in with no exit yet (ClickHouse)
         self._alerts: dict[str, dict[str, Any]] = {}  # dedup key -> open alert
         self._acknowledged: dict[str, str] = {}  # dedup key -> the officer who acknowledged it
         self._data_time: datetime | None = None  # the latest event time read
@@ -126,9 +150,11 @@ class Board:
         for shown in list(self._decisions):
             if shown["entry_id"] == entry:
                 self._decisions.remove(shown)
-        reasons = [
-            f"{r.rule}: {r.reason}" if r.reason else r.rule for r in decision.rules if not r.passed
-        ]
+        reasons = list(
+            dict.fromkeys(
+                rule_words(self.language, r.rule, "why") for r in decision.rules if not r.passed
+            )
+        )
         row = {
             "entry_id": entry,
             "time": park_time(decision.event_time),
@@ -181,25 +207,48 @@ class Board:
             {key: officer for key, officer in officers.items() if key in self._alerts}
         )
 
-    def on_report(self, report: Report, held: list[Held], today: date, at: datetime) -> None:
-        """The day's figures and the entries held now, read at ``at``. "Today" is the board's
-        day (the park-local date of its clock); when it has no entries yet, the latest day with
-        entries is shown."""
-        self._held = held
-        day = str(today)
-        if day not in report.entries_by_day and report.entries_by_day:
-            day = max(report.entries_by_day)
+    def figures_day(self, report: Report, today: date) -> date:
+        """The day the figures are of: "today", the park-local date of the board's clock, or,
+        when it has no entries yet, the latest day with entries."""
+        if str(today) not in report.entries_by_day and report.entries_by_day:
+            return date.fromisoformat(max(report.entries_by_day))
+        return today
+
+    def on_report(
+        self,
+        report: Report,
+        day: Report,
+        held: list[Held],
+        inside: list[Inside],
+        today: date,
+        at: datetime,
+    ) -> None:
+        """The figures (``report`` over every day, ``day`` over the figures' day), the entries
+        held now and those inside, read at ``at``."""
+        self._held, self._inside = held, inside
+        shown = day.first_day or str(today)
+        rules = self._rules()
+        code_rules = [r.id for r in rules.of_kind("code_colour")] if rules else ["health_code"]
+        overdue = sorted(
+            ((e, v["overdue"]) for e, v in report.visits_by_enterprise.items() if v["overdue"]),
+            key=lambda ev: (-ev[1], ev[0]),
+        )
         self.figures = {
-            "day": day,
-            "is_today": day == str(today),
-            "entries": report.entries_by_day.get(day, 0),
+            "day": shown,
+            "is_today": shown == str(today),
+            "entries": report.entries_by_day.get(shown, 0),
             "peak_entries": report.peak_entries,
             "peak_date": report.peak_date,
             "total_entries": report.total_entries,
             "open_holds": report.held,
             "denied": report.denied,
             "positives": report.positives,
+            "positives_today": day.positives,
+            "red_codes_today": sum(day.denials_by_rule.get(r, 0) for r in code_rules),
             "overdue_visits": report.overdue_visits,
+            "overdue_by_enterprise": [
+                {"enterprise": e, "overdue": n} for e, n in overdue[:ENTERPRISES_SHOWN]
+            ],
             "visit_compliance": report.visit_compliance,
         }
         self.figures_at, self.stale_since = at, None
@@ -224,21 +273,20 @@ class Board:
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         at, live = self.clock(now)
+        pending = (say(self.language, "pending.why"), say(self.language, "pending.release"))
         queues: dict[str, list[dict[str, Any]]] = {}
         for held in sorted(self._held, key=lambda h: h.since):
+            failed = dict.fromkeys(held.failed_rules)
             queues.setdefault(held.gate, []).append(
                 {
                     "entry_id": held.entry_id,
                     "park": held.park,
                     "plate": held.plate,
                     "time": park_time(held.since),
-                    "waiting_minutes": int(
-                        max(timedelta(0), at - held.since).total_seconds() // 60
-                    ),
-                    "why": [RULE_WORDS.get(r, (r, ""))[0] for r in held.failed_rules]
-                    or [PENDING[0]],
-                    "to_release": [RULE_WORDS.get(r, ("", ""))[1] for r in held.failed_rules]
-                    or [PENDING[1]],
+                    "waiting_minutes": _minutes(at - held.since),
+                    "why": [rule_words(self.language, r, "why") for r in failed] or [pending[0]],
+                    "to_release": [rule_words(self.language, r, "release") for r in failed]
+                    or [pending[1]],
                 }
             )
         ordered = sorted(self._alerts.values(), key=_alert_order)
@@ -247,11 +295,14 @@ class Board:
             "as_of": park_time(at),
             "live": live,
             "time_zone": "Asia/Shanghai",
+            "language": self.language,
             "figures": self.figures,
             "figures_at": park_time(self.figures_at) if self.figures_at else None,
             "stale_since": park_time(self.stale_since) if self.stale_since else None,
             "held": {gate: rows[:HELD_SHOWN] for gate, rows in sorted(queues.items())},
             "held_total": len(self._held),  # (the figure "held now" counts from the rollups)
+            "inside": self._inside_shown(at),
+            "inside_total": len(self._inside),
             "decisions": list(self._decisions),
             # Every open critical alert until an officer acknowledges it, newest first.
             "banners": [
@@ -261,6 +312,31 @@ class Board:
             ],
             "alerts": [self._shown(a) for a in alerts],
         }
+
+    def _inside_shown(self, at: datetime) -> list[dict[str, Any]]:
+        """The vehicles inside, nearest their cap first (past it first of all), then those with
+        no cap, the longest inside first. The cap is the window of the rule set's
+        ``exit_in_time`` rule, for the vehicles its subjects take."""
+        rules = self._rules()
+        rule = rules.clock_rule("exit_in_time") if rules else None
+        rows = []
+        for v in self._inside:
+            inside = max(timedelta(0), at - v.entered)
+            cap = _cap(rule, v.hazmat)
+            left = cap - inside if cap is not None else None
+            order = (0, left.total_seconds()) if left is not None else (1, -inside.total_seconds())
+            row = {
+                "entry_id": v.entry_id,
+                "park": v.park,
+                "gate": v.gate,
+                "plate": v.plate,
+                "time": park_time(v.entered),
+                "inside_minutes": _minutes(inside),
+                "cap_minutes": _minutes(cap) if cap is not None else None,
+                "over_cap": left is not None and left < timedelta(0),
+            }
+            rows.append((order, row))
+        return [row for _, row in sorted(rows, key=lambda r: r[0])[:INSIDE_SHOWN]]
 
     def _shown(self, alert: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -274,6 +350,22 @@ class Board:
     def _seen(self, at: datetime) -> None:
         if self._data_time is None or at > self._data_time:
             self._data_time = at
+
+
+def _cap(rule: Rule | None, hazmat: bool) -> timedelta | None:
+    """How long a vehicle may stay, if the dwell rule takes it. Whether a vehicle is from out of
+    the area is not read here: a rule for out-of-area vehicles caps every vehicle on the board
+    (a clock too many rather than one missing)."""
+    if rule is None or rule.window is None:
+        return None
+    takes = rule.subjects in ("vehicle", "out_of_area_vehicles") or (
+        rule.subjects == "hazmat_vehicles" and hazmat
+    )
+    return rule.window if takes else None
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(max(timedelta(0), delta).total_seconds() // 60)
 
 
 def _alert_order(alert: dict[str, Any]) -> tuple[int, float]:

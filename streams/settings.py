@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from streams.words import Language
+
 ENV_PREFIX = "SENTINEL_"
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -217,6 +219,11 @@ class Settings(BaseSettings):
         86_400,
         gt=0,
         description="paging: alerts learnt longer ago than this (a replay) are not paged",
+    )
+    language: Language = Field(
+        "en",
+        description="the park's language for the gate board, the alerts' summaries and pages: "
+        "zh (Simplified Chinese; the jinshan story's demo and replay use it) or en",
     )
 
     @classmethod

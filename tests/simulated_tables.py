@@ -235,3 +235,31 @@ def held_by_hand(execute: Any, today: date, table: str = "decisions") -> set[str
         if day >= today - timedelta(days=7) and revision >= latest.get(entry, (-1, ""))[0]:
             latest[entry] = (revision, outcome)
     return {entry for entry, (_, outcome) in latest.items() if outcome == "hold"}
+
+
+def inside_by_hand(execute: Any, at: datetime) -> set[tuple[str, bool]]:
+    """The entries let in (latest decision revision a release) in the 30 days to ``at``, with
+    no exit by then, each with whether it is hazmat: computed here from every row, to check the
+    board's query against."""
+    since = at - timedelta(days=30)
+    latest: dict[str, tuple[int, str]] = {}
+    for entry, revision, outcome, entered in execute(
+        "SELECT entry_id, revision, toString(outcome), toUInt32(event_time) FROM decisions"
+    ):
+        revision = int(revision)
+        if (
+            since.timestamp() <= int(entered) <= at.timestamp()
+            and revision >= latest.get(entry, (-1, ""))[0]
+        ):
+            latest[entry] = (revision, outcome)
+    gone = {
+        str(entry)
+        for entry, left in execute("SELECT entry_id, toUInt32(event_time) FROM exits")
+        if int(left) <= at.timestamp()
+    }
+    hazmat = {str(e): int(h) == 1 for e, h in execute("SELECT event_id, hazmat FROM entries")}
+    return {
+        (entry, hazmat.get(entry, False))
+        for entry, (_, outcome) in latest.items()
+        if outcome == "release" and entry not in gone
+    }

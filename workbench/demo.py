@@ -173,9 +173,10 @@ def board_url(settings: Settings) -> str:
 
 def run_demo(settings: Settings, entries: int, progress: Progress) -> int:
     from workbench.detach import start_detached
+    from workbench.simulator.jinshan import in_park_language
 
     create_topics(settings)
-    progress(start_detached(settings, progress))
+    progress(start_detached(in_park_language(settings), progress))
     batch, antigens = sample_events(entries, datetime.now(UTC))
     ids = {e.event_id for e in batch}
     progress(f"sending {len(batch)} vehicle entries to {settings.topic('gate.entries')}")

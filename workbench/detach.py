@@ -29,6 +29,7 @@ def start_detached(settings: Settings, progress: Progress) -> str:
     env = {
         **os.environ,
         "SENTINEL_NAMESPACE": settings.namespace,
+        "SENTINEL_LANGUAGE": settings.language,
         "SENTINEL_KAFKA_USER": "worker",
         "SENTINEL_KAFKA_PASSWORD": "",
     }

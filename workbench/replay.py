@@ -24,6 +24,7 @@ from streams.status import Status, read_status
 from streams.topics import create_topics
 from workbench.detach import start_detached
 from workbench.playback import produce
+from workbench.simulator.jinshan import in_park_language
 from workbench.stack._process import Progress
 
 SLACK = timedelta(days=1)  # history this much behind a namespace's clock is refused by produce
@@ -106,7 +107,7 @@ def run_replay(
     total = sum(1 for _ in read_jsonl(path))
     records: Any = (record for _, record in read_jsonl(path))
     produce(settings, records, total, label=f"sending {path.name}")
-    progress(start_detached(settings, progress))
+    progress(start_detached(in_park_language(settings), progress))
     last: list[Status] = []
     started = time.monotonic()
 

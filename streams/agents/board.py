@@ -29,6 +29,7 @@ import re
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -46,10 +47,12 @@ from schemas import Alert, Decision
 from schemas.resolution import Resolution
 from streams import access, failures, metrics
 from streams.agents.follow import Follower
-from streams.board import RECENT, Board, Held, read_held
+from streams.board import RECENT, Board, Held, Inside, read_held, read_inside
 from streams.ingest import describe
 from streams.report import Report, build_report
+from streams.rules.ruleset import RuleSet
 from streams.settings import Settings
+from streams.words import Language, board_labels
 from streams.worker import announce
 
 log = logging.getLogger(__name__)
@@ -61,12 +64,19 @@ SILENCE_COMMENT = "acknowledged on the gate board:"  # how the board knows its o
 OFFICER = re.compile(r"[\w.\-]{1,64}")  # a staff id, as in a resolution (schemas/resolution.py)
 
 
-def register(app: faust.App, settings: Settings) -> None:
-    board = Board()
+def page_in(language: Language) -> str:
+    """The board's page with its labels in ``language``, from the message catalogue."""
+    html = resources.files("streams.web").joinpath("board.html").read_text(encoding="utf-8")
+    words = json.dumps(board_labels(language), ensure_ascii=False).replace("</", "<\\/")
+    return html.replace('lang="en"', f'lang="{language}"').replace("/*WORDS*/{}", words)
+
+
+def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -> None:
+    board = Board(settings.language, rules)
+    page = page_in(settings.language)
 
     async def html(_: web.Request) -> web.Response:
-        html = resources.files("streams.web").joinpath("board.html").read_text()
-        return web.Response(text=html, content_type="text/html")
+        return web.Response(text=page, content_type="text/html")
 
     shown: dict[str, Any] = {"at": 0.0, "body": b""}  # the board as last computed
 
@@ -316,16 +326,24 @@ def register(app: faust.App, settings: Settings) -> None:
 
         backoff = failures.Backoff(log, "gate board: reading ClickHouse", every=2.0, longest=30.0)
 
-        def read(today: date) -> tuple[Report, list[Held]]:
-            return build_report(execute), read_held(execute, today)
+        def read(clock: datetime, today: date) -> tuple[Report, Report, list[Held], list[Inside]]:
+            report = build_report(execute)
+            day = board.figures_day(report, today)
+            return (
+                report,
+                build_report(execute, day, day),
+                read_held(execute, today),
+                read_inside(execute, clock),
+            )
 
         while True:
             read_decisions()  # the board's clock follows the data read
             now = datetime.now(UTC)
             try:
+                clock = board.clock(now)[0]
                 today = board.today(now)
-                report, held = await asyncio.to_thread(read, today)
-                board.on_report(report, held, today, now)
+                report, day, held, inside = await asyncio.to_thread(read, clock, today)
+                board.on_report(report, day, held, inside, today, now)
                 wait = backoff.succeeded()
             except (ClickHouseError, OSError, EOFError) as exc:
                 board.on_figures_failed(now)

@@ -31,15 +31,19 @@ from streams import metrics
 from streams.agents._topics import Topics
 from streams.agents.batches import exit_unacked
 from streams.agents.dead_letters import DeadLetters
+from streams.parktime import park_time
 from streams.settings import Settings
+from streams.words import Language, rule_words, say
 
 log = logging.getLogger(__name__)
 FIRING_FOR = timedelta(hours=24)  # how long Alertmanager keeps an alert firing after its post
 
 
-def payload(alert: Alert, now: datetime) -> dict[str, Any]:
+def payload(alert: Alert, now: datetime, language: Language = "en") -> dict[str, Any]:
     """An Alertmanager v2 alert. Labels carry no person: the subject is a pseudonym or a plate,
-    and it goes in an annotation, not in the identity."""
+    and it goes in an annotation, not in the identity. Its words are the catalogue's in the
+    park's language (streams/words.py): ``firing`` and ``resolved``, the headline of a
+    notification; ``line``, the alert in it; the receivers' templates only lay them out."""
     labels = {
         "alertname": alert.rule,
         "severity": alert.severity,
@@ -51,7 +55,11 @@ def payload(alert: Alert, now: datetime) -> dict[str, Any]:
         labels["gate"] = alert.gate
     if alert.enterprise:
         labels["enterprise"] = alert.enterprise
-    annotations = {"summary": alert.message, "subject": alert.subject}
+    annotations = {
+        "summary": alert.message,
+        "subject": alert.subject,
+        **headlines(alert, language),
+    }
     if alert.entry_id:
         annotations["entry_id"] = alert.entry_id
     ends = alert.resolved_at or max(now, alert.detected_at) + FIRING_FOR
@@ -60,6 +68,34 @@ def payload(alert: Alert, now: datetime) -> dict[str, Any]:
         "annotations": annotations,
         "startsAt": alert.event_time.isoformat(),
         "endsAt": ends.isoformat(),
+    }
+
+
+def headlines(alert: Alert, language: Language) -> dict[str, str]:
+    """A notification's headline as firing and as resolved ("【紧急】检测阳性，园区 p"), and the
+    alert's line in it (gate, subject, summary, since or until when), in ``language``."""
+    name = rule_words(language, alert.rule, "name")
+    where = (
+        say(language, "page.enterprise", enterprise=alert.enterprise) if alert.enterprise else ""
+    )
+    severity = say(language, f"severity.{alert.severity}")
+    when = (
+        say(language, "page.ended", time=park_time(alert.resolved_at))
+        if alert.resolved_at
+        else say(language, "page.since", time=park_time(alert.event_time))
+    )
+    line = say(
+        language,
+        "page.line",
+        gate=say(language, "page.gate", gate=alert.gate) if alert.gate else "",
+        subject=alert.subject,
+        summary=alert.message,
+    )
+    return {
+        "firing": say(language, "page.firing", severity=severity, name=name, park=alert.park)
+        + where,
+        "resolved": say(language, "page.resolved", name=name, park=alert.park) + where,
+        "line": line + when,
     }
 
 
@@ -142,7 +178,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             )
         try:
             if fresh:
-                await post(session, [payload(a, now) for a, _ in fresh])
+                await post(session, [payload(a, now, settings.language) for a, _ in fresh])
             paged = [a for a, _ in fresh]
         except Refused:
             # One alert Alertmanager refuses must not keep the others from paging:
@@ -150,7 +186,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             paged = []
             for alert, message in fresh:
                 try:
-                    await post(session, [payload(alert, now)])
+                    await post(session, [payload(alert, now, settings.language)])
                     paged.append(alert)
                 except Refused as refused:
                     log.error(

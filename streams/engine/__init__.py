@@ -44,6 +44,7 @@ from streams.engine.shared import Shared
 from streams.rules.kinds import Evidence, Ref
 from streams.rules.ruleset import RuleSet
 from streams.topics import CANONICAL_TOPIC_OF
+from streams.words import Language, say
 
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 SHARED_PRUNE_EVERY = timedelta(hours=1)  # of a park's watermark
@@ -53,9 +54,16 @@ Notice = PositiveNotice | StopNotice
 
 class Engine:
     def __init__(
-        self, rules: RuleSet, *, loopback: bool = True, record: bool = True, live: bool = False
+        self,
+        rules: RuleSet,
+        *,
+        loopback: bool = True,
+        record: bool = True,
+        live: bool = False,
+        language: Language = "en",
     ) -> None:
         self.rules = rules
+        self.language = language  # of the alerts' summaries (streams/words.py)
         self.live = live  # fed from Kafka as it comes (a worker), not from a complete file
         self.shared = Shared()
         self.parks: dict[str, Park] = {}
@@ -125,10 +133,11 @@ class Engine:
                     gate=None,
                     entry_id=None,
                     enterprise=None,
-                    message=(
-                        f"positive NAT from lab {nat.lab}, sampled "
-                        f"{nat.sample_time.isoformat(timespec='minutes')}: isolate; contacts "
-                        "traced at every park the person entered"
+                    message=say(
+                        self.language,
+                        "alert.positive_nat",
+                        lab=nat.lab,
+                        sampled=nat.sample_time.isoformat(timespec="minutes"),
                     ),
                     detected_at=nat.event_time,
                     resolved_at=None,
@@ -197,7 +206,13 @@ class Engine:
     def park(self, name: str) -> Park:
         park = self.parks.get(name)
         if park is None:
-            park = Park(name, lambda: self.rules, self.shared, complete_feed=not self.live)
+            park = Park(
+                name,
+                lambda: self.rules,
+                self.shared,
+                complete_feed=not self.live,
+                language=self.language,
+            )
             self.parks[name] = park
         return park
 

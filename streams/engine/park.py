@@ -54,6 +54,7 @@ from streams.rules.kinds import (
 from streams.rules.kinds.base import Severity, occupant_applies, subject_applies
 from streams.rules.kinds.visits import Obligation
 from streams.rules.ruleset import Rule, RuleSet
+from streams.words import Language, rule_words, say
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECHECK = timedelta(days=3)  # new evidence judges again the entries this recent (by anchor)
@@ -128,9 +129,15 @@ class Tracked:
 
 class Park:
     def __init__(
-        self, name: str, rules: Callable[[], RuleSet], shared: Shared, complete_feed: bool = True
+        self,
+        name: str,
+        rules: Callable[[], RuleSet],
+        shared: Shared,
+        complete_feed: bool = True,
+        language: Language = "en",
     ) -> None:
         self.name = name
+        self.language = language  # of the alerts' summaries (streams/words.py)
         # Whether everything up to the watermark has been fed (a file, a test): then the park's
         # antigen results are read as far as its clock. A live worker cannot know that a gate's
         # antigen station is late; it goes by the results it has read.
@@ -311,8 +318,14 @@ class Park:
                     "critical",
                     "resolution_refused",
                     f"release-refused:{resolution.event_id}",
-                    f"officer {resolution.officer} tried to release {tracked.entry.plate} at "
-                    f"gate {tracked.entry.gate}: refused ({why})",
+                    say(
+                        self.language,
+                        "alert.release_refused",
+                        officer=resolution.officer,
+                        plate=tracked.entry.plate,
+                        gate=tracked.entry.gate,
+                        why=why,
+                    ),
                     resolution.event_time,
                 )
                 return
@@ -404,8 +417,8 @@ class Park:
         waiting = rules.clock_rule("gate_wait")
         if waiting and (due := gate_wait.due(waiting, tracked)) and due <= w:
             self._learnt = due
-            reasons = list(tracked.reasons)
-            message = gate_wait.message(waiting, tracked.entry.gate, reasons)
+            failed = [reason.split(":", 1)[0] for reason in tracked.reasons]
+            message = gate_wait.message(waiting, tracked.entry.gate, failed, self.language)
             self._raise(
                 tracked, waiting.severity, waiting.id, gate_wait.key(entry_id), message, due
             )
@@ -413,7 +426,7 @@ class Park:
         out_of_area = tracked.out_of_area(rules)
         if inside and (due := dwell.due(inside, tracked, out_of_area)) and due <= w:
             self._learnt = due
-            message = dwell.overdue(inside)
+            message = dwell.overdue(inside, self.language)
             self._raise(tracked, inside.severity, inside.id, dwell.key(entry_id), message, due)
         ob = tracked.obligation
         if ob is not None and ob.state == "open" and ob.due <= w:
@@ -426,7 +439,7 @@ class Park:
                 rule.severity if rule else "warning",
                 rule.id if rule else "health_visits",
                 visits.key(tracked.entry.event_id, ob.person),
-                visits.message(ob),
+                visits.message(ob, self.language),
                 ob.due,
                 subject=ob.person,
                 enterprise=ob.enterprise,
@@ -639,7 +652,12 @@ class Park:
                 severity,
                 rule.id,
                 f"{rule.id}:{tracked.entry.event_id}:{subject}",
-                result.reason,
+                say(
+                    self.language,
+                    "alert.rule",
+                    why=rule_words(self.language, rule.id, "why"),
+                    todo=rule_words(self.language, rule.id, "release") or result.reason,
+                ),
                 tracked.entry.event_time,
                 subject=subject,
             )
@@ -682,7 +700,7 @@ class Park:
 
     def _dwell_at_exit(self, rule: Rule, tracked: Tracked, left: datetime) -> None:
         out_of_area = tracked.out_of_area(self.rules)
-        message = dwell.at_exit(rule, tracked, out_of_area, left)
+        message = dwell.at_exit(rule, tracked, out_of_area, left, self.language)
         if message is not None:
             self._raise(
                 tracked, rule.severity, rule.id, dwell.key(tracked.entry.event_id), message, left
@@ -699,7 +717,7 @@ class Park:
             for i in self.by_person.get(person, ())
             if (t := self.entries[i]).entry.event_time >= start
         ]
-        vehicles = f" of {', '.join(on[:5])}" if on else ""
+        vehicles = say(self.language, "alert.positive.vehicles", vehicles=", ".join(on[:5]))
         self._out.alerts.append(
             _alert(
                 key,
@@ -708,8 +726,13 @@ class Park:
                 rule.id if rule else "no_positive",
                 person,
                 self.name,
-                f"positive {evidence.kind} result (taken at {site}) for an occupant{vehicles}: "
-                f"isolate; contacts traced",
+                say(
+                    self.language,
+                    "alert.positive",
+                    test=say(self.language, f"test.{evidence.kind}"),
+                    site=site,
+                    vehicles=vehicles if on else "",
+                ),
                 detected_at=self._learnt,
                 gate=site,
             )
@@ -756,11 +779,16 @@ class Park:
         self._out.traces.append(trace)
         vehicles = {c.entry_id for c in contacts if c.kind == "same-gate"}
         people = {c.person for c in contacts if c.kind == "co-occupant"}
-        message = (
-            f"positive {evidence.kind} for a person on {len(own)} entries here"
-            + (f", {len(released)} of them let in" if released else "")
-            + f": trace {len(people)} co-occupants and {len(vehicles)} vehicles through the "
-            f"same gates (ClickHouse table contacts, trace {key})"
+        let_in = say(self.language, "alert.trace.let_in", released=len(released))
+        message = say(
+            self.language,
+            "alert.trace",
+            test=say(self.language, f"test.{evidence.kind}"),
+            entries=len(own),
+            let_in=let_in if released else "",
+            people=len(people),
+            vehicles=len(vehicles),
+            key=key,
         )
         self._out.alerts.append(
             _alert(

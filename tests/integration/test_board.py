@@ -34,11 +34,14 @@ def number(chrome: webdriver.Chrome, element_id: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def test_the_board_fills_in_and_moves_while_the_simulator_runs(
+def test_the_board_fills_in_and_moves_while_the_simulator_runs_in_the_parks_language(
     stack_settings: Settings, services: None, chromium: webdriver.Chrome, tmp_path: Path
 ) -> None:
     records = [envelope(topic, event) for topic, event in generate(Params(seed=1)).events]
-    with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
+    with (
+        isolated(stack_settings) as settings,
+        running_worker(settings, tmp_path, language="zh") as worker,
+    ):
         chromium.get(worker.board_url())
         assert number(chromium, "total_entries") in (None, 0)  # nothing yet
         sender = threading.Thread(
@@ -53,8 +56,8 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
                 totals.append(total)
             decisions = chromium.find_elements(By.CSS_SELECTOR, "#decisions tr")
             alerts = chromium.find_elements(By.CSS_SELECTOR, "#alerts tr")
-            enough = (number(chromium, "positives") or 0) >= 1 and len(totals) >= 3
-            return enough and len(decisions) >= 10 and bool(alerts)
+            enough = len(totals) >= 3 and len(decisions) >= 10 and bool(alerts)
+            return enough and number(chromium, "positives_today") is not None
 
         wait_while_moving(
             filled,
@@ -62,9 +65,18 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
             what=f"the board to fill in (totals {totals})",
             stall=STALL,
         )
-        # 2022's data: the board's clock is the data's, not the wall clock (issue 20).
-        assert chromium.find_element(By.ID, "asof").text.startswith("as of 2022-")
+        # 2022's data: the board's clock is the data's, not the wall clock (issue 20); in
+        # Chinese, the jinshan park's language, every label from the catalogue.
+        assert chromium.find_element(By.ID, "asof").text.startswith("截至 2022-")
         assert chromium.find_element(By.ID, "day").text.split()[-1].startswith("2022-")
+        assert chromium.title == "门卫哨兵 — 闸口看板"
+        assert chromium.find_element(By.ID, "heldtitle").text == "闸口拦停车辆"
+        outcomes = set(  # read at once: the board redraws its tables each second
+            chromium.execute_script(
+                "return [...document.querySelectorAll('#decisions td')].map(e => e.textContent)"
+            )
+        )
+        assert outcomes & {"放行", "拦停", "禁止"} and not outcomes & {"release", "hold", "deny"}
         screenshot = tmp_path / "gate-board.png"
         chromium.save_screenshot(str(screenshot))
         sender.join()
@@ -76,13 +88,30 @@ def test_the_board_fills_in_and_moves_while_the_simulator_runs(
 def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
     stack_settings: Settings, services: None, chromium: webdriver.Chrome, tmp_path: Path
 ) -> None:
-    (driver,) = story.people(1)
+    driver, *crew = story.people(3)
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    # Let in two hours ago, a hazmat truck with its crew's antigens: inside, on its 6 h clock.
+    entered = at - timedelta(hours=2)
+    inside = [
+        story.entry("bq-in", crew, at=entered, plate="沪A55555"),
+        *(story.antigen(f"bq-ag-{n}", who, entered) for n, who in enumerate(crew)),
+    ]
     # No NAT on record: held at the gate (nat_48h), in jinshanwei-1's queue.
     held = story.entry("bq-1", [driver], at=at, nat_ages=[None], hazmat=False, plate="沪A77777")
     with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
-        send_events(settings, [held], "a truck held at the gate")
+        send_events(settings, [*inside, held], "a truck let in, a truck held at the gate")
         chromium.get(worker.board_url())
+        clock = wait_while_moving(
+            lambda: next(
+                (r.text for r in chromium.find_elements(By.CSS_SELECTOR, "#inside tr")), None
+            ),
+            worker.signs,
+            what="the truck let in, inside the park",
+            stall=STALL,
+            interval=0.5,
+        )
+        assert clock.split()[:2] == ["沪A55555", "jinshanwei-1"]
+        assert "2 h" in clock and clock.endswith("6 h 0 min")  # inside 2 h of its 6 h cap
         row = '.card[data-entry="bq-1"]'
         found = on_screen(chromium, row, worker.signs, "the held truck in its gate's queue")
         gate = found.find_element(By.XPATH, "ancestor::div[@class='gate']")
@@ -135,7 +164,10 @@ def test_a_gate_with_40_held_trucks_holds_on_a_1920x1080_wall_screen_without_scr
             gate="tinglin-1",
         )
     )
-    with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
+    with (
+        isolated(stack_settings) as settings,
+        running_worker(settings, tmp_path, language="zh") as worker,
+    ):
         send_events(settings, held, "41 trucks held, 40 at one gate")
         chromium.execute_cdp_cmd(  # the wall screen's viewport, not a window with its frame
             "Emulation.setDeviceMetricsOverride",
@@ -156,6 +188,7 @@ def test_a_gate_with_40_held_trucks_holds_on_a_1920x1080_wall_screen_without_scr
         assert len(cards) == 40  # this gate's only: tinglin-1's truck is not in its view
         assert worker.metric("sentinel_board_screens") == 1  # pushed to it, not polled
         assert "沪B00001" not in chromium.find_element(By.ID, "held").text
+        assert "放行需要：现场抗原检测阴性" in cards[0].text  # what releases it, in Chinese
         inner, scrolled, wide, width = chromium.execute_script(
             "return [window.innerHeight, document.documentElement.scrollHeight,"
             " document.documentElement.scrollWidth, window.innerWidth]"

@@ -164,8 +164,8 @@ def alertmanager(webhook: Webhook, tmp_path_factory: pytest.TempPathFactory) -> 
 def paging_worker(
     settings: Settings, alertmanager: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    with running_worker(
-        settings, tmp_path_factory.mktemp("worker"), alertmanager_url=alertmanager
+    with running_worker(  # the jinshan park's: its pages in Chinese
+        settings, tmp_path_factory.mktemp("worker"), alertmanager_url=alertmanager, language="zh"
     ) as worker:
         yield worker
 
@@ -194,15 +194,19 @@ def test_a_positive_pages_within_10s_once_even_after_a_replay(
     print(f"\npositive antigen -> webhook {path}: {latency:.2f} s after its event time")
     assert latency <= 10
     assert path == "/duty"  # critical
-    # and in WeChat Work, to the park's duty department, in Chinese (templates/sentinel.tmpl)
+    # and in WeChat Work, to the park's duty department, in Chinese (templates/sentinel.tmpl
+    # lays out the words the dispatcher took from the catalogue)
     (message,) = wait_while_moving(
-        lambda: webhook.wechat("positive antigen"),
+        lambda: webhook.wechat("抗原阳性"),
         paging_worker.signs,
         what="the WeChat message",
         stall=STALL,
         interval=0.1,
     )
-    assert message["toparty"] == "2" and message["text"]["content"].startswith("【紧急】检测阳性")
+    assert message["toparty"] == "2"
+    headline, line = message["text"]["content"].splitlines()[:2]
+    assert headline == "【紧急】检测阳性，园区 tangu-green-bay"
+    assert "车上人员抗原阳性" in line and "立即隔离" in line
 
     # Replay the alerts topic: every alert is posted to Alertmanager again.
     alerts = read_all(settings, "sentinel.alerts")
@@ -494,6 +498,7 @@ def test_a_critical_alerts_banner_stays_until_an_officer_acknowledges_it_in_the_
     selector = f'form.banner[data-key="{positive.dedup_key}"]'
     banner = on_screen(chromium, selector, paging_worker.signs, "the positive's banner")
     assert "positive antigen" in banner.text and "jinshanwei-1" in banner.text
+    assert banner.text.startswith("紧急 ")  # the park's language: the paging worker's is Chinese
     shot = tmp_path / "banner.png"
     chromium.save_screenshot(str(shot))
     banner.find_element(By.NAME, "officer").send_keys("officer.li")

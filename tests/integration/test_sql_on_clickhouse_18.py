@@ -4,14 +4,14 @@ ClickHouse (chdb)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from clickhouse_driver import Client
 
 from streams import access
-from streams.board import read_held
+from streams.board import read_held, read_inside
 from streams.report import build_report, reconcile
 from streams.settings import Settings
 from tests.simulated_tables import (
@@ -21,6 +21,7 @@ from tests.simulated_tables import (
     guide_queries,
     held_by_hand,
     held_cases_rows,
+    inside_by_hand,
     pipeline_output,
     tables,
 )
@@ -71,6 +72,17 @@ def test_the_boards_held_queue_query_gives_the_current_holds_on_18_16(loaded: Se
     finally:
         admin.execute(f"DROP TABLE {table}")
         admin.disconnect()
+
+
+def test_the_boards_inside_query_gives_the_vehicles_let_in_with_no_exit_on_18_16(
+    loaded: Settings,
+) -> None:
+    execute = execute_on(loaded)
+    at = datetime(2022, 4, 13, 4, tzinfo=UTC)  # noon in the simulated story's park
+    inside = read_inside(execute, at)
+    want = inside_by_hand(execute, at)
+    assert len(want) > 10 and {(v.entry_id, v.hazmat) for v in inside} == want
+    assert all(v.entered.tzinfo is not None for v in inside)
 
 
 @pytest.mark.parametrize("number", range(len(guide_queries())))

@@ -9,8 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision, RuleResult
-from streams.board import PENDING, RECENT, RULE_WORDS, Board, Held
+from streams.board import RECENT, Board, Held, Inside
 from streams.report import Report
+from streams.rules.ruleset import DEFAULT_RULESET, load_ruleset
+from streams.words import say
+
+RULES = load_ruleset(DEFAULT_RULESET)
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 T2022 = datetime(2022, 5, 4, 2, 15, tzinfo=UTC)  # 10:15 in Shanghai
@@ -50,10 +54,18 @@ def alert(key: str, severity: str, at: datetime, **more: Any) -> Alert:
     )
 
 
-def report(days: dict[str, int]) -> Report:
+def report(days: dict[str, int], **more: Any) -> Report:
     fields: dict[str, Any] = dict.fromkeys(Report.__dataclass_fields__, 0)
     fields.update(entries_by_day=days, peak_date="2022-05-04", visit_compliance=1.0)
-    return Report(**fields)
+    fields.update(holds_by_rule={}, denials_by_rule={}, visits_by_enterprise={}, first_day=None)
+    return Report(**{**fields, **more})
+
+
+def figures(board: Board, whole: Report, day: Report | None = None, **read: Any) -> None:
+    """The board reads ``whole`` (every day) and ``day`` (its figures' day) at NOW."""
+    today = board.today(NOW)
+    day = day or report({}, first_day=str(board.figures_day(whole, today)))
+    board.on_report(whole, day, read.get("held", []), read.get("inside", []), today, NOW)
 
 
 def test_replayed_history_shows_the_datas_time_and_day_not_the_wall_clocks() -> None:
@@ -63,8 +75,9 @@ def test_replayed_history_shows_the_datas_time_and_day_not_the_wall_clocks() -> 
     shown = board.to_json(NOW)
     assert (shown["as_of"], shown["live"]) == ("2022-05-04 10:15", False)
     assert board.today(NOW) == date(2022, 5, 4)
-    board.on_report(report({"2022-05-03": 3, "2022-05-04": 5}), [], board.today(NOW), NOW)
+    figures(board, report({"2022-05-03": 3, "2022-05-04": 5}))
     assert board.figures["day"] == "2022-05-04" and board.figures["is_today"]
+    assert board.figures["entries"] == 5
     live = Board()
     live.on_decision(decision("entry-0002", NOW - timedelta(minutes=3)))
     assert live.to_json(NOW)["live"] and live.today(NOW) == date(2026, 12, 2)
@@ -92,56 +105,88 @@ def test_each_held_entry_waits_in_its_gates_queue_with_why_and_what_releases_it(
         Held("entry-0001", "g2", "沪A0001", T2022, ("nat_48h", "waybill")),
         Held("entry-0003", "g7", "沪A0003", T2022 + timedelta(minutes=80), ()),
     ]
-    board.on_report(report({}), held, board.today(NOW), NOW)
+    figures(board, report({}), held=held)
     queues = board.to_json(NOW)["held"]
     assert list(queues) == ["g2", "g7"]
     first, second = queues["g2"]
     assert (first["plate"], first["waiting_minutes"]) == ("沪A0001", 90)  # the longest first
     assert second["waiting_minutes"] == 60
-    assert first["why"] == [RULE_WORDS["nat_48h"][0], RULE_WORDS["waybill"][0]]
-    assert first["to_release"] == [RULE_WORDS["nat_48h"][1], RULE_WORDS["waybill"][1]]
+    assert first["why"] == ["no negative NAT sampled within 48 h", "no electronic waybill"]
+    assert first["to_release"] == [
+        "an on-site antigen test, negative",
+        "the waybill from the consignor",
+    ]
     (waiting,) = queues["g7"]  # held with no rule failed: one waits for its evidence
-    assert (waiting["why"], waiting["to_release"]) == ([PENDING[0]], [PENDING[1]])
+    assert (waiting["why"], waiting["to_release"]) == (
+        [say("en", "pending.why")],
+        [say("en", "pending.release")],
+    )
 
 
 def test_figures_clickhouse_stopped_giving_are_said_to_be_stale_since_then() -> None:
     # Tried as a new user: with ClickHouse stopped the board showed old figures under a fresh
     # "updated" time.
     board = Board()
-    board.on_report(report({"2026-12-02": 4}), [], date(2026, 12, 2), NOW)
+    figures(board, report({"2026-12-02": 4}))
     assert board.to_json(NOW)["stale_since"] is None
     board.on_figures_failed(NOW + timedelta(seconds=2))
     board.on_figures_failed(NOW + timedelta(seconds=30))
     shown = board.to_json(NOW + timedelta(seconds=31))
     assert shown["stale_since"] == "2026-12-02 14:00" and shown["figures_at"] == "2026-12-02 14:00"
-    board.on_report(report({"2026-12-02": 5}), [], date(2026, 12, 2), NOW + timedelta(minutes=1))
+    board.on_report(report({}), report({}), [], [], date(2026, 12, 2), NOW + timedelta(minutes=1))
     assert board.to_json(NOW)["stale_since"] is None
 
 
-def test_every_rule_has_its_words() -> None:
-    from streams.rules.ruleset import DEFAULT_RULESET, load_ruleset
-
-    assert {r.id for r in load_ruleset(DEFAULT_RULESET).rules} <= set(RULE_WORDS)
-
-
-def test_a_critical_alert_has_a_banner_until_an_officer_acknowledges_it_on_any_board() -> None:
-    board = Board()
-    board.on_alert(alert("c-1", "critical", T2022))
-    board.on_alert(alert("c-2", "critical", T2022 + timedelta(minutes=1)))
-    board.on_alert(alert("w-1", "warning", T2022))
-    assert [b["dedup_key"] for b in board.to_json(NOW)["banners"]] == ["c-2", "c-1"]
-    board.acknowledge("c-2", "officer.wang")
+def test_vehicles_inside_are_listed_nearest_their_cap_first() -> None:
+    # The bundled dwell rule: hazmat vehicles leave within 6 h.
+    board = Board(rules=lambda: RULES)
+    inside = [
+        Inside("entry-0001", "g2", "沪A0001", NOW - timedelta(hours=9), hazmat=False),
+        Inside("entry-0002", "g2", "沪A0002", NOW - timedelta(hours=2), hazmat=True),
+        Inside("entry-0003", "g7", "沪A0003", NOW - timedelta(hours=5), hazmat=True),
+        Inside("entry-0004", "g7", "沪A0004", NOW - timedelta(hours=7), hazmat=True),
+        Inside("entry-0005", "g7", "沪A0005", NOW - timedelta(hours=1), hazmat=False),
+    ]
+    figures(board, report({}), inside=inside)
     shown = board.to_json(NOW)
-    assert [b["dedup_key"] for b in shown["banners"]] == ["c-1"]
-    assert shown["alerts"][0]["acknowledged_by"] == "officer.wang"  # still listed, and by whom
-    # Another worker's board learns it from Alertmanager's silences (only for alerts it has).
-    other = Board()
-    other.on_alert(alert("c-1", "critical", T2022))
-    other.on_alert(alert("c-2", "critical", T2022 + timedelta(minutes=1)))
-    other.on_silences({"c-2": "officer.wang", "gone": "someone"})
-    assert [b["dedup_key"] for b in other.to_json(NOW)["banners"]] == ["c-1"]
-    assert not other.is_open("gone")
-    # A closed alert takes its acknowledgement with it.
-    board.on_alert(alert("c-2", "critical", T2022, resolved_at=T2022 + timedelta(hours=1)))
-    board.on_alert(alert("c-2", "critical", T2022 + timedelta(hours=2)))  # the same key again
-    assert [b["dedup_key"] for b in board.to_json(NOW)["banners"]] == ["c-2", "c-1"]
+    assert [v["plate"][-4:] for v in shown["inside"]] == ["0004", "0003", "0002", "0001", "0005"]
+    over, near = shown["inside"][:2]
+    assert (over["inside_minutes"], over["cap_minutes"], over["over_cap"]) == (420, 360, True)
+    assert (near["inside_minutes"], near["over_cap"]) == (300, False)
+    assert shown["inside"][3]["cap_minutes"] is None  # no cap for a vehicle the rule does not take
+    assert shown["inside_total"] == 5
+
+
+def test_todays_positives_red_codes_and_overdue_visits_by_enterprise() -> None:
+    board = Board(rules=lambda: RULES)
+    visits = {
+        "ent-001": {"obligations": 9, "overdue": 1},
+        "ent-007": {"obligations": 4, "overdue": 3},
+        "ent-009": {"obligations": 2, "overdue": 0},
+    }
+    whole = report({"2026-12-02": 4}, positives=5, visits_by_enterprise=visits, overdue_visits=4)
+    today = report(
+        {"2026-12-02": 4},
+        first_day="2026-12-02",
+        positives=2,
+        denials_by_rule={"health_code": 3, "no_positive": 2},
+    )
+    figures(board, whole, today)
+    f = board.figures
+    assert (f["positives"], f["positives_today"], f["red_codes_today"]) == (5, 2, 3)
+    assert f["overdue_by_enterprise"] == [
+        {"enterprise": "ent-007", "overdue": 3},
+        {"enterprise": "ent-001", "overdue": 1},
+    ]
+
+
+def test_the_board_speaks_the_parks_language() -> None:
+    board = Board("zh", rules=lambda: RULES)
+    board.on_decision(decision("entry-0009", T2022 + timedelta(minutes=90), outcome="hold"))
+    figures(board, report({}), held=[Held("entry-0001", "g2", "沪A0001", T2022, ("nat_48h",))])
+    shown = board.to_json(NOW)
+    (held,) = shown["held"]["g2"]
+    assert held["why"] == ["无48小时内采样的核酸阴性证明"]
+    assert held["to_release"] == ["现场抗原检测阴性"]
+    assert shown["decisions"][0]["reasons"] == ["无48小时内采样的核酸阴性证明"]
+    assert shown["language"] == "zh"

@@ -8,10 +8,15 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from schemas import Alert
+from streams.agents.dispatch import payload
+from streams.words import Language
 from tests.simulated_tables import dashboard_targets
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -97,25 +102,36 @@ def test_every_receiver_is_told_when_an_alert_ends_and_no_route_names_a_park() -
         assert integrations and all(i["send_resolved"] for i in integrations), receiver["name"]
 
 
-def wechat(tmp_path: Path, template: str, status: str, **labels: str) -> str:
-    """``template`` of templates/sentinel.tmpl rendered by amtool for one alert with ``labels``."""
-    alert = {
-        "status": status,
-        "labels": {"alertname": "no_positive", "severity": "critical", **labels},
-        "annotations": {"summary": "positive antigen", "subject": "沪A12345"},
-        "startsAt": "2022-04-14T10:38:00+08:00",
-        "endsAt": "2022-04-14T11:05:00+08:00",
-    }
+def wechat(
+    tmp_path: Path, template: str, status: str, language: Language = "zh", **fields: Any
+) -> str:
+    """``template`` of templates/sentinel.tmpl rendered by amtool for one alert, posted as the
+    dispatcher posts it (its words in ``language``), with ``fields`` of the Alert."""
+    alert = Alert.model_validate(
+        {
+            "event_id": "positive:ag-1",
+            "event_time": "2022-04-14T10:38:00+08:00",
+            "severity": "critical",
+            "rule": "no_positive",
+            "subject": "沪A12345",
+            "dedup_key": "positive:ag-1",
+            "park": "tangu-green-bay",
+            "message": "positive antigen",
+            "detected_at": "2022-04-14T10:38:00+08:00",
+            **fields,
+        }
+    )
+    posted = payload(alert, datetime(2022, 4, 14, 3, tzinfo=UTC), language)
     data = tmp_path / "alerts.json"
     data.write_text(
         json.dumps(
             {
                 "receiver": "duty-pager",
                 "status": status,
-                "alerts": [alert],
+                "alerts": [{"status": status, **posted}],
                 "groupLabels": {},
-                "commonLabels": alert["labels"],
-                "commonAnnotations": {},
+                "commonLabels": posted["labels"],
+                "commonAnnotations": posted["annotations"],
                 "externalURL": "http://127.0.0.1:9093",
             }
         )
@@ -133,16 +149,23 @@ def wechat(tmp_path: Path, template: str, status: str, **labels: str) -> str:
 
 
 def test_the_wechat_message_says_what_where_and_since_when_in_chinese(tmp_path: Path) -> None:
-    firing = wechat(
-        tmp_path, "sentinel.wechat.message", "firing", park="tangu-green-bay", gate="jinshanwei-1"
-    )
+    firing = wechat(tmp_path, "sentinel.wechat.message", "firing", gate="jinshanwei-1")
     assert firing.splitlines() == [
         "【紧急】检测阳性，园区 tangu-green-bay",
-        "- 闸口 jinshanwei-1，沪A12345：positive antigen（2022-04-14 10:38 +08:00 起）",
+        "- 闸口 jinshanwei-1，沪A12345：positive antigen（2022-04-14 10:38 起）",
     ]
-    resolved = wechat(tmp_path, "sentinel.wechat.message", "resolved", park="p", enterprise="e")
+    ended = {"park": "p", "enterprise": "e", "resolved_at": "2022-04-14T11:05:00+08:00"}
+    resolved = wechat(tmp_path, "sentinel.wechat.message", "resolved", **ended)
     assert resolved.splitlines()[0] == "【已解除】检测阳性，园区 p，企业 e"
-    assert "（已于 2022-04-14 11:05 +08:00 解除）" in resolved
+    assert "（已于 2022-04-14 11:05 解除）" in resolved
+
+
+def test_the_wechat_message_in_english(tmp_path: Path) -> None:
+    firing = wechat(tmp_path, "sentinel.wechat.message", "firing", "en", gate="jinshanwei-1")
+    assert firing.splitlines() == [
+        "[CRITICAL] positive test, park tangu-green-bay",
+        "- gate jinshanwei-1, 沪A12345: positive antigen (since 2022-04-14 10:38)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +180,7 @@ def test_the_wechat_message_says_what_where_and_since_when_in_chinese(tmp_path: 
 def test_the_wechat_department_comes_from_the_alerts_labels(
     tmp_path: Path, labels: dict[str, str], party: str
 ) -> None:
-    assert wechat(tmp_path, "sentinel.wechat.party", "firing", **labels) == party
+    assert wechat(tmp_path, "sentinel.wechat.party", "firing", **labels) == party  # type: ignore[arg-type]
 
 
 def exposed_names() -> set[str]:

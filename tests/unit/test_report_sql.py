@@ -5,12 +5,12 @@ tests/integration/test_sql_on_clickhouse_18.py runs the same SQL on the 18.16 se
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from streams.board import held_sql
+from streams.board import held_sql, inside_sql
 from streams.report import build_report, reconcile
 from tests.simulated_tables import (
     FIRST,
@@ -22,6 +22,7 @@ from tests.simulated_tables import (
     guide_queries,
     held_by_hand,
     held_cases_rows,
+    inside_by_hand,
     values_sql,
 )
 
@@ -100,3 +101,13 @@ def test_the_held_query_gives_the_current_holds_on_a_current_clickhouse(
         assert {row[0] for row in simulated_chdb(held_sql(date(2022, 5, 9), table))} == want
     finally:
         simulated_chdb(f"DROP TABLE {table}")
+
+
+def test_the_inside_query_gives_the_vehicles_let_in_with_no_exit_on_a_current_clickhouse(
+    simulated_chdb: Any,
+) -> None:
+    at = datetime(2022, 4, 13, 4, tzinfo=UTC)  # noon in the simulated story's park
+    want = inside_by_hand(simulated_chdb, at)
+    assert len(want) > 10, "few vehicles inside at noon: the check would prove little"
+    rows = simulated_chdb(inside_sql(at))  # chdb answers in text
+    assert {(str(r[0]), str(r[4]) == "1") for r in rows} == want

@@ -19,6 +19,7 @@ from schemas import (
 )
 from streams.engine import Engine
 from streams.rules import DEFAULT_RULESET, RuleSet, load_ruleset, parse_ruleset
+from streams.words import Language
 
 T0 = datetime(2022, 4, 14, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 RULES = load_ruleset(DEFAULT_RULESET)
@@ -97,8 +98,13 @@ def crew_antigens(*people: int) -> list[AntigenTest]:
     return [antigen(n) for n in people]
 
 
-def run(*events: Any, rules: RuleSet = RULES, until: datetime | None = None) -> Engine:
-    engine = Engine(rules)
+def run(
+    *events: Any,
+    rules: RuleSet = RULES,
+    until: datetime | None = None,
+    language: Language = "en",
+) -> Engine:
+    engine = Engine(rules, language=language)
     for event in events:
         engine.feed(event)
     if until is not None:

@@ -65,7 +65,14 @@ def test_no_dwell_alert_for_a_held_truck_but_a_gate_wait_alert_for_its_officer()
     assert "dwell" not in rules
     (waiting,) = [a for a in engine.alerts if a.rule == "gate_wait"]
     assert waiting.gate == "jinshanwei-1" and "held at gate jinshanwei-1" in waiting.message
-    assert "nat_48h" in waiting.message  # what it waits for, in plain words
+    assert "no negative NAT sampled within 48 h" in waiting.message  # what it waits for, in
+    # plain words; and in the park's language, from the same catalogue:
+    crew = [occupant(1, nat_age=None), occupant(2, "escort")]
+    chinese = run(entry(occupants=crew), language="zh")
+    chinese.advance(T0 + timedelta(hours=7))
+    (waiting,) = [a for a in chinese.alerts if a.rule == "gate_wait"]
+    assert waiting.message.startswith("在闸口 jinshanwei-1 等候超过 60 分钟：")
+    assert "无48小时内采样的核酸阴性证明" in waiting.message
 
 
 def test_a_released_truck_still_gets_its_dwell_alert() -> None:

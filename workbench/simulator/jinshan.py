@@ -26,6 +26,8 @@ from schemas import (
 )
 from schemas.entry import Role
 from streams.parktime import PARK_TZ
+from streams.settings import Settings
+from streams.words import Language
 from workbench.simulator.identities import (
     CARGOES,
     LOCAL_REGION,
@@ -38,6 +40,7 @@ from workbench.simulator.traffic import DAYS, FIRST_DAY, daily_counts, dwell_hou
 
 TZ = PARK_TZ
 PARK = "tangu-green-bay"
+LANGUAGE: Language = "zh"  # the park's officers read Chinese
 HAZMAT_GATES = ("jinshanwei-1", "jinshanwei-2", "tinglin-1")
 GENERAL_GATES = ("caolang-1", "caolang-2")
 HEARTBEATS_AFTER = timedelta(days=8)  # longer than the 7-day visit window
@@ -393,3 +396,11 @@ def generate(params: Params) -> Scenario:
         "incidents": incidents,
     }
     return Scenario(params=params, events=events, truth=truth)
+
+
+def in_park_language(settings: Settings) -> Settings:
+    """The settings a worker runs this story with: in its park's language, unless
+    SENTINEL_LANGUAGE says otherwise."""
+    if "language" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"language": LANGUAGE})

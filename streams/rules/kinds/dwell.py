@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from streams.rules.kinds.base import Kind, Tracked, subject_applies
+from streams.words import Language, say
 
 if TYPE_CHECKING:
     from streams.rules.ruleset import Rule
@@ -33,19 +34,21 @@ def due(rule: Rule, t: Tracked, out_of_area: bool) -> datetime | None:
     return None
 
 
-def overdue(rule: Rule) -> str:
+def overdue(rule: Rule, language: Language) -> str:
     assert rule.window is not None
-    return f"no exit {_hours(rule.window)} after entry"
+    return say(language, "alert.dwell_overdue", cap=_hours(rule.window))
 
 
-def at_exit(rule: Rule, t: Tracked, out_of_area: bool, left: datetime) -> str | None:
+def at_exit(
+    rule: Rule, t: Tracked, out_of_area: bool, left: datetime, language: Language
+) -> str | None:
     """The alert's message if the exit came too late."""
     assert rule.window is not None
     stayed = left - t.entry.event_time
     if t.released and subject_applies(rule, t.entry, out_of_area) and stayed > rule.window:
-        return f"inside for {_hours(stayed)}, over the {_hours(rule.window)} cap"
+        return say(language, "alert.dwell_at_exit", stayed=_hours(stayed), cap=_hours(rule.window))
     return None
 
 
 def _hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:.1f} h"
+    return f"{delta.total_seconds() / 3600:.1f}"

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from streams.rules.kinds.base import Kind, Tracked
+from streams.words import Language, rule_words, say
 
 if TYPE_CHECKING:
     from streams.rules.ruleset import Rule
@@ -27,8 +28,11 @@ def due(rule: Rule, t: Tracked) -> datetime | None:
     return None
 
 
-def message(rule: Rule, gate: str, waiting: list[str]) -> str:
+def message(rule: Rule, gate: str, failed: list[str], language: Language) -> str:
+    """The alert's summary: the gate, the wait, and the ``failed`` rules (their ids) in the
+    officer's words (a hold with none failed waits for evidence)."""
     assert rule.window is not None
     minutes = int(rule.window.total_seconds() // 60)
-    why = "; ".join(waiting[:4]) or "no reason recorded"
-    return f"held at gate {gate} for over {minutes} min: {why}"
+    words = [rule_words(language, r, "why") for r in dict.fromkeys(failed)][:4]
+    why = "; ".join(words) or say(language, "pending.why")
+    return say(language, "alert.gate_wait", gate=gate, minutes=minutes, why=why)

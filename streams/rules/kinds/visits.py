@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from schemas import VehicleEntry
 from streams.rules.kinds.base import Kind
+from streams.words import Language, say
 
 if TYPE_CHECKING:
     from streams.rules.ruleset import Rule
@@ -60,8 +61,11 @@ def key(entry_id: str, person: str) -> str:
     return f"visits-overdue:{entry_id}:{person}"
 
 
-def message(ob: Obligation) -> str:
-    return (
-        f"enterprise {ob.enterprise}: {len(ob.visits)} of {ob.required} health visits "
-        "made by the deadline"
+def message(ob: Obligation, language: Language) -> str:
+    return say(
+        language,
+        "alert.visits",
+        enterprise=ob.enterprise,
+        made=len(ob.visits),
+        required=ob.required,
     )
