@@ -161,14 +161,29 @@ def count_rows(settings: Settings, entry_ids: set[str], revisions: int) -> int:
 
 
 def board_url(settings: Settings) -> str:
-    """Where the demo worker serves the board: the last URL its log announced."""
-    from streams.agents.board import BOARD_URL_MARKER
+    """Where the demo worker serves the board, as the running worker's log says."""
     from workbench.stack import Stack
 
-    log_file = Stack(settings).worker(worker_name(settings)).log_file
+    process = Stack(settings).worker(worker_name(settings))
+    log_file = process.log_file
     text = log_file.read_text(errors="replace") if log_file.exists() else ""
-    urls = re.findall(rf"{BOARD_URL_MARKER} (http://\S+/)", text)
-    return urls[-1] if urls else f"not served, see {log_file}"
+    return announced_board(text, process.pid()) or f"not served yet, see {log_file}"
+
+
+def announced_board(log: str, pid: int | None) -> str | None:
+    """The board's URL the worker ``pid`` announced last in ``log`` (a log holds the lines of
+    earlier runs too), or why it is not served: its port taken, which it tries again."""
+    from streams.agents.board import BOARD_NOT_SERVED, BOARD_URL_MARKER
+
+    for line in reversed([line for line in log.splitlines() if f"] [{pid}] [" in line]):
+        if url := re.search(rf"{BOARD_URL_MARKER} (http://\S+/)", line):
+            return url[1]
+        if taken := re.search(rf"{BOARD_NOT_SERVED} (\S+) ", line):
+            return (
+                f"not served: {taken[1]} is taken; the worker tries it again until it is free "
+                "(or restart it with SENTINEL_HTTP_PORT set to a free port)"
+            )
+    return None
 
 
 def run_demo(settings: Settings, entries: int, progress: Progress) -> int:

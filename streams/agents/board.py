@@ -57,6 +57,7 @@ from streams.worker import announce
 
 log = logging.getLogger(__name__)
 BOARD_URL_MARKER = "gate board on"
+BOARD_NOT_SERVED = "gate board: cannot listen on"
 RECENT_PER_PARTITION = 3
 PUSH_EVERY = 1.0  # seconds between the board's pushes to its screens (and its recomputations)
 ACKNOWLEDGED_FOR = timedelta(hours=24)  # an acknowledged alert pages nobody again for this long
@@ -269,18 +270,27 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
         )
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        try:
-            await site.start()
-        except OSError as exc:  # the pipeline matters more than its board: run on without it
-            log.error(
-                "no gate board and no /metrics: cannot listen on %s:%d (%s); set "
-                "SENTINEL_HTTP_PORT to a free port, or 0 to pick one",
-                settings.http_host,
-                settings.http_port,
-                exc.strerror,
-            )
-            return
+        # The pipeline matters more than its board: it runs on while the port is taken, and
+        # the board tries the port again until it is free.
+        wait = 2.0
+        while True:
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            try:
+                await site.start()
+                break
+            except OSError as exc:
+                await site.stop()
+                log.error(
+                    "%s %s:%d (%s): no gate board and no /metrics until it is free (next try "
+                    "in %.0f s); set SENTINEL_HTTP_PORT to a free port, or 0 to pick one",
+                    BOARD_NOT_SERVED,
+                    settings.http_host,
+                    settings.http_port,
+                    exc.strerror,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 30.0)
         port = runner.addresses[0][1]
         where = f"http://{settings.http_host}:{port}/"
         announce(log, settings, "%s %s (metrics at /metrics)", BOARD_URL_MARKER, where)

@@ -1,11 +1,15 @@
 """The live gate board, in Debian's headless Chromium (driven by Selenium): while the jinshan-2022
 simulation runs through the pipeline the numbers fill in and change, and a screenshot of the
 filled board is saved (its path is printed); a held truck appears in its gate's queue, and the
-officer's release from the board makes the new decision revision and takes it off the queue."""
+officer's release from the board makes the new decision revision and takes it off the queue; a
+worker whose board port is taken runs on and serves the board once the port is free."""
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from tests.integration.helpers import (
     running_worker,
     send_events,
 )
+from workbench.demo import announced_board
 from workbench.playback import produce
 from workbench.simulator.jinshan import Params, generate
 
@@ -199,3 +204,37 @@ def test_a_gate_with_40_held_trucks_holds_on_a_1920x1080_wall_screen_without_scr
         f"\ngate view screenshot: {screenshot} (viewport {width}x{inner}, page {wide}x{scrolled})"
     )
     assert scrolled <= inner and wide <= width, "the gate's view needs scrolling"
+
+
+def test_a_worker_whose_board_port_is_taken_decides_on_and_serves_once_the_port_is_free(
+    stack_settings: Settings, services: None, tmp_path: Path
+) -> None:
+    # Tried as a new user: with port 9464 taken the worker never tried the port again, and the
+    # demo printed the board's URL from an older run's log line.
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        with (
+            isolated(stack_settings) as settings,
+            running_worker(settings, tmp_path, http_port=str(port)) as worker,
+        ):  # ready: the pipeline runs without its board
+
+            def said() -> str | None:
+                return announced_board(worker.log_file.read_text(), worker.process.pid)
+
+            refused = wait_while_moving(said, worker.signs, what="the taken port said", stall=STALL)
+            assert refused.startswith(f"not served: 127.0.0.1:{port} is taken")
+            taken.close()
+            url = wait_while_moving(
+                lambda: (u := said()) and u.startswith("http") and u,
+                worker.signs,
+                what="the board on the freed port",
+                stall=STALL,
+            )
+            assert url == f"http://127.0.0.1:{port}/"
+            with urllib.request.urlopen(f"{url}api/board", timeout=10) as response:
+                assert json.loads(response.read())["language"] == "en"
+    finally:
+        taken.close()
