@@ -24,7 +24,7 @@ from streams.words import Language, rule_words, say
 
 RECENT = 30
 HELD_SHOWN = 60  # per gate: a wall screen holds 40 without scrolling
-INSIDE_SHOWN = 12  # vehicles inside, nearest their cap first (the count says how many in all)
+INSIDE_SHOWN = 12  # per gate: vehicles inside, nearest their cap first (the count: all of them)
 ENTERPRISES_SHOWN = 8  # enterprises with overdue visits, the most overdue first
 ALERTS_KEPT = 300  # open alerts kept to sort from; the board shows the first RECENT
 LIVE = timedelta(hours=1)  # data this close to the wall clock is live
@@ -315,8 +315,9 @@ class Board:
 
     def _inside_shown(self, at: datetime) -> list[dict[str, Any]]:
         """The vehicles inside, nearest their cap first (past it first of all), then those with
-        no cap, the longest inside first. The cap is the window of the rule set's
-        ``exit_in_time`` rule, for the vehicles its subjects take."""
+        no cap, the longest inside first; ``INSIDE_SHOWN`` of each gate, so that a gate's view
+        has its own. The cap is the window of the rule set's ``exit_in_time`` rule, for the
+        vehicles its subjects take."""
         rules = self._rules()
         rule = rules.clock_rule("exit_in_time") if rules else None
         rows = []
@@ -325,7 +326,7 @@ class Board:
             cap = _cap(rule, v.hazmat)
             left = cap - inside if cap is not None else None
             order = (0, left.total_seconds()) if left is not None else (1, -inside.total_seconds())
-            row = {
+            row: dict[str, Any] = {
                 "entry_id": v.entry_id,
                 "park": v.park,
                 "gate": v.gate,
@@ -336,7 +337,13 @@ class Board:
                 "over_cap": left is not None and left < timedelta(0),
             }
             rows.append((order, row))
-        return [row for _, row in sorted(rows, key=lambda r: r[0])[:INSIDE_SHOWN]]
+        shown: list[dict[str, Any]] = []
+        per_gate: dict[str, int] = {}
+        for _, row in sorted(rows, key=lambda r: r[0]):
+            per_gate[row["gate"]] = per_gate.get(row["gate"], 0) + 1
+            if per_gate[row["gate"]] <= INSIDE_SHOWN:
+                shown.append(row)
+        return shown
 
     def _shown(self, alert: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision, RuleResult
-from streams.board import RECENT, Board, Held, Inside
+from streams.board import INSIDE_SHOWN, RECENT, Board, Held, Inside
 from streams.report import Report
 from streams.rules.ruleset import DEFAULT_RULESET, load_ruleset
 from streams.words import say
@@ -155,6 +155,19 @@ def test_vehicles_inside_are_listed_nearest_their_cap_first() -> None:
     assert (near["inside_minutes"], near["over_cap"]) == (300, False)
     assert shown["inside"][3]["cap_minutes"] is None  # no cap for a vehicle the rule does not take
     assert shown["inside_total"] == 5
+
+
+def test_a_busy_gate_leaves_the_others_their_vehicles_inside() -> None:
+    board = Board(rules=lambda: RULES)
+    busy = [
+        Inside(f"entry-1{n:03d}", "g2", f"沪B{n:04d}", NOW - timedelta(hours=5), hazmat=True)
+        for n in range(INSIDE_SHOWN + 5)
+    ]
+    quiet = Inside("entry-2000", "g7", "沪C0001", NOW - timedelta(hours=1), hazmat=True)
+    figures(board, report({}), inside=[*busy, quiet])
+    shown = board.to_json(NOW)["inside"]
+    assert [v["gate"] for v in shown].count("g2") == INSIDE_SHOWN
+    assert shown[-1]["plate"] == "沪C0001"  # the farthest from its cap, listed still
 
 
 def test_todays_positives_red_codes_and_overdue_visits_by_enterprise() -> None:
