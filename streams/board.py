@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas import Alert, Decision
-from streams.parktime import PARK_TZ, park_time
+from streams.parktime import local_day, park_time
 from streams.report import Report
 from streams.rules.ruleset import Rule, RuleSet
 from streams.words import Language, rule_words, say
@@ -95,7 +95,7 @@ def inside_sql(at: datetime) -> str:
     cluster the tables are Distributed, and with more than one shard ClickHouse refuses a plain
     IN of one inside a query of another (``distributed_product_mode``); on one server, and on
     the local cluster's one shard (tried), it reads as a plain IN."""
-    since = (at.astimezone(PARK_TZ) - timedelta(days=INSIDE_DAYS)).date()
+    since = local_day(at - timedelta(days=INSIDE_DAYS))
     until = int(at.timestamp())
     return (
         "SELECT entry_id, argMax(gate, revision), argMax(plate, revision), min(event_time), "
@@ -268,7 +268,7 @@ class Board:
         return self._data_time, False
 
     def today(self, now: datetime) -> date:
-        return self.clock(now)[0].astimezone(PARK_TZ).date()
+        return local_day(self.clock(now)[0])
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)

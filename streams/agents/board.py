@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -49,6 +49,7 @@ from streams import access, failures, metrics
 from streams.agents.follow import Follower
 from streams.board import RECENT, Board, Held, Inside, read_held, read_inside
 from streams.ingest import describe
+from streams.parktime import local_day
 from streams.report import Report, build_report
 from streams.rules.ruleset import RuleSet
 from streams.settings import Settings
@@ -336,7 +337,9 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
 
         backoff = failures.Backoff(log, "gate board: reading ClickHouse", every=2.0, longest=30.0)
 
-        def read(clock: datetime, today: date) -> tuple[Report, Report, list[Held], list[Inside]]:
+        def read(clock: datetime) -> tuple[Report, Report, list[Held], list[Inside]]:
+            """What the board shows from ClickHouse, as of its ``clock``."""
+            today = local_day(clock)
             report = build_report(execute)
             day = board.figures_day(report, today)
             return (
@@ -351,9 +354,8 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
             now = datetime.now(UTC)
             try:
                 clock = board.clock(now)[0]
-                today = board.today(now)
-                report, day, held, inside = await asyncio.to_thread(read, clock, today)
-                board.on_report(report, day, held, inside, today, now)
+                report, day, held, inside = await asyncio.to_thread(read, clock)
+                board.on_report(report, day, held, inside, local_day(clock), now)
                 wait = backoff.succeeded()
             except (ClickHouseError, OSError, EOFError) as exc:
                 board.on_figures_failed(now)
