@@ -124,6 +124,20 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "{vehicles}车上人员{test}阳性（{site} 检测）：立即隔离；已追踪密接",
     },
     "alert.positive.vehicles": {"en": " of {vehicles}", "zh": "{vehicles} "},
+    "alert.positive_released": {
+        "en": "positive {test} for a person let in on {plate} at gate {gate} (entry {entry}, "
+        "{entered}): {where}; isolate the crew, find the vehicle, trace its contacts",
+        "zh": "{plate}（闸口 {gate}，入园记录 {entry}，{entered} 放行）车上人员{test}阳性："
+        "{where}；立即隔离车上人员，找到车辆，追踪密接",
+    },
+    "alert.positive_released.inside": {
+        "en": "the vehicle is inside the park now",
+        "zh": "车辆仍在园区内",
+    },
+    "alert.positive_released.left": {
+        "en": "the vehicle left at {left}",
+        "zh": "车辆已于 {left} 离园",
+    },
     "test.nat": {"en": "NAT", "zh": "核酸"},
     "test.antigen": {"en": "antigen", "zh": "抗原"},
     "alert.trace": {

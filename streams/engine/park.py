@@ -40,6 +40,7 @@ from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import Contact, ContactTrace
 from streams.engine.outputs import Decided, Late, ObligationMade, Outputs, wire_ref
 from streams.engine.shared import Shared
+from streams.parktime import park_time
 from streams.rules.kinds import (
     KINDS,
     Evidence,
@@ -247,6 +248,7 @@ class Park:
         self.dirty.add("c:")
         if test.result == "positive":
             self._raise_positive(person, evidence, test.site)
+            self._page_releases(person, evidence)
             out.notices.append(
                 PositiveNotice(
                     person=person,
@@ -352,6 +354,7 @@ class Park:
             return
         self._begin(out, evidence.reported, move_clock=False)
         if evidence.result == "positive":
+            self._page_releases(person, evidence)
             self._trace(person, evidence)
         self._judge_person(person, evidence)
 
@@ -737,6 +740,41 @@ class Park:
                 gate=site,
             )
         )
+
+    def _page_releases(self, person: str, evidence: Evidence) -> None:
+        """Every entry of this park that let the person in over the tracing look-back is paged
+        critical to the park, one page per entry: its gate, plate, and whether the vehicle is
+        inside now (a lab's positive names no park; this is the park's own page)."""
+        rule = next(iter(self.rules.of_kind("no_positive")), None)
+        start = evidence.time - self.rules.tracing.lookback
+        for entry_id in list(self.by_person.get(person, ())):
+            tracked = self.entries[entry_id]
+            entry = tracked.entry
+            if not tracked.released or entry.event_time < start:
+                continue
+            left = tracked.exited
+            where = (
+                say(self.language, "alert.positive_released.left", left=park_time(left))
+                if left is not None and left <= evidence.reported
+                else say(self.language, "alert.positive_released.inside")
+            )
+            self._raise(
+                tracked,
+                "critical",
+                rule.id if rule else "no_positive",
+                f"positive-release:{evidence.ref.event_id}:{entry_id}",
+                say(
+                    self.language,
+                    "alert.positive_released",
+                    test=say(self.language, f"test.{evidence.kind}"),
+                    plate=entry.plate,
+                    gate=entry.gate,
+                    entry=entry_id,
+                    entered=park_time(entry.event_time),
+                    where=where,
+                ),
+                evidence.reported,
+            )
 
     def _trace(self, person: str, evidence: Evidence) -> None:
         """Everyone who shared a vehicle with the person, and every vehicle through the same

@@ -244,6 +244,17 @@ def page_of(webhook: Webhook, worker: Worker, key: str) -> tuple[float, str]:
     return pages[0]
 
 
+def alerts_of(webhook: Webhook, key: str) -> list[dict[str, Any]]:
+    """The alerts with this dedup key in the notifications received, firing, once each."""
+    found = {
+        json.dumps(alert, sort_keys=True): alert
+        for _, _, body in webhook.pages
+        for alert in body.get("alerts", [])
+        if alert["status"] == "firing" and alert["labels"].get("dedup_key") == key
+    }
+    return list(found.values())
+
+
 def test_a_lab_positive_reported_30_hours_after_its_sample_pages_at_once(
     settings: Settings, webhook: Webhook, paging_worker: Worker
 ) -> None:
@@ -299,10 +310,24 @@ def test_a_positive_found_26_hours_after_a_release_pages_once_and_denies(
             lambda r: b'"released-26h"' in r.value and b'"outcome":"deny"' in r.value,
             what="the released entry's decision revised to a denial",
         )
+        # The park that let the person in is paged too, critical, on its duty route: the
+        # entry, its gate and plate, and that the vehicle is inside now (no exit was sent).
+        key = "positive-release:nat-26h:released-26h"
+        _, path = page_of(webhook, paging_worker, key)
+        (page,) = alerts_of(webhook, key)
+        assert path == "/duty"
+        assert page["labels"]["severity"] == "critical"
+        assert (
+            page["labels"]["park"] == "tangu-green-bay" and page["labels"]["gate"] == "jinshanwei-1"
+        )
+        assert page["annotations"]["entry_id"] == "released-26h"
+        assert "沪D26262" in page["annotations"]["summary"]
+        assert "仍在园区内" in page["annotations"]["summary"]  # the vehicle: inside now
     finally:
         decisions.close()
     time.sleep(8)
     assert len(webhook.pages_for("positive:nat-26h")) == 1
+    assert len(webhook.pages_for("positive-release:nat-26h:released-26h")) == 1
 
 
 def test_a_replay_of_last_months_alerts_pages_nobody(

@@ -493,11 +493,94 @@ def test_a_positive_after_release_pages_once_revises_the_decision_and_traces() -
     )
     assert current(engine).outcome == "deny"
     pages = [a for a in engine.alerts if a.severity == "critical"]
-    assert [(a.dedup_key, a.detected_at) for a in pages] == [
-        ("positive:nat-late", T0 + timedelta(hours=26))  # learnt when reported, not sampled
+    reported = T0 + timedelta(hours=26)  # learnt when reported, not sampled
+    assert [(a.dedup_key, a.park, a.detected_at) for a in pages] == [
+        ("positive:nat-late", "-", reported),  # the lab's: the person, no park
+        ("positive-release:nat-late:e1", "tangu", reported),  # the park that let them in
     ]
     (trace,) = [a for a in engine.alerts if a.rule == "contact_trace"]
     assert "1 of them let in" in trace.message and trace.park == "tangu"
+
+
+# Rule 15: every release a positive touches is paged critical to its park, naming the entry,
+# gate, plate and whether the vehicle is inside now; an entry not let in, or older than the
+# tracing look-back, is not paged; read again, nothing is paged twice.
+@pytest.mark.parametrize("left", [False, True])
+def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> None:
+    events: list[Any] = [
+        entry(),  # released on negative antigens
+        *crew_antigens(1, 2),
+        entry(
+            "e-held",
+            at=T0 + timedelta(hours=1),
+            plate="沪A99999",
+            gate="tinglin-1",
+            occupants=[occupant(2, nat_age=None), occupant(3, "escort")],
+        ),  # held: no NAT, no antigen at this crossing
+        entry(
+            "e-old",
+            at=T0 - timedelta(days=20),
+            plate="沪A00001",
+            occupants=[occupant(2, nat_age=timedelta(days=21))],
+            hazmat=False,
+        ),  # let in, before the look-back
+    ]
+    if left:
+        events.append(
+            VehicleExit(
+                event_id="x1",
+                event_time=T0 + timedelta(hours=3),
+                park="tangu",
+                gate="jinshanwei-1",
+                plate="沪A12345",
+                entry_id="e1",
+            )
+        )
+    engine = run(*events)
+    assert current(engine).outcome == "release" and current(engine, "e-old").outcome == "release"
+    assert current(engine, "e-held").outcome == "hold"
+    positive = NatReport(
+        event_id="nat-pos",
+        event_time=T0 + timedelta(hours=6),
+        person=person(2),
+        sample_time=T0 - timedelta(hours=12),
+        result="positive",
+        lab="cdc",
+    )
+    engine.feed(positive)
+    engine.feed(positive)  # read again
+    (page,) = [a for a in engine.alerts if a.dedup_key.startswith("positive-release:")]
+    assert page.severity == "critical" and page.park == "tangu"
+    assert (page.entry_id, page.gate, page.subject) == ("e1", "jinshanwei-1", "沪A12345")
+    assert page.detected_at == T0 + timedelta(hours=6) and page.resolved_at is None
+    assert "沪A12345" in page.message and "e1" in page.message
+    where = "left at 2022-04-14 13:00" if left else "inside the park now"
+    assert where in page.message
+    zh = run(*events, positive, language="zh")
+    (page_zh,) = [a for a in zh.alerts if a.dedup_key.startswith("positive-release:")]
+    assert ("已于 2022-04-14 13:00 离园" if left else "仍在园区内") in page_zh.message
+
+
+def test_a_positive_found_at_another_park_pages_the_release_here() -> None:
+    later = T0 + timedelta(hours=30)
+    there = entry(
+        "e-b", at=later, park="other-park", plate="沪B11111", occupants=[occupant(2)], hazmat=False
+    )
+    positive = AntigenTest(
+        event_id="ag-there",
+        event_time=later + timedelta(minutes=5),
+        person=person(2),
+        park="other-park",
+        site="other-1",
+        result="positive",
+    )
+    engine = run(entry(), *crew_antigens(1, 2), there, positive)
+    pages = [
+        (a.park, a.entry_id, a.severity)
+        for a in engine.alerts
+        if a.dedup_key.startswith("positive-release:")
+    ]
+    assert pages == [("tangu", "e1", "critical")]  # e-b was never let in: no page for it
 
 
 # Rule sets are data: the window changes without code, and decisions name the version.
