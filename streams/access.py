@@ -73,9 +73,10 @@ def check_http_exposure(settings: Settings) -> None:
 
 
 def http_allowed(settings: Settings, path: str, authorization: str | None) -> bool:
-    """Whether a request to the worker's HTTP server may be answered: anything when no password
-    is set (loopback only, :func:`check_http_exposure`); else basic auth as ``operator``, or on
-    /metrics the bearer token."""
+    """Whether a request to read the worker's HTTP server may be answered: anything when no
+    password is set (loopback only, :func:`check_http_exposure`); else basic auth as
+    ``operator``, or on /metrics the bearer token. An action needs more:
+    :func:`http_act_allowed`."""
     password = settings.http_password.get_secret_value()
     if not password:
         return True
@@ -83,8 +84,36 @@ def http_allowed(settings: Settings, path: str, authorization: str | None) -> bo
     token = settings.metrics_token.get_secret_value()
     if path == "/metrics" and token and hmac.compare_digest(given, f"Bearer {token}"):
         return True
+    return _basic_matches(given, password)
+
+
+def http_act_allowed(password: str, authorization: str | None) -> bool:
+    """Whether an action on the board (an officer's resolution, an acknowledgement) may be
+    taken: always with the operator's credential, on loopback too (a shared host's other users
+    are not trusted); with no password known (:func:`board_password`), never."""
+    return bool(password) and _basic_matches(authorization or "", password)
+
+
+def board_password(settings: Settings) -> str:
+    """The operator's password for the board's actions: ``SENTINEL_HTTP_PASSWORD``, else the one
+    the local stack made (``<state_dir>/secrets/http-operator``); empty when there is neither,
+    and then the board takes no action."""
+    given = settings.http_password.get_secret_value()
+    if given:
+        return given
+    try:
+        return board_password_file(settings).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def board_password_file(settings: Settings) -> Path:
+    return secrets_dir(settings) / f"http-{HTTP_USER}"
+
+
+def _basic_matches(given: str, password: str) -> bool:
     expected = base64.b64encode(f"{HTTP_USER}:{password}".encode()).decode()
-    return hmac.compare_digest(given, f"Basic {expected}")
+    return hmac.compare_digest(given.encode(), f"Basic {expected}".encode())
 
 
 def pseudonym_key_file(settings: Settings) -> Path:

@@ -222,6 +222,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "board.action.denied": {"en": "deny", "zh": "禁止入园"},
     "board.action.turned_away": {"en": "turned away", "zh": "已劝返"},
     "board.staff_id": {"en": "staff id", "zh": "工号"},
+    "board.password": {"en": "operator password", "zh": "操作密码"},
     "board.reason": {"en": "why", "zh": "原因"},
     "board.resolve_button": {"en": "Resolve", "zh": "提交"},
     "board.sent": {"en": "sent; the queue follows its decision", "zh": "已提交；队列随判定更新"},

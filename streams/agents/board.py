@@ -5,6 +5,11 @@ board is computed once a second however many screens watch), and the Prometheus 
 (``SENTINEL_HTTP_HOST``); beyond it only with a password (``SENTINEL_HTTP_PASSWORD``, basic auth as
 ``operator``; /metrics also takes ``SENTINEL_METRICS_TOKEN`` as a bearer token).
 
+Every action (a resolution, an acknowledgement) needs the operator's credential, on loopback
+too: basic auth as ``operator`` with ``SENTINEL_HTTP_PASSWORD``, or the password the local stack
+made (``<state_dir>/secrets/http-operator``); with neither, the board takes no action. The page
+asks for it with each action.
+
 An officer resolves a held entry from its gate's queue (``POST /api/entries/<entry id>/resolve``,
 ``{"action", "officer", "reason"}``): a resolution sent to ``gate.resolutions``, as a gate
 system sends it, which the decide stage judges; the queue follows the decision it makes.
@@ -63,6 +68,14 @@ RECENT_PER_PARTITION = 3
 PUSH_EVERY = 1.0  # seconds between the board's pushes to its screens (and its recomputations)
 ACKNOWLEDGED_FOR = timedelta(hours=24)  # an acknowledged alert pages nobody again for this long
 SILENCE_COMMENT = "acknowledged on the gate board:"  # how the board knows its own silences
+SIGN_IN = (
+    "the operator's password is needed to act: give it with the action (the local stack's is "
+    "in <state dir>/secrets/http-operator; a deployment's is SENTINEL_HTTP_PASSWORD)"
+)
+NO_ACTIONS = (
+    "this board takes no action: no operator password is set; set SENTINEL_HTTP_PASSWORD "
+    "(the local stack makes one in <state dir>/secrets/http-operator)"
+)
 OFFICER = re.compile(r"[\w.\-]{1,64}")  # a staff id, as in a resolution (schemas/resolution.py)
 
 
@@ -246,15 +259,25 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    operator_password = access.board_password(settings)
+
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-        if access.http_allowed(settings, request.path, request.headers.get("Authorization")):
-            return await handler(request)  # type: ignore[no-any-return]
-        return web.Response(
-            status=401,
-            text="the gate board asks for user and password (SENTINEL_HTTP_PASSWORD)\n",
-            headers={"WWW-Authenticate": 'Basic realm="gate sentinel"'},
-        )
+        authorization = request.headers.get("Authorization")
+        if not access.http_allowed(settings, request.path, authorization):
+            return web.Response(
+                status=401,
+                text="the gate board asks for user and password (SENTINEL_HTTP_PASSWORD)\n",
+                headers={"WWW-Authenticate": 'Basic realm="gate sentinel"'},
+            )
+        if request.method == "POST" and not access.http_act_allowed(
+            operator_password, authorization
+        ):
+            # No WWW-Authenticate: the page asks for the password in its own form.
+            if not operator_password:
+                return web.json_response({"error": NO_ACTIONS}, status=403)
+            return web.json_response({"error": SIGN_IN}, status=401)
+        return await handler(request)  # type: ignore[no-any-return]
 
     @app.task  # type: ignore[untyped-decorator]
     async def serve() -> None:

@@ -6,9 +6,11 @@ worker whose board port is taken runs on and serves the board once the port is f
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from streams import access
 from streams.jsonl import envelope
 from streams.progress import wait_while_moving
 from streams.settings import Settings
@@ -37,6 +40,64 @@ from workbench.simulator.jinshan import Params, generate
 def number(chrome: webdriver.Chrome, element_id: str) -> int | None:
     text = chrome.find_element(By.ID, element_id).text.replace(",", "")
     return int(text) if text.isdigit() else None
+
+
+def post(url: str, body: dict[str, str], authorization: str | None = None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def operator(password: str) -> str:
+    return "Basic " + base64.b64encode(f"operator:{password}".encode()).decode()
+
+
+def test_no_one_releases_a_held_truck_without_the_operators_credential_even_on_loopback(
+    stack_settings: Settings, services: None, tmp_path: Path
+) -> None:
+    """Issue 29's finding: with the default settings (board on loopback, no
+    SENTINEL_HTTP_PASSWORD) a plain POST released a held truck as "nobody-1". Every action needs
+    the operator's credential, which the local stack made (``secrets/http-operator``)."""
+    (driver,) = story.people(1)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    held = story.entry("nocred-1", [driver], at=at, nat_ages=[None], hazmat=False)
+    with isolated(stack_settings) as settings, running_worker(settings, tmp_path) as worker:
+        assert not settings.http_password.get_secret_value()  # the default: none set
+        password = access.board_password(settings)
+        assert len(password) >= 20  # the stack's, made by `stack up`
+        send_events(settings, [held], "a truck held at the gate")
+        board = worker.board_url()
+
+        def queued() -> bool:
+            with urllib.request.urlopen(f"{board}api/board", timeout=10) as answer:
+                shown = json.loads(answer.read())
+            return any(h["entry_id"] == "nocred-1" for q in shown["held"].values() for h in q)
+
+        wait_while_moving(queued, worker.signs, what="the held truck in its queue", stall=STALL)
+        url = f"{board}api/entries/nocred-1/resolve"
+        release = {"action": "released_after_check", "officer": "nobody-1", "reason": "x"}
+        assert post(url, release) == 401
+        assert post(url, release, operator("guess")) == 401
+        assert post(url, release, "Bearer " + password) == 401
+        acknowledged = f"{board}api/alerts/anything/acknowledge"
+        assert post(acknowledged, {"officer": "nobody-1"}) == 401
+        assert post(url, release | {"officer": "officer.wang"}, operator(password)) == 202
+        revisions = poll_query(
+            settings,
+            "SELECT revision, outcome, officer FROM decisions FINAL "
+            "WHERE entry_id = %(id)s ORDER BY revision",
+            {"id": "nocred-1"},
+            rows=2,
+        )
+    assert revisions == [(0, "hold", ""), (1, "release", "officer.wang")]  # never nobody-1
 
 
 def test_the_board_fills_in_and_moves_while_the_simulator_runs_in_the_parks_language(
@@ -125,6 +186,7 @@ def test_an_officer_releases_a_held_truck_from_its_gates_queue_in_the_browser(
         found.find_element(By.TAG_NAME, "summary").click()  # "resolve…"
         found.find_element(By.NAME, "officer").send_keys("officer.zhang")
         found.find_element(By.NAME, "reason").send_keys("NAT report on paper, checked")
+        found.find_element(By.NAME, "password").send_keys(access.board_password(settings))
         screenshot = tmp_path / "gate-queue.png"
         chromium.save_screenshot(str(screenshot))
         found.find_element(By.TAG_NAME, "button").click()

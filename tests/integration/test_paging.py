@@ -4,6 +4,7 @@ event time, exactly once, even after sentinel.alerts is replayed."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -23,6 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from schemas import Alert, DeadLetter, RawNatReport
+from streams import access
 from streams.jsonl import envelope, key_for
 from streams.progress import wait_while_moving
 from streams.settings import Settings
@@ -527,6 +529,7 @@ def test_a_critical_alerts_banner_stays_until_an_officer_acknowledges_it_in_the_
     shot = tmp_path / "banner.png"
     chromium.save_screenshot(str(shot))
     banner.find_element(By.NAME, "officer").send_keys("officer.li")
+    banner.find_element(By.NAME, "password").send_keys(access.board_password(settings))
     banner.find_element(By.TAG_NAME, "button").click()
     off_screen(chromium, selector, paging_worker.signs, "the banner to go once acknowledged")
     # The acknowledgement is an Alertmanager silence in the officer's name.
@@ -558,12 +561,22 @@ def test_a_critical_alerts_banner_stays_until_an_officer_acknowledges_it_in_the_
     ],
 )
 def test_an_acknowledgement_without_a_name_for_no_alert_or_from_a_form_is_refused(
-    paging_worker: Worker, key: str, body: bytes, content_type: str, status: int, said: str
+    settings: Settings,
+    paging_worker: Worker,
+    key: str,
+    body: bytes,
+    content_type: str,
+    status: int,
+    said: str,
 ) -> None:
     request = urllib.request.Request(
         f"{paging_worker.board_url()}api/alerts/{key}/acknowledge",
         data=body,
-        headers={"Content-Type": content_type},
+        headers={
+            "Content-Type": content_type,
+            "Authorization": "Basic "
+            + base64.b64encode(f"operator:{access.board_password(settings)}".encode()).decode(),
+        },
         method="POST",
     )
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -120,6 +120,30 @@ def test_the_board_beyond_loopback_needs_a_password_and_then_asks_for_it() -> No
     assert not access.http_allowed(guarded, "/api/board", "Bearer tok")  # the token is for metrics
 
 
+def test_an_action_on_the_board_always_needs_the_operators_password(tmp_path: Path) -> None:
+    """Loopback is no trust boundary: reads stay open there without a password, actions never
+    (issue 29's finding: a plain POST released a held truck as "nobody-1")."""
+    stack = load_settings({"SENTINEL_STATE_DIR": str(tmp_path)})
+    assert access.board_password(stack) == ""  # no stack made, nothing set: no action at all
+    assert not access.http_act_allowed("", None)
+    assert not access.http_act_allowed("", "Basic " + base64.b64encode(b"operator:").decode())
+    access.board_password_file(stack).parent.mkdir(parents=True)
+    access.board_password_file(stack).write_text("made-by-the-stack\n")
+    password = access.board_password(stack)
+    assert password == "made-by-the-stack"
+    assert access.http_allowed(stack, "/api/entries/e1/resolve", None)  # reading: open
+    right = "Basic " + base64.b64encode(b"operator:made-by-the-stack").decode()
+    assert access.http_act_allowed(password, right)
+    assert not access.http_act_allowed(password, None)
+    assert not access.http_act_allowed(password, "Basic " + base64.b64encode(b"x:y").decode())
+    assert not access.http_act_allowed(password, "Bearer made-by-the-stack")
+    assert not access.http_act_allowed(password, right.replace("Basic", "basic") + "=")
+    given = load_settings(
+        {"SENTINEL_STATE_DIR": str(tmp_path), "SENTINEL_HTTP_PASSWORD": "the-deployments"}
+    )
+    assert access.board_password(given) == "the-deployments"  # the setting wins
+
+
 def test_clickhouse_urls_carry_the_users_password_from_a_setting_or_the_stack(
     tmp_path: Path,
 ) -> None:

@@ -55,6 +55,7 @@ class Stack:
         """Start what is not running. Harmless when everything already runs."""
         self._check()
         secrets.pseudonym_key(self.settings)
+        secrets.board_password(self.settings)
         self.saved.parent.mkdir(parents=True, exist_ok=True)
         self.saved.write_text(json.dumps(asdict(self.topology)))
         report = {broker.name: broker.up(progress) for broker in self.brokers}

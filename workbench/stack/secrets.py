@@ -13,6 +13,7 @@ from pathlib import Path
 from streams.access import (
     CLICKHOUSE_USERS,
     USERS,
+    board_password_file,
     clickhouse_password_file,
     password_file,
     pseudonym_key_file,
@@ -43,6 +44,12 @@ def _random_once(path: Path, size: int) -> str:
 def pseudonym_key(settings: Settings) -> None:
     """The stack's own pseudonym key, made once: random, never the public one."""
     _random_once(pseudonym_key_file(settings), 32)
+
+
+def board_password(settings: Settings) -> str:
+    """The password of user ``operator`` for the gate board's actions, made once: with it an
+    officer resolves a held truck or acknowledges an alert; without it nobody does."""
+    return _random_once(board_password_file(settings), 18)
 
 
 def passwords(settings: Settings) -> dict[str, str]:
