@@ -37,7 +37,14 @@ from faust.types import TP
 from mode import CrashingSupervisor
 from pydantic import ValidationError
 
-from schemas import AntigenTest, NatReport, RiskAreaUpdate, VehicleEntry, VehicleExit
+from schemas import (
+    AntigenTest,
+    GateHeartbeat,
+    NatReport,
+    RiskAreaUpdate,
+    VehicleEntry,
+    VehicleExit,
+)
 from schemas.notice import PositiveNotice
 from schemas.operations import Quarantine
 from streams import access, metrics
@@ -215,7 +222,7 @@ class DecideStage:
             self._send(canonical, accepted.key, accepted.value, partition)
         if isinstance(event, VehicleEntry | VehicleExit | AntigenTest):
             self._folds.append((partition, event))
-        if isinstance(event, VehicleEntry | VehicleExit):
+        if isinstance(event, VehicleEntry | VehicleExit | GateHeartbeat):
             metrics.GATE_LAST_SEEN.labels(event.park, event.gate).set(time.time())
         if isinstance(event, VehicleEntry):
             metrics.GATE_ENTRIES.labels(event.park, event.gate).inc()

@@ -4,10 +4,12 @@ canonical topics -> person and vehicle stages -> sentinel.decisions -> ClickHous
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from schemas import Decision
+from schemas import Decision, GateHeartbeat
 from streams.jsonl import envelope
 from streams.settings import Settings
 from streams.topics import partition_of
@@ -15,6 +17,7 @@ from tests.integration import story
 from tests.integration.helpers import (
     Tail,
     Worker,
+    drained,
     poll_query,
     produce,
     read_all,
@@ -108,3 +111,21 @@ def test_events_keyed_the_old_way_are_still_decided(settings: Settings, worker: 
     ]
     assert len(copies) == 1 and copies[0].key == b"tangu-green-bay"
     assert worker.metric_sum("sentinel_rekeyed_total") >= before + 3
+
+
+def test_a_quiet_gate_that_sends_heartbeats_is_seen(settings: Settings, worker: Worker) -> None:
+    """`sentinel_gate_last_seen_timestamp_seconds` is "entry, exit or heartbeat": a gate with no
+    traffic whose controller beats is not silent (SentinelGateSilent reads this gauge)."""
+    beat = GateHeartbeat(
+        event_id="beat-quiet-gate",
+        event_time=datetime.now(UTC).replace(microsecond=0),
+        park="tangu-green-bay",
+        gate="quiet-gate-7",
+    )
+    produce(settings, "gate.heartbeats", [(beat.park.encode(), beat.model_dump_json().encode())])
+    drained(settings, "gate.heartbeats")  # the worker read it and committed it
+    line = 'sentinel_gate_last_seen_timestamp_seconds{gate="quiet-gate-7",park="tangu-green-bay"}'
+    with urllib.request.urlopen(f"{worker.board_url()}metrics", timeout=10) as response:
+        seen = [text for text in response.read().decode().splitlines() if text.startswith(line)]
+    assert seen, "a gate whose controller beats must be seen"
+    assert abs(float(seen[0].split()[-1]) - time.time()) < 600  # set when the beat was read
