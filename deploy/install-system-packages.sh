@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack needs, from Debian's archive, if they are missing:
-#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker);
+#   clickhouse-server (18.16 on Debian 12) and its client, a Java runtime and Maven (Kafka broker),
+#   python3-venv where python3 cannot make a virtualenv;
 #   with --test also Prometheus (promtool checks the alert rules), Alertmanager (the paging test),
 #   Chromium, its driver and a CJK font (the gate board's browser test); with --cluster also
 #   ZooKeeper (a replicated ClickHouse's coordinator: `make test-cluster`).
@@ -14,6 +15,9 @@ command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the local stack's CA and broker certificate
+# `make install` makes its virtualenv with `python3 -m venv`, which Debian's python3 cannot do
+# without python3-venv (ensurepip is split out of it).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${1:-}" = "--test" ]; then
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
