@@ -567,6 +567,29 @@ def _clickhouse_unreachable(settings: Settings, exc: BaseException) -> str:
     )
 
 
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="look again every 5 s until nothing is left to process",
+    )
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from streams.status import read_status
+
+    before = None
+    while True:
+        status = read_status(settings)
+        print(status.line(before), flush=True)
+        if not args.follow or status.done:
+            return 0
+        before = status
+        time.sleep(5)
+
+
 def _none(parser: argparse.ArgumentParser) -> None:
     del parser
 
@@ -675,6 +698,15 @@ COMMANDS: tuple[Command, ...] = (
         ("sentinel reconcile",),
         _none,
         _reconcile,
+    ),
+    Command(
+        "status",
+        "how far the pipeline is: what is left per stage, entries decided",
+        "Per stage, what is left to process, the entries decided and the latest decided; "
+        "with --follow, until nothing is left, with the time left at the current rate.",
+        ("sentinel status", "sentinel --namespace jinshan status --follow"),
+        _status_args,
+        _status,
     ),
     Command(
         "resolve",

@@ -234,29 +234,6 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _status_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--follow",
-        action="store_true",
-        help="look again every 5 s until nothing is left to process",
-    )
-
-
-def _status(args: argparse.Namespace, settings: Settings) -> int:
-    import time
-
-    from streams.status import read_status
-
-    before = None
-    while True:
-        status = read_status(settings)
-        print(status.line(before), flush=True)
-        if not args.follow or status.done:
-            return 0
-        before = status
-        time.sleep(5)
-
-
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--entries", type=positive_int, default=6, help="how many entries to send (default 6)"
@@ -442,15 +419,6 @@ WORKBENCH: tuple[Command, ...] = (
         as_admin(_replay),
     ),
     Command(
-        "status",
-        "how far the pipeline is: what is left per stage, entries decided",
-        "Per stage, what is left to process, the entries decided and the latest decided; "
-        "with --follow, until nothing is left, with the time left at the current rate.",
-        ("sentinel status", "sentinel --namespace jinshan status --follow"),
-        _status_args,
-        _status,
-    ),
-    Command(
         "demo",
         "send a few entries through the running pipeline and show the results",
         "Start a worker if none runs, send a few hazmat entries and their crews' antigen "
@@ -475,7 +443,7 @@ WORKBENCH: tuple[Command, ...] = (
     Command(
         "chaos",
         "faults on the local stack, judged by an oracle; and a negative control",
-        "Each scenario sends the bench's traffic (100,000 raw events, 1%% poison of every kind) "
+        "Each scenario sends the bench's traffic (100,000 raw events, 1% poison of every kind) "
         "through 3 workers in a namespace of its own while faults happen: workers killed, the "
         "broker killed, ClickHouse hung, workers joining and leaving. The oracle: nothing lost "
         "or counted twice (FINAL), every entry decided, reconcile clean, every poison message "

@@ -78,5 +78,8 @@ def test_the_installed_product_runs_a_worker_outside_a_checkout(
             worker.terminate()
             worker.wait(timeout=60)
         assert "Traceback" not in log_file.read_text()
+        # The README's operator command, from the installed product (it was the workbench's).
+        status = run(sentinel, "status", cwd=elsewhere, env=as_worker).stdout
+        assert "decided" in status
     finally:
         drop_database(fresh, database)

@@ -131,6 +131,7 @@ def test_every_command_explains_itself_with_examples(capsys: pytest.CaptureFixtu
         code, output = run([command.name, "--help"], capsys)
         assert code == 0
         assert command.description.split()[0] in output and "examples:" in output, command.name
+        assert "%%" not in output, f"{command.name}: a doubled percent sign in its help"
     code, output = run(["stack", "--help"], capsys)
     assert "up: start Kafka and ClickHouse" in output and "down: stop" in output
 
@@ -165,3 +166,14 @@ def test_a_namespace_runs_apart(capsys: pytest.CaptureFixture[str]) -> None:
     assert settings.clickhouse_database == "sentinel_jinshan_2022"
     code, output = run(["--namespace", "trial", "topics", "list"], capsys)
     assert code == 0 and "trial.gate.entries" in output
+
+
+def test_the_product_has_the_operators_commands_without_the_workbench() -> None:
+    """`sentinel status` is in the README's operator commands: an installed product (no
+    workbench entry point) has it; the workbench adds only its own tools."""
+    from streams.cli import COMMANDS
+    from workbench.cli import commands
+
+    product = {c.name for c in COMMANDS}
+    assert {"status", "resolve", "report", "reconcile", "dlq", "worker"} <= product
+    assert not product & {c.name for c in commands()} - {"worker"}
