@@ -108,7 +108,9 @@ class RuleSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:\-]+$")
-    timezone: str = "Asia/Shanghai"
+    # What "daily" means (the rollups, the report, the board). Every park's day is Shanghai's
+    # today (streams/parktime.py): another value is refused rather than silently not followed.
+    timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
     local_regions: tuple[str, ...] = ()
     lateness: Duration = timedelta(minutes=10)
     tracing: Tracing = Tracing()

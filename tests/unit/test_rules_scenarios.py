@@ -698,3 +698,17 @@ def test_a_gate_heartbeat_moves_the_clock_and_fires_deadlines() -> None:
     engine.feed(beat)
     assert engine.watermark == beat.event_time - RULES.lateness
     assert [a.rule for a in engine.alerts if a.rule == "health_visits"] == ["health_visits"]
+
+
+# "daily" is Shanghai's day everywhere (streams/parktime.py): a rule set naming another time
+# zone was parsed and then silently not followed; it is refused, with its line and field.
+def test_a_rule_set_naming_a_time_zone_the_pipeline_does_not_follow_is_refused() -> None:
+    from streams.rules.ruleset import RuleSetError
+
+    text = DEFAULT_RULESET.read_text()
+    assert parse_ruleset(text).timezone == "Asia/Shanghai"
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("timezone:"))
+    with pytest.raises(RuleSetError, match=rf"mine.yaml:{line}: timezone: .*Asia/Shanghai"):
+        parse_ruleset(
+            text.replace("timezone: Asia/Shanghai", "timezone: Europe/Paris"), "mine.yaml"
+        )
