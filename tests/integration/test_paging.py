@@ -315,6 +315,9 @@ def test_a_positive_found_26_hours_after_a_release_pages_once_and_denies(
         # The park that let the person in is paged too, critical, on its duty route: the
         # entry, its gate and plate, and that the vehicle is inside now (no exit was sent).
         key = "positive-release:nat-26h:released-26h"
+        drained(settings, "health.nat")  # the report's batch delivered, its alerts too
+        sent = [json.loads(r.value)["dedup_key"] for r in read_all(settings, "sentinel.alerts")]
+        assert key in sent, "the park that let the person in must be paged"
         _, path = page_of(webhook, paging_worker, key)
         (page,) = alerts_of(webhook, key)
         assert path == "/duty"

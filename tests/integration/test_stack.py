@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -29,8 +30,15 @@ def test_restart_keeps_kafka_data_and_clickhouse_rows(
     )
 
     stack = Stack(stack_settings)
-    stopped = stack.down()
-    assert stopped["kafka"] == "stopped" and stopped["clickhouse"] == "stopped"
+    # A worker the stack started (the demo's, `make demo`) rides through the tests' restart.
+    demo = stack.worker("worker-of-the-demo")
+    demo.start([sys.executable, "-c", "import time; time.sleep(900)", "streams.cli"])
+    try:
+        stopped = stack.down(workers=False)
+        assert stopped["kafka"] == "stopped" and stopped["clickhouse"] == "stopped"
+        assert demo.pid() is not None, "the tests stopped the demo's worker"
+    finally:
+        demo.stop()
     assert stack.status()["kafka"] == "stopped"
     assert not KafkaBroker(stack_settings).answers_metadata()
 

@@ -115,11 +115,12 @@ class Stack:
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
-    def down(self) -> dict[str, str]:
-        """Stop what this stack started (by pid file): workers first, then the services."""
+    def down(self, workers: bool = True) -> dict[str, str]:
+        """Stop what this stack started (by pid file): workers first (unless not ``workers``: a
+        restart of the services that a running worker rides through), then the services."""
         stopped = {}
         run_dir = self.settings.state_dir / "run"
-        for pid_file in sorted(run_dir.glob("worker*.pid")):
+        for pid_file in sorted(run_dir.glob("worker*.pid")) if workers else ():
             worker = self.worker(pid_file.stem)
             stopped[worker.name] = "stopped" if worker.stop() else "was not running"
         for replica in self.replicas:
