@@ -263,3 +263,69 @@ def inside_by_hand(execute: Any, at: datetime) -> set[tuple[str, bool]]:
         for entry, (_, outcome) in latest.items()
         if outcome == "release" and entry not in gone
     }
+
+
+def panel_rows(execute: Any, title: str, first: date, last: date) -> list[tuple[Any, ...]]:
+    """The rows of the ClickHouse panel called ``title``, for the range ``first`` to ``last``."""
+    (sql,) = [q for _, t, q in dashboard_targets("grafana-clickhouse-datasource") if t == title]
+    return list(execute(expand_grafana_macros(sql, first, last)))
+
+
+def panels_against_the_report(execute: Any, first: date = FIRST, last: date = DUE) -> list[str]:
+    """Each figure a dashboard panel shows that the report also computes, panel against report
+    over the same days: what differs, one line each (empty: they agree)."""
+    from streams.report import build_report
+
+    report = build_report(execute, first, last)
+    wrong: list[str] = []
+
+    def check(what: str, panel: object, said: object) -> None:
+        if panel != said:
+            wrong.append(f"{what}: the panel shows {panel!r}, the report {said!r}")
+
+    def rows(title: str) -> list[tuple[Any, ...]]:
+        return panel_rows(execute, title, first, last)
+
+    ((_, peak),) = rows("Today against the peak")
+    check("the peak", int(peak), report.peak_entries)
+    ((released, held, denied),) = rows("Current outcomes (entries in range)")
+    check(
+        "outcomes",
+        (int(released), int(held), int(denied)),
+        (report.released, report.held, report.denied),
+    )
+    ((positives,),) = rows("Positives")
+    check("positives", int(positives), report.positives)
+    ((overdue, obligations),) = rows("Overdue health visits")
+    check(
+        "visits",
+        (int(overdue), int(obligations)),
+        (report.overdue_visits, report.visit_obligations),
+    )
+    per_day = {str(day): int(n) for day, n in rows("Entries per day") if int(n)}
+    check("entries per day", per_day, report.entries_by_day)
+    by_rule = {str(rule): (int(h), int(d)) for rule, h, d in rows("Holds and denials by rule")}
+    check(
+        "holds and denials by rule",
+        {rule: counts for rule, counts in by_rule.items() if any(counts)},
+        {
+            rule: (report.holds_by_rule.get(rule, 0), report.denials_by_rule.get(rule, 0))
+            for rule in report.holds_by_rule.keys() | report.denials_by_rule.keys()
+            if report.holds_by_rule.get(rule, 0) or report.denials_by_rule.get(rule, 0)
+        },
+    )
+    queue = rows("The queue: arrivals and entries held on arrival, by hour of day")
+    check("arrivals", sum(int(arrivals) for _, arrivals, _ in queue), report.total_entries)
+    worst = rows("Health-visit compliance by enterprise (worst first)")
+    check(
+        "visit compliance by enterprise",
+        {str(e): (int(owed), int(missed)) for e, owed, missed, _ in worst},
+        {
+            e: (v["obligations"], v["overdue"])
+            for e, v in report.visits_by_enterprise.items()
+            if e in {str(row[0]) for row in worst}
+        },
+    )
+    if not worst or not per_day or not by_rule:
+        wrong.append("a panel compared had no rows: nothing was compared")
+    return wrong

@@ -22,6 +22,7 @@ from tests.simulated_tables import (
     held_by_hand,
     held_cases_rows,
     inside_by_hand,
+    panels_against_the_report,
     pipeline_output,
     tables,
 )
@@ -98,3 +99,9 @@ def test_each_dashboard_panel_query_runs_on_18_16(
 ) -> None:
     rows = execute_on(loaded)(expand_grafana_macros(sql))
     assert rows, f"{dashboard}: panel {title!r} returned nothing"
+
+
+def test_each_panel_figure_the_report_also_computes_is_the_same_on_18_16(
+    loaded: Settings,
+) -> None:
+    assert panels_against_the_report(execute_on(loaded)) == []

@@ -23,6 +23,7 @@ from tests.simulated_tables import (
     held_by_hand,
     held_cases_rows,
     inside_by_hand,
+    panels_against_the_report,
     values_sql,
 )
 
@@ -82,6 +83,10 @@ def test_each_dashboard_panel_query_runs(
 ) -> None:
     rows = simulated_chdb(expand_grafana_macros(sql))
     assert rows, f"{dashboard}: panel {title!r} returned nothing"
+
+
+def test_each_panel_figure_the_report_also_computes_is_the_same(simulated_chdb: Any) -> None:
+    assert panels_against_the_report(simulated_chdb) == []
 
 
 def test_the_held_query_gives_the_current_holds_on_a_current_clickhouse(
