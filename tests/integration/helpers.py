@@ -99,6 +99,17 @@ class Worker:
                     return float(line.split()[1])
         raise AssertionError(f"no metric {name}")
 
+    def metric_of(self, name: str, **labels: str) -> float | None:
+        """The value of a metric's sample with these labels on its /metrics (None: none)."""
+        wanted = {f'{k}="{v}"' for k, v in labels.items()}
+        with urllib.request.urlopen(f"{self.board_url()}metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(f"{name}{{"):
+                    sample, value = line.rsplit(" ", 1)
+                    if set(sample[len(name) + 1 : -1].split(",")) >= wanted:
+                        return float(value)
+        return None
+
     def metric_sum(self, name: str) -> float:
         """The sum of a metric's samples over all its labels (0 when it has none yet)."""
         with urllib.request.urlopen(f"{self.board_url()}metrics", timeout=10) as response:

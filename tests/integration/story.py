@@ -70,14 +70,19 @@ def entry(
 
 
 def antigen(
-    event_id: str, who: Person, at: datetime, result: str = "negative", site: str = "jinshanwei-1"
+    event_id: str,
+    who: Person,
+    at: datetime,
+    result: str = "negative",
+    site: str = "jinshanwei-1",
+    park: str = "tangu-green-bay",
 ) -> tuple[str, RawAntigenTest]:
     return "health.antigen", RawAntigenTest.model_validate(
         {
             "event_id": event_id,
             "event_time": at,
             "id_number": who.id_number,
-            "park": "tangu-green-bay",
+            "park": park,
             "site": site,
             "result": result,
         }
