@@ -80,6 +80,7 @@ def expected(truth: dict[str, Any]) -> dict[str, Any]:
     return {
         **{key: truth[key] for key in REPORTED},
         "decided_entries": truth["total_entries"],
+        "dwell_alerts": truth["dwell_violations"],  # hazmat trucks inside past the 6 h cap
         "raw": {table: truth["events_by_topic"][topic] for table, topic in RAW_TABLES.items()},
         "mismatches": [],
     }
@@ -94,6 +95,9 @@ def observed(settings: Settings) -> dict[str, Any]:
     return {
         **{key: getattr(report, key) for key in REPORTED},
         "decided_entries": query(settings, "SELECT uniqExact(entry_id) FROM decisions")[0][0],
+        "dwell_alerts": query(
+            settings, "SELECT uniqExact(dedup_key) FROM alerts WHERE dedup_key LIKE 'dwell:%'"
+        )[0][0],
         "raw": {t: query(settings, f"SELECT count() FROM {t} FINAL")[0][0] for t in RAW_TABLES},
         "mismatches": mismatches,
     }

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -23,7 +24,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from schemas import Alert, DeadLetter, RawNatReport
+from schemas import Alert, DeadLetter, GateHeartbeat, RawNatReport
+from schemas.resolution import Resolution
 from streams import access
 from streams.jsonl import envelope, key_for
 from streams.progress import wait_while_moving
@@ -214,8 +216,24 @@ def test_a_positive_pages_within_10s_once_even_after_a_replay(
     alerts = read_all(settings, "sentinel.alerts")
     produce(settings, "sentinel.alerts", [(r.key, r.value) for r in alerts])
     drained(settings, "sentinel.alerts")
+    # And the input again, as a station resends it: the engine must not raise it anew under
+    # another dedup key, which Alertmanager's grouping would page as a new alert.
+    send(settings, *story.antigen("ag-live-positive", who, tested, result="positive"))
+    drained(settings, "health.antigen", "sentinel.alerts")
+    keys = [
+        json.loads(r.value)["dedup_key"]
+        for r in read_all(settings, "sentinel.alerts")
+        if "ag-live-positive" in json.loads(r.value)["dedup_key"]
+    ]
+    assert set(keys) == {key}, keys  # one alert, however often it was sent
     time.sleep(8)  # more than two group intervals of the critical route (3 s in this test)
-    assert len(webhook.pages_for(key)) == 1, webhook.pages
+    paged = [
+        k
+        for _, _, body in webhook.pages
+        for a in body.get("alerts", [])
+        if "ag-live-positive" in (k := a["labels"].get("dedup_key", ""))
+    ]
+    assert paged == [key], webhook.pages
 
 
 def test_old_alerts_are_not_paged(
@@ -419,37 +437,64 @@ def test_metrics_count_the_alert_and_the_page_on_loopback(paging_worker: Worker)
 def test_an_alert_whose_condition_ended_is_told_resolved_to_its_receiver(
     settings: Settings, webhook: Webhook, paging_worker: Worker
 ) -> None:
-    # A hold at the gate, then an officer's release: the engine closes the gate_wait alert
+    # A hold at the gate for over an hour pages the operators (gate_wait, fired by the engine on
+    # the park's clock); an officer's release ends the hold, the engine closes the alert
     # (resolved_at), the dispatcher posts it ending then, and the operators hear it ended.
     now = datetime.now(UTC).replace(microsecond=0)
-    waiting = Alert(
-        event_id="al-wait",
-        event_time=now - timedelta(minutes=40),
-        severity="warning",
-        rule="gate_wait",
-        dedup_key="gate_wait:resolved-test",
-        subject="沪A00001",
-        park="tangu-green-bay",
-        message="waiting 40 min at the gate",
-        detected_at=now - timedelta(minutes=10),
+    park = f"wait-{uuid.uuid4().hex[:6]}"  # a park of its own: its clock starts with this test
+    (driver,) = story.people(1)
+    held = story.entry(
+        "wait-resolved",
+        [driver],
+        at=now - timedelta(minutes=75),
+        nat_ages=[None],
+        hazmat=False,
+        plate="沪W65000",
+        park=park,
     )
-    closed = waiting.model_copy(update={"resolved_at": now})
-    for alert in (waiting, closed):
-        produce(
-            settings,
-            "sentinel.alerts",
-            [(alert.dedup_key.encode(), alert.model_dump_json().encode())],
-        )
-        wait_while_moving(
-            lambda a=alert: webhook.pages_for(
-                a.dedup_key, status="resolved" if a.resolved_at else "firing"
-            ),
-            paging_worker.signs,
-            what=f"{'the end' if alert.resolved_at else 'a page'} of {alert.dedup_key}",
-            stall=STALL,
-            interval=0.3,
-        )
-    ((_, path),) = webhook.pages_for("gate_wait:resolved-test", status="resolved")
+    # The park's clock moves on to now; its watermark (now less 10 min) passes the hour's wait.
+    beat = GateHeartbeat(event_id="beat-wait-resolved", event_time=now, park=park, gate="g-1")
+    send(settings, *held)
+    send(settings, "gate.heartbeats", beat)
+    key = "gate-wait:wait-resolved"
+    watermark = (now - timedelta(minutes=10)).timestamp()
+    wait_while_moving(  # the tick that moved it fired the deadlines and sent their alerts
+        lambda: (
+            paging_worker.metric_of("sentinel_watermark_timestamp_seconds", park=park) == watermark
+        ),
+        paging_worker.signs,
+        what=f"park {park}'s watermark",
+        stall=STALL,
+        interval=0.5,
+    )
+    sent = {json.loads(r.value)["dedup_key"] for r in read_all(settings, "sentinel.alerts")}
+    assert key in sent, "an hour's wait at the gate fires the engine's gate-wait alert"
+    page_of(webhook, paging_worker, key)  # firing
+    release = Resolution(
+        event_id="res-wait-resolved",
+        event_time=datetime.now(UTC).replace(microsecond=0),
+        park=park,
+        entry_id="wait-resolved",
+        officer="officer.zhou",
+        action="released_after_check",
+        reason="NAT report on paper, checked",
+    )
+    produce(settings, "gate.resolutions", [(park.encode(), release.model_dump_json().encode())])
+    drained(settings, "gate.resolutions")  # decided: the closed alert is on sentinel.alerts
+    closed = [
+        json.loads(r.value)
+        for r in read_all(settings, "sentinel.alerts")
+        if json.loads(r.value)["dedup_key"] == key
+    ]
+    assert [a["resolved_at"] is not None for a in closed] == [False, True]
+    wait_while_moving(
+        lambda: webhook.pages_for(key, status="resolved"),
+        paging_worker.signs,
+        what=f"the end of {key}",
+        stall=STALL,
+        interval=0.3,
+    )
+    ((_, path),) = webhook.pages_for(key, status="resolved")
     assert path == "/operations"
 
 
