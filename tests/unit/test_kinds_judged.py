@@ -1,0 +1,298 @@
+"""The rule kinds judged one by one, each result pinned whole (status, outcome, reason, the
+evidence it names) with its paging severity and whether an officer may release past it, at the
+boundaries of their windows. Written against `make mutation`'s survivors: a kind whose outcome,
+window edge or severity changes fails here (docs/testing.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from schemas import VehicleEntry
+from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result
+from streams.rules.kinds.base import RiskHistory
+from streams.rules.ruleset import Rule
+from tests.unit.test_rules_scenarios import RULES, T0, entry, occupant, person
+
+REF = Ref("e1", "canonical.entries", 0)
+
+
+def rule(rule_id: str, **change: Any) -> Rule:
+    found = next(r for r in RULES.rules if r.id == rule_id)
+    return found.model_copy(update=change)
+
+
+def judging(the_entry: VehicleEntry, risk: RiskHistory = ()) -> Judging:
+    return Judging(
+        entry=the_entry,
+        ref=REF,
+        rules=RULES,
+        anchor=the_entry.event_time,
+        watermark=the_entry.event_time,
+        antigen_clock=the_entry.event_time,
+        lagging=frozenset(),
+        evidence=lambda _: (),
+        risk=risk,
+    )
+
+
+def vehicle(rule_id: str, the_entry: VehicleEntry, **change: Any) -> Result:
+    the_rule = rule(rule_id, **change)
+    return KINDS[the_rule.evidence].judge(the_rule, judging(the_entry))  # type: ignore[call-arg, misc]
+
+
+def pages(rule_id: str, result: Result) -> str | None:
+    the_rule = rule(rule_id)
+    return KINDS[the_rule.evidence].pages(the_rule, result)
+
+
+# -- the papers (DOMAIN rules 6-10) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "missing", "passed", "failed", "outcome"),
+    [
+        ("pass", {"pass_id": None}, "pass present", "no pass", "hold"),
+        ("appointment", {"appointment_id": None}, "appointment present", "no appointment", "deny"),
+        (
+            "waybill",
+            {"waybill_id": None},
+            "waybill with UN number and consignee present",
+            "no waybill with UN number and consignee",
+            "hold",
+        ),
+        (
+            "waybill",
+            {"consignee": None},
+            "waybill with UN number and consignee present",
+            "no waybill with UN number and consignee",
+            "hold",
+        ),
+        (
+            "escort_on_board",
+            {"occupants": [occupant(1)]},
+            "escort on board present",
+            "no escort on board",
+            "deny",
+        ),
+    ],
+)
+def test_each_paper_passes_when_present_and_fails_with_its_rules_outcome(
+    rule_id: str, missing: dict[str, Any], passed: str, failed: str, outcome: str
+) -> None:
+    complete = entry(pass_id="pass-1")
+    assert vehicle(rule_id, complete) == Result(rule_id, None, "pass", "release", passed, (REF,))
+    without = vehicle(rule_id, entry(**{"pass_id": "pass-1", **missing}))
+    assert without == Result(rule_id, None, "fail", outcome, failed, (REF,))
+    assert pages(rule_id, without) is None  # none of them alerts in the bundled set
+
+
+def test_the_waybill_needs_its_cargo_too() -> None:
+    general = entry(hazmat=False, waybill_id="wb-1", consignee="ent-001")
+    assert general.cargo is None
+    assert vehicle("waybill", general).status == "fail"
+
+
+def test_a_hazmat_truck_at_a_general_gate_is_denied_and_paged_critical() -> None:
+    at_hazmat_gate = vehicle("gate_class", entry())
+    assert at_hazmat_gate == Result("gate_class", None, "pass", "release", "hazmat gate", (REF,))
+    wrong_gate = vehicle("gate_class", entry(gate_class="general", gate="tinglin-2"))
+    assert wrong_gate == Result(
+        "gate_class", None, "fail", "deny", "hazmat truck at general gate tinglin-2", (REF,)
+    )
+    assert pages("gate_class", wrong_gate) == "critical"
+    assert pages("gate_class", at_hazmat_gate) is None
+
+
+# -- the people at the gate (DOMAIN rules 3 and 13) -----------------------------------------
+
+
+def person_result(rule_id: str, **fields: Any) -> Result:
+    the_rule = rule(rule_id)
+    crew = [occupant(1, **fields), occupant(2, "escort")]
+    the_entry = entry(occupants=crew)
+    return KINDS[the_rule.evidence].judge(  # type: ignore[call-arg, misc]
+        the_rule, judging(the_entry), the_entry.occupants[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("colour", "status", "outcome", "reason", "paged", "hard"),
+    [
+        ("green", "pass", "release", "green health code", None, False),
+        ("yellow", "fail", "hold", "yellow health code", None, False),
+        ("red", "fail", "deny", "red health code: deny and isolate", "critical", True),
+        (None, "fail", "hold", "no health-code colour presented", None, False),
+    ],
+)
+def test_health_code_colours_whole(
+    colour: str | None, status: str, outcome: str, reason: str, paged: str | None, hard: bool
+) -> None:
+    result = person_result("health_code", code_colour=colour)
+    assert result == Result("health_code", person(1), status, outcome, reason, (REF,))  # type: ignore[arg-type]
+    assert pages("health_code", result) == paged
+    assert KINDS["code_colour"].hard_limit(result) is hard  # no officer releases past red
+
+
+@pytest.mark.parametrize(
+    ("on_roster", "status", "reason"),
+    [
+        (True, "pass", "on a roster or appointment"),
+        (False, "fail", "on no roster and no appointment"),
+        (None, "fail", "not checked against any roster or appointment"),
+    ],
+)
+def test_the_roster_flags_a_person_on_none_or_not_checked(
+    on_roster: bool | None, status: str, reason: str
+) -> None:
+    result = person_result("on_roster", on_roster=on_roster)
+    # a flag, not a stop: a failure still lets the person through, and pages the rule's way
+    assert result == Result("on_roster", person(1), status, "release", reason, (REF,))  # type: ignore[arg-type]
+    assert pages("on_roster", result) == ("warning" if status == "fail" else None)
+    assert not KINDS["roster"].hard_limit(result)
+
+
+# -- the origin's colour over the look-back (DOMAIN rule 4) ---------------------------------
+
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+
+
+def origin(risk: list[tuple[timedelta, str]], **change: Any) -> Result:
+    """The risk_area rule for an entry at T0 whose origin's colour changed ``risk`` before T0."""
+    the_rule = rule("risk_area", **change)
+    history = tuple((T0 - ago, colour) for ago, colour in risk)
+    return KINDS["origin_risk"].judge(the_rule, judging(entry(), history))  # type: ignore[call-arg, misc]
+
+
+def outcome_of(result: Result) -> tuple[str, str]:
+    return result.status, result.outcome
+
+
+@pytest.mark.parametrize(
+    ("risk", "judged"),
+    [
+        ([], ("pass", "release")),  # never named: green
+        ([(14 * DAY, "red")], ("fail", "deny")),  # red since the window's first instant: still red
+        ([(14 * DAY + SECOND, "red"), (14 * DAY, "green")], ("pass", "release")),  # green by then
+        ([(14 * DAY + SECOND, "red"), (14 * DAY - SECOND, "green")], ("fail", "deny")),
+        (  # the latest colour before the window counts, not an older one
+            [(20 * DAY, "red"), (19 * DAY, "yellow"), (18 * DAY, "green")],
+            ("pass", "release"),
+        ),
+        ([(20 * DAY, "green"), (19 * DAY, "red"), (18 * DAY, "yellow")], ("fail", "hold")),
+        ([(0 * DAY, "red")], ("fail", "deny")),  # red at the very instant of the entry
+        ([(-SECOND, "red")], ("pass", "release")),  # red a second after it: not yet
+        ([(3 * DAY, "yellow")], ("fail", "hold")),
+        ([(3 * DAY, "yellow"), (2 * DAY, "red")], ("fail", "deny")),  # red over yellow
+    ],
+)
+def test_the_origins_colour_over_the_look_back_at_its_edges(
+    risk: list[tuple[timedelta, str]], judged: tuple[str, str]
+) -> None:
+    assert outcome_of(origin(risk)) == judged
+
+
+def test_the_origins_window_is_the_rules_and_its_reasons_say_it() -> None:
+    red_then_green = [(10 * DAY, "red"), (9 * DAY, "green")]
+    assert outcome_of(origin(red_then_green)) == ("fail", "deny")  # within 14 days
+    assert outcome_of(origin(red_then_green, window=7 * DAY)) == ("pass", "release")
+    red = origin([(3 * DAY, "red")])
+    assert red == Result(
+        "risk_area", None, "fail", "deny", "origin 上海市金山区 was red within 14 days", (REF,)
+    )
+    yellow = origin([(3 * DAY, "yellow")], window=7 * DAY)
+    assert yellow == Result(
+        "risk_area", None, "fail", "hold", "origin 上海市金山区 was yellow within 7 days", (REF,)
+    )
+    green = origin([])
+    assert green == Result("risk_area", None, "pass", "release", "origin not red or yellow", (REF,))
+    assert (pages("risk_area", red), pages("risk_area", yellow), pages("risk_area", green)) == (
+        "critical",
+        None,
+        None,
+    )
+
+
+def test_a_yellow_origin_pages_when_its_rule_alerts() -> None:
+    alerting = rule("risk_area", alert=True, severity="warning")
+    yellow = origin([(3 * DAY, "yellow")])
+    assert KINDS["origin_risk"].pages(alerting, yellow) == "warning"
+
+
+# -- no positive on record (DOMAIN rule 15) -------------------------------------------------
+
+
+def evidence(ago: timedelta, result: str = "positive", kind: str = "antigen") -> Evidence:
+    ref = Ref(f"{kind}-{ago}", f"canonical.{kind}", 0)
+    return Evidence(kind, T0 - ago, result, ref, T0 - ago)  # type: ignore[arg-type]
+
+
+def no_positive(
+    found: list[Evidence], lagging: frozenset[str] = frozenset(), **fields: Any
+) -> Result:
+    the_rule = rule("no_positive")
+    the_entry = entry(occupants=[occupant(1, **fields), occupant(2, "escort")])
+    j = judging(the_entry)
+    j.evidence = lambda who: found if who == person(1) else []
+    j.lagging = lagging
+    return KINDS["no_positive"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+
+
+def test_no_positive_whole_at_the_edges_of_its_window() -> None:
+    nothing = no_positive([])
+    assert nothing == Result(
+        "no_positive", person(1), "pass", "release", "no positive result on record"
+    )
+    on_edge = evidence(14 * DAY)
+    assert no_positive([on_edge]) == Result(
+        "no_positive",
+        person(1),
+        "fail",
+        "deny",
+        "positive antigen before the entry",
+        (on_edge.ref,),
+    )
+    assert no_positive([evidence(14 * DAY + SECOND)]).status == "pass"  # before the window
+    assert no_positive([evidence(DAY, "negative")]).status == "pass"
+    after = evidence(-DAY, kind="nat")  # sampled a day after the entry: still denies it
+    assert no_positive([after]).reason == "positive nat after the entry"
+    at_once = evidence(timedelta(0))
+    assert no_positive([at_once]).reason == "positive antigen before the entry"
+    both = [evidence(-DAY, kind="nat"), evidence(2 * DAY)]
+    judged = no_positive(both)  # the first positive names it; every positive is its evidence
+    assert judged.reason == "positive antigen before the entry"
+    assert judged.evidence == tuple(e.ref for e in both)
+    presented = no_positive([], nat_age=None, nat_result="positive", nat_sample_time=T0 - DAY)
+    assert presented == Result(
+        "no_positive", person(1), "fail", "deny", "presented a positive NAT", (REF,)
+    )
+    kind = KINDS["no_positive"]
+    assert kind.hard_limit(judged) and not kind.hard_limit(nothing)
+    assert kind.pages(rule("no_positive"), judged) is None  # the positive pages itself, once
+
+
+def test_no_positive_is_pending_while_positives_elsewhere_are_read_too_late() -> None:
+    late = no_positive([], lagging=frozenset({"positives"}))
+    assert late == Result(
+        "no_positive",
+        person(1),
+        "pending",
+        "hold",
+        "pending: positives elsewhere are read too late",
+    )
+    assert not KINDS["no_positive"].hard_limit(late)
+    assert no_positive([evidence(DAY)], lagging=frozenset({"positives"})).status == "fail"
+    assert no_positive([], lagging=frozenset({"nat"})).status == "pass"
+
+
+def test_a_positive_is_read_again_only_from_the_window_before_the_entry_on() -> None:
+    reads = KINDS["no_positive"].reads
+    the_rule = rule("no_positive")
+    assert reads(the_rule, evidence(14 * DAY), T0)
+    assert not reads(the_rule, evidence(14 * DAY + SECOND), T0)
+    assert not reads(the_rule, evidence(DAY, "negative"), T0)
+    assert reads(rule("no_positive", window=2 * DAY), evidence(2 * DAY), T0)
+    assert not reads(rule("no_positive", window=2 * DAY), evidence(3 * DAY), T0)
