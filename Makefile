@@ -46,7 +46,7 @@ bench: stack-up
 chaos: stack-up
 	$(SENTINEL) chaos $(CHAOS_ARGS)
 
-# Mutation testing of the pure core (not part of `make test`; about MUTATION_MINUTES on a 2-core
+# Mutation testing of the pure core (not part of `make test`; about 25 minutes on a 2-core
 # machine the first time, then only what changed): mutmut in a venv of its own layered on the
 # project's, since mutmut 3.8 needs click >= 8.4.2 and faust-streaming pins click < 8.4 (mutmut
 # 3.7, the last to allow it, fails on pytest 9). Scores per module: docs/testing.md.

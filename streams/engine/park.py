@@ -711,8 +711,12 @@ class Park:
 
     # -- positives and tracing --------------------------------------------------------------
 
-    def _raise_positive(self, person: str, evidence: Evidence, site: str) -> None:
+    def _positive_rule(self) -> str:
+        """The id a positive's pages carry: the set's no_positive rule's."""
         rule = next(iter(self.rules.of_kind("no_positive")), None)
+        return rule.id if rule else "no_positive"
+
+    def _raise_positive(self, person: str, evidence: Evidence, site: str) -> None:
         key = f"positive:{evidence.ref.event_id}"
         start = evidence.time - self.rules.tracing.lookback
         on = [
@@ -726,7 +730,7 @@ class Park:
                 key,
                 evidence.reported,
                 "critical",
-                rule.id if rule else "no_positive",
+                self._positive_rule(),
                 person,
                 self.name,
                 say(
@@ -745,7 +749,6 @@ class Park:
         """Every entry of this park that let the person in over the tracing look-back is paged
         critical to the park, one page per entry: its gate, plate, and whether the vehicle is
         inside now (a lab's positive names no park; this is the park's own page)."""
-        rule = next(iter(self.rules.of_kind("no_positive")), None)
         start = evidence.time - self.rules.tracing.lookback
         for entry_id in list(self.by_person.get(person, ())):
             tracked = self.entries[entry_id]
@@ -761,7 +764,7 @@ class Park:
             self._raise(
                 tracked,
                 "critical",
-                rule.id if rule else "no_positive",
+                self._positive_rule(),
                 f"positive-release:{evidence.ref.event_id}:{entry_id}",
                 say(
                     self.language,
