@@ -5,13 +5,14 @@ window edge or severity changes fails here (docs/testing.md)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from schemas import VehicleEntry
-from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result
+from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result, dwell, gate_wait
 from streams.rules.kinds.base import RiskHistory
 from streams.rules.ruleset import Rule
 from tests.unit.test_rules_scenarios import RULES, T0, entry, occupant, person
@@ -296,3 +297,87 @@ def test_a_positive_is_read_again_only_from_the_window_before_the_entry_on() -> 
     assert not reads(the_rule, evidence(DAY, "negative"), T0)
     assert reads(rule("no_positive", window=2 * DAY), evidence(2 * DAY), T0)
     assert not reads(rule("no_positive", window=2 * DAY), evidence(3 * DAY), T0)
+
+
+# -- the clock kinds: a wait at the gate, a stay inside (DOMAIN rule 14) ---------------------
+
+
+@dataclass
+class Kept:
+    """What the clock kinds read of an entry the park keeps."""
+
+    entry: VehicleEntry
+    anchor: datetime
+    outcome: str | None = "hold"
+    released: bool = False
+    exited: datetime | None = None
+    resolution: bool = False
+    keys: tuple[str, ...] = ()
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution
+
+    def alerted(self, key: str) -> bool:
+        return key in self.keys
+
+
+def test_a_hold_is_due_at_the_gate_an_hour_after_its_anchor_until_it_ends() -> None:
+    wait = rule("gate_wait")
+    late_anchor = T0 + timedelta(minutes=5)  # a late entry: its clock runs from its arrival
+    held = Kept(entry(), late_anchor)
+    assert gate_wait.due(wait, held) == late_anchor + timedelta(hours=1)
+    assert gate_wait.due(rule("gate_wait", window=timedelta(minutes=30)), held) == (
+        late_anchor + timedelta(minutes=30)
+    )
+    for ended in (
+        Kept(entry(), T0, outcome="release"),
+        Kept(entry(), T0, outcome="deny"),
+        Kept(entry(), T0, resolution=True),  # an officer resolved it
+        Kept(entry(), T0, keys=(gate_wait.key("e1"),)),  # paged already
+    ):
+        assert gate_wait.due(wait, ended) is None
+    assert gate_wait.key("e1") == "gate-wait:e1"
+
+
+def test_the_gate_waits_message_names_the_gate_the_wait_and_at_most_four_reasons() -> None:
+    wait = rule("gate_wait")
+    failed = ["nat_48h", "nat_48h", "antigen_on_site"]  # one reason per rule
+    assert gate_wait.message(wait, "jinshanwei-1", failed, "en") == (
+        "held at gate jinshanwei-1 for over 60 min: no negative NAT sampled within 48 h; "
+        "no on-site antigen result yet"
+    )
+    assert gate_wait.message(wait, "g-2", [], "zh") == (
+        "在闸口 g-2 等候超过 60 分钟：证据未到（检测结果、核酸报告）"
+    )
+    quick = rule("gate_wait", window=timedelta(seconds=150))
+    assert " over 2 min: " in gate_wait.message(quick, "g", [], "en")  # whole minutes, rounded down
+    many = ["r1", "r2", "r3", "r4", "r5"]  # a park's own rules: named by their ids
+    assert gate_wait.message(wait, "g", many, "en").endswith(": r1; r2; r3; r4")
+
+
+def test_a_stay_is_due_at_the_cap_while_inside_and_too_long_at_an_exit_past_it() -> None:
+    cap = rule("dwell")
+    inside = Kept(entry(), T0, outcome="release", released=True)
+    assert dwell.due(cap, inside, False) == T0 + timedelta(hours=6)
+    assert dwell.due(rule("dwell", window=timedelta(hours=2)), inside, False) == (
+        T0 + timedelta(hours=2)
+    )
+    for not_due in (
+        Kept(entry(), T0, outcome="release", released=True, exited=T0 + timedelta(hours=1)),
+        Kept(entry(), T0, outcome="hold", released=False),  # never entered
+        Kept(entry(), T0, outcome="deny", released=True),  # let in, then denied: not inside
+        Kept(entry(), T0, outcome="release", released=True, keys=(dwell.key("e1"),)),
+        Kept(entry(hazmat=False), T0, outcome="release", released=True),  # the cap: hazmat
+    ):
+        assert dwell.due(cap, not_due, False) is None
+    assert dwell.overdue(cap, "en") == "no exit 6.0 h after entry"
+    assert dwell.overdue(cap, "zh") == "入园 6.0 小时后仍未离园"
+    six = T0 + timedelta(hours=6)
+    assert dwell.at_exit(cap, inside, False, six, "en") is None  # on the cap: in time
+    assert dwell.at_exit(cap, inside, False, six + timedelta(minutes=30), "en") == (
+        "inside for 6.5 h, over the 6.0 h cap"
+    )
+    never_in = Kept(entry(), T0, outcome="hold")
+    assert dwell.at_exit(cap, never_in, False, six + timedelta(hours=1), "en") is None
+    assert dwell.key("e1") == "dwell:e1"
