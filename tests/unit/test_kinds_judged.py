@@ -381,3 +381,89 @@ def test_a_stay_is_due_at_the_cap_while_inside_and_too_long_at_an_exit_past_it()
     never_in = Kept(entry(), T0, outcome="hold")
     assert dwell.at_exit(cap, never_in, False, six + timedelta(hours=1), "en") is None
     assert dwell.key("e1") == "dwell:e1"
+
+
+# -- the on-site antigen around the crossing (DOMAIN rule 2) --------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=T0.tzinfo)
+
+
+def antigen_judged(
+    found: list[Evidence],
+    *,
+    watermark: datetime = T0,
+    antigen_clock: datetime = T0,
+    **change: Any,
+) -> Result:
+    the_rule = rule("antigen_on_site", **change)
+    the_entry = entry()
+    j = judging(the_entry)
+    j.evidence = lambda who: found if who == person(1) else []
+    j.watermark, j.antigen_clock = watermark, antigen_clock
+    return KINDS["antigen_negative"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+
+
+def test_an_antigen_counts_within_two_hours_either_side_of_the_crossing_and_no_further() -> None:
+    edge = 2 * timedelta(hours=1)
+    for ago in (edge, -edge, timedelta(0)):  # taken 2 h before, 2 h after, at the crossing
+        found = evidence(ago, "negative")
+        assert antigen_judged([found]) == Result(
+            "antigen_on_site",
+            person(1),
+            "pass",
+            "release",
+            "negative on-site antigen",
+            (found.ref,),
+        )
+    for ago in (edge + SECOND, -edge - SECOND):
+        later = T0 + 3 * edge  # the grace over, and the results read that far
+        judged = antigen_judged([evidence(ago, "negative")], watermark=later, antigen_clock=later)
+        assert (judged.status, judged.outcome) == ("fail", "hold")
+    reads = KINDS["antigen_negative"].reads
+    the_rule = rule("antigen_on_site")
+    assert reads(the_rule, evidence(edge), T0) and reads(the_rule, evidence(-edge), T0)
+    assert not reads(the_rule, evidence(edge + SECOND), T0)
+    assert not reads(the_rule, evidence(-edge - SECOND), T0)
+    assert not reads(the_rule, evidence(timedelta(0), kind="nat"), T0)
+    narrow = rule("antigen_on_site", window=timedelta(hours=1))
+    assert not reads(narrow, evidence(timedelta(minutes=61)), T0)
+    assert reads(narrow, evidence(timedelta(minutes=60)), T0)
+
+
+def test_a_positive_antigen_denies_and_holds_past_any_officer() -> None:
+    positive, negative = evidence(timedelta(minutes=5)), evidence(timedelta(minutes=6), "negative")
+    judged = antigen_judged([negative, positive])
+    assert judged == Result(
+        "antigen_on_site", person(1), "fail", "deny", "positive on-site antigen", (positive.ref,)
+    )
+    kind = KINDS["antigen_negative"]
+    assert kind.hard_limit(judged)
+    assert not kind.hard_limit(antigen_judged([negative]))
+
+
+def test_a_missing_antigen_is_pending_through_the_grace_then_fails() -> None:
+    grace_end = T0 + timedelta(minutes=30)
+    pending = Result(
+        "antigen_on_site",
+        person(1),
+        "pending",
+        "hold",
+        "pending: on-site antigen result not in yet",
+    )
+    assert antigen_judged([], watermark=grace_end - SECOND) == pending
+    failed = Result(
+        "antigen_on_site", person(1), "fail", "hold", "no on-site antigen result within 30 min"
+    )
+    assert antigen_judged([], watermark=grace_end, antigen_clock=grace_end) == failed
+    # The park's clock has passed the grace, its antigen results are read only up to 10:20
+    # (Shanghai): absence is not evidence yet.
+    behind = antigen_judged(
+        [], watermark=grace_end, antigen_clock=grace_end - timedelta(minutes=10)
+    )
+    assert (behind.status, behind.outcome) == ("pending", "hold")
+    assert behind.reason == "pending: the park's antigen results are read only up to 02:20"
+    unread = antigen_judged([], watermark=grace_end, antigen_clock=EPOCH)
+    assert unread.reason == "pending: the park's antigen results are read only up to none yet"
+    no_grace = antigen_judged([], grace=None)
+    assert no_grace.reason == "no on-site antigen result within 0 min"
+    assert KINDS["antigen_negative"].pages(rule("antigen_on_site"), failed) is None
