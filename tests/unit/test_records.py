@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from schemas import VehicleExit
+from schemas import Decision, VehicleExit
 from schemas.resolution import Resolution
 from streams.engine import Engine, records
 from streams.engine.park import Park
@@ -27,6 +27,11 @@ from tests.unit.test_rules_scenarios import (
 def a_park_with_one_of_everything() -> tuple[Engine, Park]:
     """Entries released (out of area, with an obligation and a visit), held then resolved by an
     officer, late, exited; antigens; an exit read before its entry; alerts, open and closed."""
+    engine = run(*a_park_with_one_of_everything_events(), until=T0 + timedelta(days=2))
+    return engine, engine.parks["tangu"]
+
+
+def a_park_with_one_of_everything_events() -> list[Any]:
     early_exit = VehicleExit(
         event_id="x-early",
         event_time=T0 + timedelta(hours=30),
@@ -44,7 +49,7 @@ def a_park_with_one_of_everything() -> tuple[Engine, Park]:
         action="denied",
         reason="positive escort: turned back to isolation",
     )
-    engine = run(
+    return [
         out_of_area(),
         *crew_antigens(1, 2),
         visit(1, 1),
@@ -67,9 +72,7 @@ def a_park_with_one_of_everything() -> tuple[Engine, Park]:
         ),
         early_exit,
         entry("e-late", at=T0 - timedelta(hours=1), plate="沪A11111"),  # behind the watermark
-        until=T0 + timedelta(days=2),
-    )
-    return engine, engine.parks["tangu"]
+    ]
 
 
 def state(park: Park) -> dict[str, Any]:
@@ -166,3 +169,21 @@ def test_keys_name_the_park_and_the_entity() -> None:
     assert key == b"tangu\x1fe:e1"
     assert records.split_key(key) == ("tangu", "e:e1")
     assert records.split_key(records.key_of("a:b", "c:")) == ("a:b", "c:")
+
+
+def test_a_decisions_fast_json_is_its_wire_models_json_validated() -> None:
+    """The decide stage sends ``Decided.json()``, written by hand for speed; every reader parses
+    it as ``schemas.Decision``. On every decision of a varied run (revisions, pending, denials,
+    an officer's resolution, evidence with offsets), the two say the same, field by field."""
+    engine = Engine(RULES, record=False)
+    sent = []
+    events: list[Any] = [*a_park_with_one_of_everything_events()]
+    for event in events:
+        engine.feed(event)
+        sent += engine.take().decisions
+    engine.advance(T0 + timedelta(days=2))
+    sent += engine.take().decisions
+    assert len(sent) >= 6 and any(d.resolution for d in sent) and any(d.revision for d in sent)
+    for decided in sent:
+        parsed = Decision.model_validate_json(decided.json())
+        assert parsed == Decision.model_validate(decided.wire().model_dump()), decided.event_id
