@@ -16,7 +16,8 @@ from streams.rollups import (
 )
 
 T0 = datetime(2022, 5, 3, 16, 30, tzinfo=UTC)  # 00:30 on 4 May in Shanghai
-OCCUPANT = {"person": "p_" + "1" * 32, "role": "driver"}
+PERSON = "p_" + "1" * 32
+OCCUPANT = {"person": PERSON, "role": "driver"}
 
 
 def entry(entry_id: str = "e1", at: datetime = T0) -> VehicleEntry:
@@ -202,3 +203,84 @@ def test_versions_rise_even_when_the_clock_does_not() -> None:
     assert clock.next(T0) == first + 1
     assert clock.next(T0 - timedelta(seconds=1)) == first + 2
     assert clock.next(T0 + timedelta(seconds=1)) == first + 1_000_000
+
+
+def test_rollups_fold_each_kind_of_input_and_output_through_fold() -> None:
+    """``Rollups.fold``, as the decide stage calls it, for each kind: entries and exits, tests
+    (a positive counts once on the day it was read, a negative not at all), decisions,
+    obligations and overdue-visit alerts (other alerts count elsewhere); each replay changes
+    nothing; another shard's fact is not this shard's."""
+    from schemas import Alert, AntigenTest, NatReport
+    from streams.engine.outputs import ObligationMade
+
+    rollups = Rollups()
+    positive = AntigenTest(
+        event_id="ag-pos", event_time=T0, person=PERSON, park="tangu", site="g1", result="positive"
+    )
+    negative = positive.model_copy(update={"event_id": "ag-neg", "result": "negative"})
+    lab = NatReport(
+        event_id="nat-pos",
+        event_time=T0 + timedelta(days=1),
+        person=PERSON,
+        sample_time=T0,
+        result="positive",
+        lab="cdc",
+    )
+    due = T0 + timedelta(days=7)
+    owed = ObligationMade("e1", PERSON, "tangu", "ent-9", due)
+    overdue = Alert(
+        event_id=f"visits-overdue:e1:{PERSON}",
+        event_time=due,
+        severity="warning",
+        rule="health_visits",
+        dedup_key=f"visits-overdue:e1:{PERSON}",
+        subject=PERSON,
+        park="tangu",
+        enterprise="ent-9",
+        message="overdue",
+        detected_at=due,
+    )
+    other_alert = overdue.model_copy(update={"dedup_key": "dwell:e1", "rule": "dwell"})
+    exit_ = VehicleExit(
+        event_id="x1",
+        event_time=T0 + timedelta(hours=2),
+        park="tangu",
+        gate="g1",
+        plate="沪A12345",
+        entry_id="e1",
+    )
+    items = [entry(), exit_, positive, negative, lab, decision(0, "deny", "no_positive"), owed]
+    for item in [*items, overdue, other_alert, *items, overdue]:  # and every one read again
+        rollups.fold(3, item)
+    changed = rollups.take_changed()
+    assert changed == {
+        (3, key)
+        for key in (
+            "entry:e1",
+            "positive:ag-pos",
+            "positive:nat-pos",
+            "decision:e1",
+            f"obligation:e1:{PERSON}",
+            f"overdue:visits-overdue:e1:{PERSON}",
+        )
+    }
+    assert rollups.get("positive:ag-neg") is None and rollups.get("overdue:dwell:e1") is None
+    assert rollups.fact(3, "entry:e1") == {
+        "park": "tangu",
+        "gate": "g1",
+        "day": "2022-05-04",
+        "hour": 0,
+        "t": int(T0.timestamp()),
+        "x": int(exit_.event_time.timestamp()),
+    }
+    assert rollups.fact(4, "entry:e1") is None  # not this shard's
+    flushed = rollups.flush((3,), version=9)
+    assert sorted(flushed["rollup_positives_daily"]) == [
+        (date(2022, 5, 4), "antigen", 3, 9, 1),
+        (date(2022, 5, 5), "nat", 3, 9, 1),
+    ]
+    assert flushed["rollup_visits_daily"] == [("tangu", "ent-9", date(2022, 5, 11), 3, 9, 1, 1)]
+    assert flushed["rollup_dwell_daily"] == [("tangu", date(2022, 5, 4), 3, 9, 1, 7200, 7200)]
+    assert flushed["rollup_outcomes_daily"] == [("tangu", date(2022, 5, 4), 3, 9, 1, 0, 0, 1)]
+    rollups.drop_shard(3)  # another worker owns it now
+    assert rollups.get("entry:e1") is None and rollups.flush((3,), version=10) == {}
