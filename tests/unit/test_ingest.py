@@ -120,3 +120,65 @@ def test_guard_forgets_messages_that_left_the_window() -> None:
     assert guard.share == 0.5
     assert guard.record(bad=False) is False  # the oldest bad one left the window
     assert (guard.bad, guard.seen) == (4, 10)
+
+
+def test_the_size_and_time_limits_at_their_edges() -> None:
+    entry = raw(f.entry())
+    assert isinstance(
+        ingestor(max_bytes=len(entry)).ingest("gate.entries", entry, now=NOW), Accepted
+    )
+    too_big = ingestor(max_bytes=len(entry) - 1).ingest("gate.entries", entry, now=NOW)
+    assert isinstance(too_big, Rejected) and too_big.error_class == "MessageTooLarge"
+    first = Ingestor(
+        Pseudonymiser(KEY),
+        max_message_bytes=65536,
+        future_tolerance=timedelta(minutes=5),
+        earliest=f.AT,
+    )
+    on_time = raw(f.antigen(event_time=f.AT.isoformat()))  # one time only: at the earliest
+    assert isinstance(first.ingest("health.antigen", on_time, now=NOW), Accepted)
+    before = raw(f.antigen(event_time=(f.AT - timedelta(seconds=1)).isoformat()))
+    assert first.ingest("health.antigen", before, now=NOW) == Rejected(
+        "EventTimeTooEarly", "a time is before 2022-04-12: a typing error upstream?"
+    )
+    beyond = raw(f.nat(event_time=(NOW + timedelta(minutes=5, seconds=1)).isoformat()))
+    assert ingestor().ingest("health.nat", beyond, now=NOW) == Rejected(
+        "EventTimeInFuture", "event_time is more than 0:05:00 ahead of the receiving clock"
+    )
+
+
+def test_each_rejection_says_what_and_how_to_fix_it_whole() -> None:
+    assert ingestor().ingest("gate.entries", None, now=NOW) == Rejected(
+        "NullValue", "the record has no value (a tombstone?); send an event"
+    )
+    future_version = raw(f.entry(schema_version=2))
+    assert ingestor().ingest("gate.entries", future_version, now=NOW) == Rejected(
+        "UnknownSchemaVersion",
+        "schema_version 2 is not one this pipeline reads (1); upgrade the workers first",
+        2,
+    )
+    hidden = f.entry(consignee=f.DRIVER_ID)  # an ID number where none belongs
+    result = ingestor().ingest("gate.entries", raw(hidden), now=NOW)
+    assert result == Rejected(
+        "PersonalDataInField",
+        "consignee holds what looks like a resident ID or phone number; only id_number and "
+        "phone may, and they never leave ingestion",
+    )
+
+
+def test_the_occupants_keep_what_the_rules_read_and_the_event_its_park_and_id() -> None:
+    value = f.entry()
+    value["occupants"][0] |= {"code_colour": "yellow", "on_roster": False}
+    result = ingestor().ingest("gate.entries", raw(value), now=NOW)
+    assert isinstance(result, Accepted)
+    driver = result.event.occupants[0]  # type: ignore[attr-defined]
+    presented = value["occupants"][0]
+    assert (driver.code_colour, driver.on_roster, driver.nat_result) == (
+        "yellow",
+        False,
+        presented["nat_result"],
+    )
+    assert (result.park, result.event_id) == ("tangu-green-bay", value["event_id"])
+    assert result.event_time == VehicleEntry.model_validate_json(result.value).event_time
+    nat = ingestor().ingest("health.nat", raw(f.nat()), now=NOW)
+    assert isinstance(nat, Accepted) and nat.park is None  # a lab's report knows no park
