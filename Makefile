@@ -53,7 +53,8 @@ chaos: stack-up
 MUTATION_VENV := .venv-mutation
 MUTMUT := mutmut==3.8.1
 $(MUTATION_VENV)/.installed: $(VENV)/.installed
-	@echo "mutation: $(MUTATION_VENV) with $(MUTMUT), on top of $(VENV)'s packages"
+	@echo "mutation: $(MUTATION_VENV) with $(MUTMUT), on top of $(VENV)'s packages (pip will say"
+	@echo "mutation: faust-streaming wants click < 8.4: expected, faust is not used there)"
 	$(PYTHON) -m venv $(MUTATION_VENV)
 	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
 		> "$$($(MUTATION_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gate-sentinel.pth"
