@@ -566,6 +566,8 @@ class Park:
         self._alerts_for(tracked, results)
         if first_release:
             self._start_obligation(tracked, judging.out_of_area)
+            if tracked.exited is not None and (rule := rules.clock_rule("exit_in_time")):
+                self._dwell_at_exit(rule, tracked, tracked.exited)  # its exit was read first
         waiting = tracked.alerts.get(gate_wait.key(entry.event_id))
         if outcome != "hold" and waiting is not None and waiting.resolved_at is None:
             self._close(tracked, waiting, self._learnt)  # the hold ended

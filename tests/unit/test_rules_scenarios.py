@@ -712,3 +712,25 @@ def test_a_rule_set_naming_a_time_zone_the_pipeline_does_not_follow_is_refused()
         parse_ruleset(
             text.replace("timezone: Asia/Shanghai", "timezone: Europe/Paris"), "mine.yaml"
         )
+
+
+# Rule 14 in any arrival order: an exit read before the antigen result that lets the truck in
+# (topics are read at their own pace) still finds the stay too long once it is let in. The
+# 2022 story through Kafka lost 6 of its 78 violations this way (the story test counts them).
+def test_a_stay_too_long_is_found_when_the_exit_is_read_before_the_release() -> None:
+    late_exit = VehicleExit(
+        event_id="x1",
+        event_time=T0 + timedelta(hours=7),
+        park="tangu",
+        gate="g",
+        plate="沪A12345",
+        entry_id="e1",
+    )
+    for order in (
+        [entry(), late_exit, *crew_antigens(1, 2)],
+        [late_exit, entry(), *crew_antigens(1, 2)],
+    ):
+        engine = run(*order)
+        assert current(engine).outcome == "release"
+        (stay,) = [a for a in engine.alerts if a.dedup_key == "dwell:e1"]
+        assert stay.message == "inside for 7.0 h, over the 6.0 h cap"
