@@ -467,3 +467,87 @@ def test_a_missing_antigen_is_pending_through_the_grace_then_fails() -> None:
     no_grace = antigen_judged([], grace=None)
     assert no_grace.reason == "no on-site antigen result within 0 min"
     assert KINDS["antigen_negative"].pages(rule("antigen_on_site"), failed) is None
+
+
+# -- the NAT sampled within 48 h before the entry (DOMAIN rule 1) ---------------------------
+
+
+def nat_judged(
+    found: list[Evidence], lagging: frozenset[str] = frozenset(), **fields: Any
+) -> Result:
+    the_rule = rule("nat_48h")
+    the_entry = entry(occupants=[occupant(1, **fields), occupant(2, "escort")])
+    j = judging(the_entry)
+    j.evidence = lambda who: found if who == person(1) else []
+    j.lagging = lagging
+    return KINDS["nat_negative"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+
+
+def lab(ago: timedelta, result: str = "negative") -> Evidence:
+    return evidence(ago, result, kind="nat")
+
+
+def test_a_presented_nat_counts_from_48_h_before_the_entry_to_the_entry() -> None:
+    for age in (timedelta(hours=48), timedelta(0)):
+        assert nat_judged([], nat_age=age) == Result(
+            "nat_48h", person(1), "pass", "release", "negative NAT presented", (REF,)
+        )
+    for age in (timedelta(hours=48, seconds=1),):  # too old (a later one the model refuses)
+        judged = nat_judged([], nat_age=None, nat_sample_time=T0 - age, nat_result="negative")
+        assert judged == Result(
+            "nat_48h",
+            person(1),
+            "fail",
+            "hold",
+            "no negative NAT sampled within 48 h before entry",
+            (REF,),
+        )
+    positive = nat_judged([], nat_age=None, nat_sample_time=T0 - DAY, nat_result="positive")
+    assert (positive.status, positive.outcome) == ("fail", "hold")  # no_positive denies it
+
+
+def test_a_lab_report_counts_within_the_same_window_and_a_positive_one_does_not() -> None:
+    for ago in (timedelta(hours=48), timedelta(0)):
+        report = lab(ago)
+        assert nat_judged([report], nat_age=None) == Result(
+            "nat_48h", person(1), "pass", "release", "negative NAT reported by a lab", (report.ref,)
+        )
+    for outside in (lab(timedelta(hours=48, seconds=1)), lab(-SECOND), lab(DAY, "positive")):
+        assert nat_judged([outside], nat_age=None).status == "fail"
+    assert nat_judged([evidence(DAY, "negative")], nat_age=None).reason == (
+        "no negative NAT sampled within 48 h before entry"
+    )  # an antigen a day before the crossing is neither a NAT nor the remedy
+
+
+def test_the_antigen_remedy_releases_and_the_lag_keeps_an_absence_pending() -> None:
+    antigen_ = evidence(timedelta(minutes=5), "negative")
+    remedied = nat_judged([antigen_], nat_age=None)
+    assert remedied == Result(
+        "nat_48h",
+        person(1),
+        "fail",
+        "release",
+        "no negative NAT within 48 h; released on a negative on-site antigen: follow the NAT",
+        (antigen_.ref,),
+    )
+    lagging = nat_judged([], frozenset({"nat"}), nat_age=None)
+    assert lagging == Result(
+        "nat_48h", person(1), "pending", "hold", "pending: lab reports are read too late to tell"
+    )
+    assert nat_judged([], frozenset({"positives"}), nat_age=None).status == "fail"
+
+
+def test_a_nat_result_is_read_again_for_entries_it_can_change() -> None:
+    reads = KINDS["nat_negative"].reads
+    the_rule = rule("nat_48h")
+    assert reads(the_rule, lab(timedelta(hours=48)), T0) and reads(the_rule, lab(timedelta(0)), T0)
+    assert not reads(the_rule, lab(timedelta(hours=48, seconds=1)), T0)
+    assert not reads(the_rule, lab(-SECOND), T0)
+    assert reads(rule("nat_48h", window=timedelta(hours=24)), lab(timedelta(hours=24)), T0)
+    assert not reads(rule("nat_48h", window=timedelta(hours=24)), lab(timedelta(hours=25)), T0)
+    # an antigen, with the remedy: two hours either side of the crossing
+    two_hours = timedelta(hours=2)
+    assert reads(the_rule, evidence(two_hours), T0) and reads(the_rule, evidence(-two_hours), T0)
+    assert not reads(the_rule, evidence(two_hours + SECOND), T0)
+    assert not reads(the_rule, evidence(-two_hours - SECOND), T0)
+    assert not reads(rule("nat_48h", remedy=None), evidence(timedelta(0)), T0)
