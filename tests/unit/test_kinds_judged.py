@@ -231,15 +231,30 @@ def evidence(ago: timedelta, result: str = "positive", kind: str = "antigen") ->
     return Evidence(kind, T0 - ago, result, ref, T0 - ago)  # type: ignore[arg-type]
 
 
-def no_positive(
-    found: list[Evidence], lagging: frozenset[str] = frozenset(), **fields: Any
+def judged_for(
+    rule_id: str,
+    found: list[Evidence],
+    lagging: frozenset[str] = frozenset(),
+    clocks: tuple[datetime, datetime] = (T0, T0),
+    changed: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> Result:
-    the_rule = rule("no_positive")
+    """``rule_id`` (its fields ``changed``) judged for occupant 1 of an entry at T0, whose test
+    results are ``found``, with shared evidence ``lagging`` and the park's (watermark, antigen
+    clock); ``fields``: occupant 1's."""
+    the_rule = rule(rule_id, **(changed or {}))
     the_entry = entry(occupants=[occupant(1, **fields), occupant(2, "escort")])
     j = judging(the_entry)
     j.evidence = lambda who: found if who == person(1) else []
     j.lagging = lagging
-    return KINDS["no_positive"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+    j.watermark, j.antigen_clock = clocks
+    return KINDS[the_rule.evidence].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+
+
+def no_positive(
+    found: list[Evidence], lagging: frozenset[str] = frozenset(), **fields: Any
+) -> Result:
+    return judged_for("no_positive", found, lagging, **fields)
 
 
 def test_no_positive_whole_at_the_edges_of_its_window() -> None:
@@ -393,14 +408,9 @@ def antigen_judged(
     *,
     watermark: datetime = T0,
     antigen_clock: datetime = T0,
-    **change: Any,
+    **changed: Any,
 ) -> Result:
-    the_rule = rule("antigen_on_site", **change)
-    the_entry = entry()
-    j = judging(the_entry)
-    j.evidence = lambda who: found if who == person(1) else []
-    j.watermark, j.antigen_clock = watermark, antigen_clock
-    return KINDS["antigen_negative"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+    return judged_for("antigen_on_site", found, clocks=(watermark, antigen_clock), changed=changed)
 
 
 def test_an_antigen_counts_within_two_hours_either_side_of_the_crossing_and_no_further() -> None:
@@ -475,12 +485,7 @@ def test_a_missing_antigen_is_pending_through_the_grace_then_fails() -> None:
 def nat_judged(
     found: list[Evidence], lagging: frozenset[str] = frozenset(), **fields: Any
 ) -> Result:
-    the_rule = rule("nat_48h")
-    the_entry = entry(occupants=[occupant(1, **fields), occupant(2, "escort")])
-    j = judging(the_entry)
-    j.evidence = lambda who: found if who == person(1) else []
-    j.lagging = lagging
-    return KINDS["nat_negative"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+    return judged_for("nat_48h", found, lagging, **fields)
 
 
 def lab(ago: timedelta, result: str = "negative") -> Evidence:
