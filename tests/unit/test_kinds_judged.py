@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from schemas import VehicleEntry
-from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result, dwell, gate_wait
+from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result, Stop, dwell, gate_wait
 from streams.rules.kinds.base import RiskHistory
 from streams.rules.ruleset import Rule
 from tests.unit.test_rules_scenarios import RULES, T0, entry, occupant, person
@@ -556,3 +556,51 @@ def test_a_nat_result_is_read_again_for_entries_it_can_change() -> None:
     assert not reads(the_rule, evidence(two_hours + SECOND), T0)
     assert not reads(the_rule, evidence(-two_hours - SECOND), T0)
     assert not reads(rule("nat_48h", remedy=None), evidence(timedelta(0)), T0)
+
+
+# -- a plate stopped at another gate (DOMAIN rule 12) ---------------------------------------
+
+
+def evasion(stops: list[Stop], at_gate: str = "jinshanwei-1") -> Result:
+    the_rule = rule("evasion")
+    j = judging(entry(gate=at_gate))
+    j.stops = lambda: stops
+    return KINDS["other_gate"].judge(the_rule, j)  # type: ignore[call-arg, misc]
+
+
+def stop(
+    ago: timedelta, gate: str = "tinglin-2", park: str = "tangu", outcome: str = "hold"
+) -> Stop:
+    return Stop(f"s-{gate}-{ago}", park, gate, T0 - ago, outcome, Ref(f"s-{ago}", "x", 0))  # type: ignore[arg-type]
+
+
+def test_a_stop_at_another_gate_counts_from_its_time_to_24_h_after() -> None:
+    assert evasion([]) == Result(
+        "evasion", None, "pass", "release", "not stopped at another gate recently", (REF,)
+    )
+    for ago in (timedelta(0), timedelta(hours=24)):  # the same instant; the window's last
+        there = stop(ago)
+        assert evasion([there]) == Result(
+            "evasion",
+            None,
+            "fail",
+            "hold",
+            f"hold at gate tinglin-2 at {there.time:%H:%M}, now at gate jinshanwei-1",
+            (there.ref, REF),
+        )
+    for ago in (timedelta(hours=24, seconds=1), -SECOND):  # too long ago; after this entry
+        assert evasion([stop(ago)]).status == "pass"
+    assert evasion([stop(DAY / 2, gate="jinshanwei-1")]).status == "pass"  # the same gate
+    assert evasion([stop(DAY / 2, outcome="release")]).status == "pass"
+
+
+def test_evasion_names_the_first_stop_and_the_other_parks_name() -> None:
+    later, first = (
+        stop(timedelta(hours=2), gate="g-later"),
+        stop(timedelta(hours=5), gate="g-first"),
+    )
+    judged = evasion([later, first])
+    assert judged.reason.startswith("hold at gate g-first at ")
+    assert judged.evidence == (first.ref, REF)
+    elsewhere = stop(timedelta(hours=1), gate="jinshanwei-1", park="other-park", outcome="deny")
+    assert evasion([elsewhere]).reason.startswith("deny at gate jinshanwei-1 (other-park) at ")
