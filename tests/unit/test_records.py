@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from schemas import Decision, VehicleExit
+from schemas import Decision
 from schemas.resolution import Resolution
 from streams.engine import Engine, records
 from streams.engine.park import Park
@@ -17,6 +17,7 @@ from tests.unit.test_rules_scenarios import (
     antigen,
     crew_antigens,
     entry,
+    exit_at,
     occupant,
     out_of_area,
     run,
@@ -32,14 +33,7 @@ def a_park_with_one_of_everything() -> tuple[Engine, Park]:
 
 
 def a_park_with_one_of_everything_events() -> list[Any]:
-    early_exit = VehicleExit(
-        event_id="x-early",
-        event_time=T0 + timedelta(hours=30),
-        park="tangu",
-        gate="g",
-        plate="沪A77777",
-        entry_id="e-not-yet",
-    )
+    early_exit = exit_at(timedelta(hours=30), "e-not-yet", plate="沪A77777", event_id="x-early")
     resolution = Resolution(
         event_id="r1",
         event_time=T0 + timedelta(hours=2),
@@ -62,14 +56,7 @@ def a_park_with_one_of_everything_events() -> list[Any]:
         antigen(3, at=T0 + timedelta(minutes=35)),
         antigen(4, at=T0 + timedelta(minutes=35), result="positive"),
         resolution,
-        VehicleExit(
-            event_id="x1",
-            event_time=T0 + timedelta(hours=7),
-            park="tangu",
-            gate="g",
-            plate="沪A12345",
-            entry_id="e1",
-        ),
+        exit_at(timedelta(hours=7)),
         early_exit,
         entry("e-late", at=T0 - timedelta(hours=1), plate="沪A11111"),  # behind the watermark
     ]

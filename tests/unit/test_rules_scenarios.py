@@ -94,6 +94,25 @@ def antigen(
     )
 
 
+def exit_at(
+    after: timedelta,
+    entry_id: str = "e1",
+    *,
+    plate: str = "沪A12345",
+    gate: str = "g",
+    event_id: str = "x1",
+) -> VehicleExit:
+    """A vehicle's exit ``after`` T0, naming its entry."""
+    return VehicleExit(
+        event_id=event_id,
+        event_time=T0 + after,
+        park="tangu",
+        gate=gate,
+        plate=plate,
+        entry_id=entry_id,
+    )
+
+
 def crew_antigens(*people: int) -> list[AntigenTest]:
     return [antigen(n) for n in people]
 
@@ -448,14 +467,7 @@ def test_a_visit_for_another_entry_does_not_serve_this_one() -> None:
 
 # Rule 14: dwell, by exit or by deadline with no exit at all.
 def test_dwell_over_the_cap_by_exit_and_by_deadline() -> None:
-    late_exit = VehicleExit(
-        event_id="x1",
-        event_time=T0 + timedelta(hours=6, minutes=1),
-        park="tangu",
-        gate="g",
-        plate="沪A12345",
-        entry_id="e1",
-    )
+    late_exit = exit_at(timedelta(hours=6, minutes=1))
     by_exit = run(entry(), *crew_antigens(1, 2), late_exit)
     assert [a.rule for a in by_exit.alerts] == ["dwell"]
     no_exit = run(entry(), *crew_antigens(1, 2), until=T0 + timedelta(hours=6))
@@ -463,14 +475,7 @@ def test_dwell_over_the_cap_by_exit_and_by_deadline() -> None:
     in_time = run(
         entry(),
         *crew_antigens(1, 2),
-        VehicleExit(
-            event_id="x1",
-            event_time=T0 + timedelta(hours=5),
-            park="tangu",
-            gate="g",
-            plate="沪A12345",
-            entry_id="e1",
-        ),
+        exit_at(timedelta(hours=5)),
         until=T0 + timedelta(hours=7),
     )
     assert in_time.alerts == []
@@ -525,16 +530,7 @@ def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> Non
         ),  # let in, before the look-back
     ]
     if left:
-        events.append(
-            VehicleExit(
-                event_id="x1",
-                event_time=T0 + timedelta(hours=3),
-                park="tangu",
-                gate="jinshanwei-1",
-                plate="沪A12345",
-                entry_id="e1",
-            )
-        )
+        events.append(exit_at(timedelta(hours=3), gate="jinshanwei-1"))
     engine = run(*events)
     assert current(engine).outcome == "release" and current(engine, "e-old").outcome == "release"
     assert current(engine, "e-held").outcome == "hold"
@@ -616,14 +612,7 @@ def test_replayed_events_change_nothing() -> None:
 # effects in the restored state and changes nothing; what it sent was delivered before that
 # state was written (streams/agents/decide.py).
 def test_every_input_read_again_changes_nothing_and_sends_nothing() -> None:
-    exit_ = VehicleExit(
-        event_id="x1",
-        event_time=T0 + timedelta(hours=7),
-        park="tangu",
-        gate="g",
-        plate="沪A12345",
-        entry_id="e1",
-    )
+    exit_ = exit_at(timedelta(hours=7))
     events = [out_of_area(), *crew_antigens(1, 2), visit(1, 1), exit_]
     engine = run(*events)
     engine.take()
@@ -718,14 +707,7 @@ def test_a_rule_set_naming_a_time_zone_the_pipeline_does_not_follow_is_refused()
 # (topics are read at their own pace) still finds the stay too long once it is let in. The
 # 2022 story through Kafka lost 6 of its 78 violations this way (the story test counts them).
 def test_a_stay_too_long_is_found_when_the_exit_is_read_before_the_release() -> None:
-    late_exit = VehicleExit(
-        event_id="x1",
-        event_time=T0 + timedelta(hours=7),
-        park="tangu",
-        gate="g",
-        plate="沪A12345",
-        entry_id="e1",
-    )
+    late_exit = exit_at(timedelta(hours=7))
     for order in (
         [entry(), late_exit, *crew_antigens(1, 2)],
         [late_exit, entry(), *crew_antigens(1, 2)],
