@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas import NatReport, RiskAreaUpdate
 from schemas.notice import PositiveNotice, StopNotice
+from streams.engine.outputs import to_ref
 from streams.rules.kinds import Evidence, Ref, Stop
 from streams.rules.kinds.base import RiskHistory
 
@@ -47,7 +48,7 @@ class Shared:
         known = self.positives.setdefault(notice.person, [])
         if any(e.ref.event_id == notice.ref.event_id for e in known):
             return None
-        ref = Ref(notice.ref.event_id, notice.ref.topic, notice.ref.partition, notice.ref.offset)
+        ref = to_ref(notice.ref)
         evidence = Evidence(
             notice.result_kind, notice.time, "positive", ref, notice.reported, notice.park
         )
@@ -64,7 +65,7 @@ class Shared:
         return evidence
 
     def learn_stop(self, notice: StopNotice) -> None:
-        ref = Ref(notice.ref.event_id, notice.ref.topic, notice.ref.partition, notice.ref.offset)
+        ref = to_ref(notice.ref)
         stop = Stop(notice.entry_id, notice.park, notice.gate, notice.time, notice.outcome, ref)
         self.stops.setdefault(notice.plate, {})[notice.entry_id] = stop
         heapq.heappush(

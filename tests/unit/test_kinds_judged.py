@@ -13,7 +13,7 @@ import pytest
 
 from schemas import VehicleEntry
 from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result, Stop, dwell, gate_wait
-from streams.rules.kinds.base import RiskHistory
+from streams.rules.kinds.base import Kind, RiskHistory, occupant_applies, subject_applies
 from streams.rules.ruleset import Rule
 from tests.unit.test_rules_scenarios import RULES, T0, entry, occupant, person
 
@@ -604,3 +604,56 @@ def test_evasion_names_the_first_stop_and_the_other_parks_name() -> None:
     assert judged.evidence == (first.ref, REF)
     elsewhere = stop(timedelta(hours=1), gate="jinshanwei-1", park="other-park", outcome="deny")
     assert evasion([elsewhere]).reason.startswith("deny at gate jinshanwei-1 (other-park) at ")
+
+
+# -- whom a rule judges -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subjects", "hazmat", "away", "applies"),
+    [
+        ("vehicle", False, False, True),
+        ("hazmat_vehicles", True, False, True),
+        ("hazmat_vehicles", False, True, False),
+        ("out_of_area_vehicles", False, True, True),
+        ("out_of_area_vehicles", True, False, False),
+    ],
+)
+def test_a_vehicle_rule_takes_the_vehicles_its_subjects_name(
+    subjects: str, hazmat: bool, away: bool, applies: bool
+) -> None:
+    the_rule = rule("dwell", subjects=subjects)
+    assert subject_applies(the_rule, entry(hazmat=hazmat), away) is applies
+
+
+@pytest.mark.parametrize(
+    ("subjects", "role", "hazmat", "away", "applies"),
+    [
+        ("all_occupants", "passenger", False, False, True),
+        ("hazmat_crew", "driver", True, False, True),
+        ("hazmat_crew", "escort", True, False, True),
+        ("hazmat_crew", "passenger", True, False, False),
+        ("hazmat_crew", "driver", False, False, False),
+        ("out_of_area_drivers", "driver", False, True, True),
+        ("out_of_area_drivers", "escort", False, True, False),
+        ("out_of_area_drivers", "driver", False, False, False),
+    ],
+)
+def test_a_person_rule_takes_the_occupants_its_subjects_name(
+    subjects: str, role: str, hazmat: bool, away: bool, applies: bool
+) -> None:
+    the_rule = rule("nat_48h", subjects=subjects)
+    person = occupant(1, role)
+    the_entry = entry(
+        hazmat=hazmat, occupants=[occupant(2), person] if role != "driver" else [person]
+    )
+    found = next(o for o in the_entry.occupants if o.role == role)
+    assert occupant_applies(the_rule, the_entry, found, away) is applies
+
+
+def test_a_kind_that_says_nothing_of_what_it_reads_is_judged_again_on_every_result() -> None:
+    some = Evidence("nat", T0, "negative", REF, T0)
+    assert Kind("new", "person").reads(rule("nat_48h"), some, T0) is True
+    # The code colour and the roster are on the entry: no test result changes them.
+    assert KINDS["code_colour"].reads(rule("health_code"), some, T0) is False
+    assert KINDS["roster"].reads(rule("on_roster"), some, T0) is False

@@ -83,3 +83,59 @@ def test_the_bound_is_per_partition_and_behind_counts_messages_left() -> None:
     assert lanes.behind("gate.entries", highwater) == (30 - 10) + (30 - 20)  # type: ignore[arg-type]
     lanes.revoked([1])
     assert lanes.behind("gate.entries", highwater) == 20  # type: ignore[arg-type]
+
+
+def test_a_lane_is_active_for_idle_seconds_after_assignment_and_not_a_moment_more() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0], now=10)
+    lanes.processed("gate.heartbeats", 0, 5, T, now=10)
+    # gate.entries: assigned, its end known and nothing in it: it holds for idle from the
+    # assignment (with nothing seen), then neither lane does.
+    empty = ends(entries=0, heartbeats=6)
+    assert lanes.bound(0, empty, nothing_committed, now=14.9).year == 1970  # type: ignore[arg-type]
+    assert lanes.bound(0, empty, nothing_committed, now=15) == FAR_FUTURE  # type: ignore[arg-type]
+
+
+def test_the_committed_offset_says_where_a_lane_starts_per_partition() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([3], now=0)
+    lanes.processed("gate.heartbeats", 3, 5, T, now=0)
+    at = {("gate.entries", 3): 1}  # one message in the lane, its offset 0 committed past it
+    highwater = lambda topic, partition: at.get((topic, partition), 6)  # noqa: E731
+    one_done = lambda topic, partition: at.get((topic, partition))  # noqa: E731
+    assert lanes.bound(3, highwater, one_done, now=30) == FAR_FUTURE
+    none_done = lambda topic, partition: None  # noqa: E731  # from offset 0: one to read
+    assert lanes.bound(3, highwater, none_done, now=30).year == 1970
+
+
+def test_a_lanes_seen_time_only_moves_forward_and_a_timeless_message_keeps_it() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.processed("gate.entries", 0, 0, T + timedelta(hours=1), now=0)
+    lanes.processed("gate.entries", 0, 1, T, now=0)  # behind: the lane still saw 1 h
+    lanes.processed("gate.entries", 0, 2, None, now=0)  # a resolution: no event time to go by
+    highwater = ends(entries=10)
+    assert lanes.bound(0, highwater, nothing_committed, now=1) == T + timedelta(hours=1)  # type: ignore[arg-type]
+    assert lanes.behind("gate.entries", highwater) == 7  # type: ignore[arg-type]
+
+
+def test_a_bound_over_some_topics_skips_the_lanes_it_does_not_know() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.processed("gate.heartbeats", 0, 1, T, now=0)
+    lanes.processed("gate.entries", 0, 1, T + timedelta(hours=2), now=0)
+    highwater = ends(entries=10, heartbeats=10)
+    # gate.entries of partition 0 known; gate.heartbeats of partition 1 not: skipped, not the end.
+    assert (
+        lanes.bound(0, highwater, nothing_committed, now=1, topics=["gate.entries"])  # type: ignore[arg-type]
+        == T + timedelta(hours=2)
+    )
+    assert lanes.bound(0, highwater, nothing_committed, now=1) == T  # type: ignore[arg-type]
+    lanes.revoked([0])
+    assert lanes.bound(0, highwater, nothing_committed, now=1) == FAR_FUTURE  # type: ignore[arg-type]
+    assert lanes.behind("gate.entries", highwater) == 0  # type: ignore[arg-type]
+
+
+def test_a_lane_read_past_its_known_end_counts_nothing_behind() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.processed("gate.entries", 0, 20, T, now=0)  # the highwater known is older
+    lanes.processed("gate.entries", 1, 2, T, now=0)
+    assert lanes.behind("gate.entries", ends(entries=10)) == 7  # type: ignore[arg-type]

@@ -4,8 +4,12 @@ adding them, and snapshots are absolute values per group and shard."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from schemas import Decision, RuleResult, VehicleEntry, VehicleExit
+import pytest
+
+from schemas import Alert, AntigenTest, Decision, NatReport, RuleResult, VehicleEntry, VehicleExit
+from streams.engine.outputs import ObligationMade
 from streams.rollups import (
     Fact,
     Rollups,
@@ -205,15 +209,9 @@ def test_versions_rise_even_when_the_clock_does_not() -> None:
     assert clock.next(T0 + timedelta(seconds=1)) == first + 1_000_000
 
 
-def test_rollups_fold_each_kind_of_input_and_output_through_fold() -> None:
-    """``Rollups.fold``, as the decide stage calls it, for each kind: entries and exits, tests
-    (a positive counts once on the day it was read, a negative not at all), decisions,
-    obligations and overdue-visit alerts (other alerts count elsewhere); each replay changes
-    nothing; another shard's fact is not this shard's."""
-    from schemas import Alert, AntigenTest, NatReport
-    from streams.engine.outputs import ObligationMade
-
-    rollups = Rollups()
+def every_kind() -> tuple[Any, ...]:
+    """An entry, its exit 2 h later, a positive antigen, a negative one, a positive lab report,
+    a visit obligation, its overdue alert and another alert."""
     positive = AntigenTest(
         event_id="ag-pos", event_time=T0, person=PERSON, park="tangu", site="g1", result="positive"
     )
@@ -249,7 +247,17 @@ def test_rollups_fold_each_kind_of_input_and_output_through_fold() -> None:
         plate="沪A12345",
         entry_id="e1",
     )
-    items = [entry(), exit_, positive, negative, lab, decision(0, "deny", "no_positive"), owed]
+    return entry(), exit_, positive, negative, lab, owed, overdue, other_alert
+
+
+def test_rollups_fold_each_kind_of_input_and_output_through_fold() -> None:
+    """``Rollups.fold``, as the decide stage calls it, for each kind: entries and exits, tests
+    (a positive counts once on the day it was read, a negative not at all), decisions,
+    obligations and overdue-visit alerts (other alerts count elsewhere); each replay changes
+    nothing; another shard's fact is not this shard's."""
+    rollups = Rollups()
+    entry_, exit_, positive, negative, lab, owed, overdue, other_alert = every_kind()
+    items = [entry_, exit_, positive, negative, lab, decision(0, "deny", "no_positive"), owed]
     for item in [*items, overdue, other_alert, *items, overdue]:  # and every one read again
         rollups.fold(3, item)
     changed = rollups.take_changed()
@@ -284,3 +292,66 @@ def test_rollups_fold_each_kind_of_input_and_output_through_fold() -> None:
     assert flushed["rollup_outcomes_daily"] == [("tangu", date(2022, 5, 4), 3, 9, 1, 0, 0, 1)]
     rollups.drop_shard(3)  # another worker owns it now
     assert rollups.get("entry:e1") is None and rollups.flush((3,), version=10) == {}
+
+
+def test_a_replay_of_every_kind_changes_no_fact_and_writes_nothing_again() -> None:
+    rollups = Rollups()
+    entry_, exit_, positive, _, lab, owed, overdue, _ = every_kind()
+    for item in (entry_, exit_, positive, lab, decision(1, "hold", "nat_48h"), owed, overdue):
+        rollups.fold(0, item)
+    rollups.take_changed()
+    # Read again, an older revision among them: no fact changes, none goes to the changelog.
+    for item in (exit_, positive, lab, decision(0, "release"), owed, overdue, entry_):
+        rollups.fold(0, item)
+    assert rollups.take_changed() == set()
+    assert rollups.fact(0, "entry:e1")["x"] == int(exit_.event_time.timestamp())  # type: ignore[index]
+    assert rollups.fact(0, "decision:e1")["outcome"] == "hold"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "counts", "held_on_arrival"),
+    [("release", (1, 0, 0), 0), ("hold", (0, 1, 0), 1), ("deny", (0, 0, 1), 1)],
+)
+def test_each_outcome_counts_in_its_own_column(
+    outcome: str, counts: tuple[int, int, int], held_on_arrival: int
+) -> None:
+    rollups = Rollups()
+    rollups.fold(0, entry())
+    rollups.fold(0, decision(0, outcome, *(("nat_48h",) if outcome != "release" else ())))
+    flushed = rollups.flush((0,), version=1)
+    assert flushed["rollup_outcomes_daily"] == [("tangu", date(2022, 5, 4), 0, 1, 1, *counts)]
+    assert flushed["rollup_gate_hourly"] == [
+        ("tangu", "g1", date(2022, 5, 4), 0, 0, 1, 1, held_on_arrival)
+    ]
+    measure = {"release": None, "hold": (1, 0), "deny": (0, 1)}[outcome]
+    assert [r[5:] for r in flushed.get("rollup_rules_daily", [])] == ([measure] if measure else [])
+
+
+def test_an_exit_at_the_entrys_own_second_counts_a_dwell_of_zero() -> None:
+    rollups = Rollups()
+    rollups.fold(0, entry())
+    rollups.fold(
+        0,
+        VehicleExit(
+            event_id="x0", event_time=T0, park="tangu", gate="g1", plate="沪A12345", entry_id="e1"
+        ),
+    )
+    assert rollups.flush((0,), version=1)["rollup_dwell_daily"] == [
+        ("tangu", date(2022, 5, 4), 0, 1, 1, 0, 0)
+    ]
+
+
+def test_an_obligation_met_counts_as_owed_and_not_overdue() -> None:
+    rollups = Rollups()
+    _, _, _, _, _, owed, _, _ = every_kind()
+    rollups.fold(0, owed)
+    assert rollups.flush((0,), version=1)["rollup_visits_daily"] == [
+        ("tangu", "ent-9", date(2022, 5, 11), 0, 1, 1, 0)
+    ]
+
+
+def test_a_key_of_no_known_fact_is_refused_by_name() -> None:
+    from streams.rollups import contributions
+
+    with pytest.raises(ValueError, match="not a rollup fact key: 'visit:v1'"):
+        contributions("visit:v1", {})

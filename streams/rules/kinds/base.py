@@ -109,27 +109,23 @@ class Tracked(Protocol):
 
 
 def subject_applies(rule: Rule, entry: VehicleEntry, out_of_area: bool) -> bool:
-    """Whether a vehicle rule's subjects take this vehicle."""
-    if rule.subjects == "vehicle":
-        return True
+    """Whether a vehicle rule's subjects take this vehicle (``vehicle``: every one)."""
     if rule.subjects == "hazmat_vehicles":
         return entry.hazmat
     if rule.subjects == "out_of_area_vehicles":
         return out_of_area
-    return False
+    return True
 
 
 def occupant_applies(
     rule: Rule, entry: VehicleEntry, occupant: Occupant, out_of_area: bool
 ) -> bool:
-    """Whether a person rule's subjects take this occupant."""
-    if rule.subjects == "all_occupants":
-        return True
+    """Whether a person rule's subjects take this occupant (``all_occupants``: every one)."""
     if rule.subjects == "hazmat_crew":
         return entry.hazmat and occupant.role in ("driver", "escort")
     if rule.subjects == "out_of_area_drivers":
         return out_of_area and occupant.role == "driver"
-    return False
+    return True
 
 
 PersonJudge = Callable[["Rule", Judging, Occupant], Result]
@@ -184,7 +180,3 @@ def result(
             "release" if status == "pass" else "hold" if status == "pending" else rule.on_failure
         )
     return Result(rule.id, subject, status, outcome, reason, tuple(evidence))
-
-
-def hours(seconds: float) -> int:
-    return int(seconds // 3600)

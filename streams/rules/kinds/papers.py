@@ -5,22 +5,27 @@ and ``hazmat_gate``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from schemas import VehicleEntry
-from streams.rules.kinds.base import Judging, Kind, Result, VehicleJudge, result
+from streams.rules.kinds.base import Judging, Kind, Result, result
 
 if TYPE_CHECKING:
     from streams.rules.ruleset import Rule
 
 
-def _presence(what: str, present: Callable[[VehicleEntry], bool]) -> VehicleJudge:
-    def judge(rule: Rule, j: Judging) -> Result:
-        if present(j.entry):
-            return result(rule, None, "pass", f"{what} present", [j.ref])
-        return result(rule, None, "fail", f"no {what}", [j.ref])
+@dataclass(frozen=True, slots=True)
+class _Presence:
+    """A judge asking whether ``what`` is on the entry."""
 
-    return judge
+    what: str
+    present: Callable[[VehicleEntry], bool]
+
+    def __call__(self, rule: Rule, j: Judging) -> Result:
+        if self.present(j.entry):
+            return result(rule, None, "pass", f"{self.what} present", [j.ref])
+        return result(rule, None, "fail", f"no {self.what}", [j.ref])
 
 
 def _gate(rule: Rule, j: Judging) -> Result:
@@ -30,16 +35,16 @@ def _gate(rule: Rule, j: Judging) -> Result:
 
 
 KINDS = (
-    Kind("pass_present", "vehicle", judge=_presence("pass", lambda e: bool(e.pass_id))),
+    Kind("pass_present", "vehicle", judge=_Presence("pass", lambda e: bool(e.pass_id))),
     Kind(
         "appointment_present",
         "vehicle",
-        judge=_presence("appointment", lambda e: bool(e.appointment_id)),
+        judge=_Presence("appointment", lambda e: bool(e.appointment_id)),
     ),
     Kind(
         "waybill_present",
         "vehicle",
-        judge=_presence(
+        judge=_Presence(
             "waybill with UN number and consignee",
             lambda e: bool(e.waybill_id and e.cargo and e.consignee),
         ),
@@ -47,7 +52,7 @@ KINDS = (
     Kind(
         "escort_present",
         "vehicle",
-        judge=_presence("escort on board", lambda e: any(o.role == "escort" for o in e.occupants)),
+        judge=_Presence("escort on board", lambda e: any(o.role == "escort" for o in e.occupants)),
     ),
     Kind("hazmat_gate", "vehicle", judge=_gate),
 )

@@ -1,0 +1,185 @@
+"""What the engine pages and tells as decisions change, judged by the pure engine: a failing
+rule's page and its words, the gate-wait page closed when the hold ends, the stops told to the
+other parks exactly when an entry starts or stops being one, and what a first release starts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas import NatReport, VehicleExit
+from schemas.notice import StopNotice
+from streams.engine import Engine
+from streams.rules import DEFAULT_RULESET, parse_ruleset
+from streams.rules.kinds import Ref
+from tests.unit.test_rules_scenarios import (
+    RULES,
+    T0,
+    antigen,
+    crew_antigens,
+    current,
+    entry,
+    occupant,
+    out_of_area,
+    person,
+    run,
+)
+
+HOUR = timedelta(hours=1)
+
+
+def lab(result: str, at: timedelta, event_id: str, n: int = 1) -> NatReport:
+    return NatReport(
+        event_id=event_id,
+        event_time=T0 + at,
+        person=person(n),
+        sample_time=T0 - timedelta(hours=10),
+        result=result,
+        lab="cdc",
+    )
+
+
+def test_a_failing_person_rule_pages_about_the_person_in_its_words() -> None:
+    engine = run(
+        entry(occupants=[occupant(1, code_colour="red"), occupant(2, "escort")]),
+        *crew_antigens(1, 2),
+    )
+    (page,) = [a for a in engine.alerts if a.rule == "health_code"]
+    assert (page.dedup_key, page.subject, page.severity, page.entry_id, page.gate) == (
+        f"health_code:e1:{person(1)}",
+        person(1),
+        "critical",
+        "e1",
+        "jinshanwei-1",
+    )
+    assert page.message == "a health code is not green: turn away; call the park's health office"
+    assert (page.event_time, page.detected_at, page.park) == (T0, T0, "tangu")
+
+
+def test_a_failing_vehicle_rule_pages_about_the_plate() -> None:
+    engine = run(entry(gate_class="general"), *crew_antigens(1, 2))
+    (page,) = [a for a in engine.alerts if a.rule == "gate_class"]
+    assert (page.dedup_key, page.subject) == ("gate_class:e1:沪A12345", "沪A12345")
+    assert page.message == "hazmat vehicle at a gate not for hazmat: send it to a hazmat gate"
+
+
+def test_a_parks_own_rule_pages_with_its_id_and_the_results_reason() -> None:
+    text = DEFAULT_RULESET.read_text()
+    own = parse_ruleset(text.replace("  - id: health_code\n", "  - id: code_tangu\n"))
+    engine = run(
+        entry(occupants=[occupant(1, code_colour="red"), occupant(2, "escort")]),
+        *crew_antigens(1, 2),
+        rules=own,
+    )
+    (page,) = [a for a in engine.alerts if a.rule == "code_tangu"]
+    reason = next(r.reason for r in current(engine).rules if r.rule == "code_tangu")
+    assert page.message == f"code_tangu: {reason}"
+
+
+def stale_lab(at: timedelta) -> NatReport:
+    """A negative report sampled 60 h before the entry: outside the window, it releases none."""
+    return lab("negative", at, "nat-stale").model_copy(
+        update={"sample_time": T0 - timedelta(hours=60)}
+    )
+
+
+def waiting_at_the_gate() -> Engine:
+    """A general truck whose driver shows no NAT, held past the gate wait."""
+    engine = run(entry(hazmat=False, occupants=[occupant(1, nat_age=None)]), until=T0 + HOUR)
+    assert [a.resolved_at for a in engine.alerts if a.rule == "gate_wait"] == [None]
+    return engine
+
+
+def test_the_gate_wait_page_closes_when_a_lab_report_releases_the_truck() -> None:
+    engine = waiting_at_the_gate()
+    engine.feed(lab("negative", 2 * HOUR, "nat-neg"))
+    assert current(engine).outcome == "release"
+    closed = [a for a in engine.alerts if a.rule == "gate_wait"][-1]
+    assert closed.resolved_at == T0 + 2 * HOUR
+
+
+def test_the_gate_wait_page_closes_when_the_truck_is_denied() -> None:
+    engine = waiting_at_the_gate()
+    engine.feed(lab("positive", 2 * HOUR, "nat-pos"))
+    assert current(engine).outcome == "deny"
+    assert [a.resolved_at for a in engine.alerts if a.rule == "gate_wait"][-1] == T0 + 2 * HOUR
+
+
+def test_the_gate_wait_page_stays_open_while_the_truck_is_still_held() -> None:
+    engine = waiting_at_the_gate()
+    engine.feed(stale_lab(2 * HOUR))
+    assert current(engine).outcome == "hold"
+    assert [a.resolved_at for a in engine.alerts if a.rule == "gate_wait"] == [None]
+
+
+def stops_told(*events: object) -> list[tuple[str, str]]:
+    engine = Engine(RULES, loopback=False)
+    told: list[tuple[str, str]] = []
+    for n, event in enumerate(events):
+        engine.feed(event)
+        if isinstance(event, NatReport):  # as every worker reads it from canonical.nat
+            engine.learn_nat(event, Ref(event.event_id, "canonical.nat", 0, n))
+        told += [
+            (n.entry_id, n.outcome) for n in engine.take().notices if isinstance(n, StopNotice)
+        ]
+    return told
+
+
+def test_a_stop_is_told_when_an_entry_becomes_one_and_when_it_ends() -> None:
+    held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
+    # Held (a stop), still held on a stale report (nothing to tell), released, then denied.
+    told = stops_told(
+        held,
+        stale_lab(HOUR),
+        lab("negative", 2 * HOUR, "nat-neg"),
+        lab("positive", 3 * HOUR, "nat-pos"),
+    )
+    assert told == [("e1", "hold"), ("e1", "release"), ("e1", "deny")]
+
+
+def test_a_hold_turning_into_a_deny_is_no_new_stop() -> None:
+    held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
+    assert stops_told(held, lab("positive", HOUR, "nat-pos")) == [("e1", "hold")]
+
+
+def test_every_positive_after_a_release_pages_however_the_decision_changed_since() -> None:
+    engine = run(entry(), *crew_antigens(1, 2))
+    engine.feed(antigen(1, at=T0 + HOUR, result="positive", event_id="ag-pos-1"))
+    assert current(engine).outcome == "deny"
+    engine.feed(lab("positive", 2 * HOUR, "nat-pos-2", n=2))
+    pages = [a.dedup_key for a in engine.alerts if a.dedup_key.startswith("positive-release:")]
+    assert pages == ["positive-release:ag-pos-1:e1", "positive-release:nat-pos-2:e1"]
+
+
+def test_an_out_of_area_truck_never_let_in_owes_no_visits() -> None:
+    held = entry(
+        origin_region=out_of_area().origin_region,
+        pass_id="pass-1",
+        occupants=[occupant(1, code_colour="yellow"), occupant(2, "escort")],
+    )
+    engine = run(held, *crew_antigens(1, 2), until=T0 + timedelta(days=8))
+    assert current(engine).outcome != "release"
+    assert engine.parks["tangu"].entries["e1"].obligation is None
+    assert [a for a in engine.alerts if a.rule == "health_visits"] == []
+
+
+def test_a_released_out_of_area_truck_owes_its_visits_from_the_first_release_only() -> None:
+    engine = run(out_of_area(), *crew_antigens(1, 2))
+    obligation = engine.parks["tangu"].entries["e1"].obligation
+    assert obligation is not None and obligation.due == T0 + timedelta(days=7)
+    engine.feed(lab("positive", HOUR, "nat-pos"))  # denied, then an officer cannot release it
+    assert engine.parks["tangu"].entries["e1"].obligation is obligation
+
+
+def test_an_exit_naming_a_forgotten_entry_is_dropped() -> None:
+    engine = run(entry(), *crew_antigens(1, 2), until=T0 + timedelta(days=15))
+    engine.feed(
+        VehicleExit(
+            event_id="x-late",
+            event_time=T0 + timedelta(days=15),
+            park="tangu",
+            gate="g",
+            plate="沪A12345",
+            entry_id="e1",
+        )
+    )
+    assert engine.parks["tangu"].early_exits == {}
