@@ -13,6 +13,12 @@ from streams.settings import Settings
 # the error its caller reports in a line of its own.
 NOISY = ("clickhouse_driver.connection",)
 
+# ClickHouse's error codes for what a user can mend: the sink refuses a batch on them (it will not
+# go in by waiting) and describe() names the fix.
+AUTH_CODES = {192, 193, 194, 516}  # unknown user, wrong password, password required, auth failed
+NO_DATABASE = 81
+TABLE_CODES = {16, 47, 60}  # no such column, unknown identifier, unknown table
+
 
 def quiet_clients(debug: bool) -> None:
     """Unless at debug level, the client libraries' repeated connection warnings are not shown:
@@ -41,8 +47,6 @@ def first_line(exc: BaseException) -> str:
 
 def _clickhouse(exc: BaseException, settings: Settings) -> str:
     from clickhouse_driver import errors as ch
-
-    from streams.sink.clickhouse import AUTH_CODES, NO_DATABASE, TABLE_CODES
 
     where = f"ClickHouse at {settings.clickhouse_url.split('@')[-1]}"
     said = first_line(exc)

@@ -9,6 +9,7 @@ machine three times slower, and still fails quickly when the thing waited for is
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Hashable
@@ -16,6 +17,15 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 T = TypeVar("T")
+
+
+def announce(logger: logging.Logger, level: str, message: str, *args: object) -> None:
+    """A line others wait for (ready, where the board listens): logged at INFO, or at the
+    worker's log ``level`` when that is quieter, so that it is never filtered out. (Not the root
+    logger's level: Faust sets that to DEBUG for its spinner, and filters in the handler.)"""
+    from mode.utils.logging import level_number
+
+    logger.log(max(logging.INFO, level_number(level)), message, *args)
 
 
 class Stalled(Exception):

@@ -15,20 +15,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from mode.utils.logging import level_number
-
 from streams import failures
-from streams.progress import Stalled, busy, wait_while_moving
+from streams.progress import Stalled, announce, busy, wait_while_moving
 from streams.settings import Settings
 
 READY_MARKER = "sentinel worker ready"
-
-
-def announce(logger: logging.Logger, settings: Settings, message: str, *args: object) -> None:
-    """A line others wait for (ready, where the board listens): logged at INFO, or at the
-    worker's log level when that is quieter, so that it is never filtered out. (Not the root
-    logger's level: Faust sets that to DEBUG for its spinner, and filters in the handler.)"""
-    logger.log(max(logging.INFO, level_number(settings.log_level)), message, *args)
 
 
 class NotReady(Exception):
@@ -69,7 +60,7 @@ def run_worker(settings: Settings) -> int:
             await pipeline.ready()
             announce(
                 log,
-                settings,
+                settings.log_level,
                 "%s: %d partitions assigned (%d park partitions)",
                 READY_MARKER,
                 len(sender.consumer.assignment()),

@@ -55,11 +55,11 @@ from streams.agents.follow import Follower
 from streams.board import RECENT, Board, Held, Inside, read_held, read_inside
 from streams.ingest import describe
 from streams.parktime import local_day
+from streams.progress import announce
 from streams.report import Report, build_report
 from streams.rules.ruleset import RuleSet
 from streams.settings import Settings
 from streams.words import Language, board_labels
-from streams.worker import announce
 
 log = logging.getLogger(__name__)
 BOARD_URL_MARKER = "gate board on"
@@ -317,7 +317,7 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
                 wait = min(wait * 2, 30.0)
         port = runner.addresses[0][1]
         where = f"http://{settings.http_host}:{port}/"
-        announce(log, settings, "%s %s (metrics at /metrics)", BOARD_URL_MARKER, where)
+        announce(log, settings.log_level, "%s %s (metrics at /metrics)", BOARD_URL_MARKER, where)
 
     # Decisions arrive by the thousand in a replay and the board shows thirty: the latest are
     # kept as read, and decoded when the board is asked for.

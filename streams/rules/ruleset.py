@@ -27,19 +27,11 @@ from pydantic import (
 )
 
 from streams.rules.kinds import KINDS
+from streams.rules.kinds.base import Severity, Subjects
 
 DEFAULT_RULESET = Path(__file__).with_name("default.yaml")
 
 Outcome = Literal["release", "hold", "deny"]
-Severity = Literal["critical", "warning", "info"]
-Subjects = Literal[
-    "all_occupants",
-    "hazmat_crew",
-    "out_of_area_drivers",
-    "vehicle",
-    "hazmat_vehicles",
-    "out_of_area_vehicles",
-]
 PERSON_SUBJECTS = {"all_occupants", "hazmat_crew", "out_of_area_drivers"}
 OPTIONS = ("grace", "minimum", "remedy")  # rule fields only some kinds read
 

@@ -30,13 +30,10 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch
 
 from streams import metrics
-from streams.failures import first_line
+from streams.failures import AUTH_CODES, NO_DATABASE, TABLE_CODES, first_line
 
 log = logging.getLogger(__name__)
 
-AUTH_CODES = {192, 193, 194, 516}  # unknown user, wrong password, password required, auth failed
-NO_DATABASE = 81
-TABLE_CODES = {16, 47, 60}  # no such column, unknown identifier, unknown table
 ROW_CODES = {6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 321}  # parse and type errors of values
 
 

@@ -7,13 +7,9 @@ failure."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from schemas import Occupant
-from streams.rules.kinds.base import Evidence, Judging, Kind, Result, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, result
 
 CROSSING = timedelta(hours=2)  # the default window of an on-site test around the crossing
 

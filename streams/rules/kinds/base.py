@@ -9,18 +9,55 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple, Protocol
 
 from schemas import Occupant, VehicleEntry
 from schemas.decision import Outcome, Status
 
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule, RuleSet
-
 Severity = Literal["critical", "warning", "info"]
+Subjects = Literal[
+    "all_occupants",
+    "hazmat_crew",
+    "out_of_area_drivers",
+    "vehicle",
+    "hazmat_vehicles",
+    "out_of_area_vehicles",
+]
 RiskHistory = tuple[tuple[datetime, str], ...]
 """A region's colour changes, (from when, colour), in time order."""
+
+
+class Rule(Protocol):
+    """What a kind reads of one rule: a rule set's rule (``streams/rules/ruleset.py``), which
+    names its kind in ``evidence``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def evidence(self) -> str: ...
+    @property
+    def window(self) -> timedelta | None: ...
+    @property
+    def grace(self) -> timedelta | None: ...
+    @property
+    def minimum(self) -> int: ...
+    @property
+    def subjects(self) -> Subjects: ...
+    @property
+    def on_failure(self) -> Outcome: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def alert(self) -> bool: ...
+    @property
+    def remedy(self) -> Literal["antigen_negative"] | None: ...
+
+
+class Rules(Protocol):
+    """What a kind reads of the rule set: the other rules of a kind (``RuleSet.of_kind``)."""
+
+    def of_kind(self, evidence: str) -> Sequence[Rule]: ...
 
 
 class Ref(NamedTuple):
@@ -82,7 +119,7 @@ class Judging:
 
     entry: VehicleEntry
     ref: Ref
-    rules: RuleSet
+    rules: Rules
     anchor: datetime  # its deadlines run from here: its time, or its arrival when it came late
     watermark: datetime  # the park's clock, trailing its latest event by the lateness
     antigen_clock: datetime  # how far the park's on-site antigen results are read

@@ -4,21 +4,17 @@ officer may release past it; no colour presented fails with the rule's outcome."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from schemas import Occupant
 from streams.rules.kinds.base import (
     Judging,
     Kind,
     Result,
+    Rule,
     Severity,
     pages_if_alerting,
     reads_nothing,
     result,
 )
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:

@@ -6,13 +6,9 @@ is ``gate_wait``'s). The clock runs from the entry's anchor: its time, or its ar
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from streams.rules.kinds.base import Kind, Tracked, subject_applies
+from streams.rules.kinds.base import Kind, Rule, Tracked, subject_applies
 from streams.words import Language, say
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
 
 KIND = Kind("exit_in_time", "vehicle", needs_window=True, several=False)
 

@@ -4,12 +4,7 @@ rule's outcome and alerts; a truck held for its antigen and then released is no 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from streams.rules.kinds.base import Judging, Kind, Result, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Judging, Kind, Result, Rule, result
 
 
 def judge(rule: Rule, j: Judging) -> Result:

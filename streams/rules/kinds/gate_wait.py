@@ -6,13 +6,9 @@ releases or denies it, or an officer's resolution."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from streams.rules.kinds.base import Kind, Tracked
+from streams.rules.kinds.base import Kind, Rule, Tracked
 from streams.words import Language, rule_words, say
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
 
 KIND = Kind("gate_wait", "vehicle", needs_window=True, several=False)
 

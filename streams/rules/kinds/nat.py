@@ -5,14 +5,10 @@ antigen releases the occupant, the NAT to follow (the status stays *fail*)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from schemas import Occupant
 from streams.rules.kinds import antigen
-from streams.rules.kinds.base import Evidence, Judging, Kind, Result, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, result
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:

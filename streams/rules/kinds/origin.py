@@ -5,12 +5,16 @@ never named is green: areas are designated red or yellow, everything else is not
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from streams.rules.kinds.base import Judging, Kind, Result, Severity, pages_if_alerting, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import (
+    Judging,
+    Kind,
+    Result,
+    Rule,
+    Severity,
+    pages_if_alerting,
+    result,
+)
 
 
 def judge(rule: Rule, j: Judging) -> Result:

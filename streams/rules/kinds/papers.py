@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from schemas import VehicleEntry
-from streams.rules.kinds.base import Judging, Kind, Result, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Judging, Kind, Result, Rule, result
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,9 @@ release makes a new revision of that entry's decision."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from schemas import Occupant
-from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Severity, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, Severity, result
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:

@@ -4,13 +4,8 @@ on none, or not checked at all, fails: an unknown subject is a finding (flagged 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from schemas import Occupant
-from streams.rules.kinds.base import Judging, Kind, Result, reads_nothing, result
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
+from streams.rules.kinds.base import Judging, Kind, Result, Rule, reads_nothing, result
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:

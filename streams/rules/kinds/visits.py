@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from schemas import VehicleEntry
-from streams.rules.kinds.base import Kind
+from streams.rules.kinds.base import Kind, Rule
 from streams.words import Language, say
-
-if TYPE_CHECKING:
-    from streams.rules.ruleset import Rule
 
 KIND = Kind("visits", "person", needs_window=True, several=False, options=frozenset({"minimum"}))
 
