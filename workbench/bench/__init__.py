@@ -900,21 +900,37 @@ def latency(bench: Bench, rate: float, count: int) -> None:
     bench.progress(f"latency at {rate:,.0f} events/s: p50 {p50:.2f} s, p99 {p99:.2f} s")
 
 
+def first_entries(
+    records: list[dict[str, Any]], entries: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The records up to the ``entries``-th entry (all of them when they hold fewer), and how many
+    entries they hold."""
+    taken: list[dict[str, Any]] = []
+    held = 0
+    for record in records:
+        taken.append(record)
+        held += record["topic"] == "gate.entries"
+        if held >= entries:
+            break
+    return taken, held
+
+
 def burst(bench: Bench, entries: int) -> None:
     """A burst: the first ``entries`` entries of the bench's story, with everything sent around
     them, produced as fast as possible to an idle worker; entry-to-decision p50 and p99."""
     from workbench.playback import produce
 
-    records: list[dict[str, Any]] = []
-    for record in bench.records:
-        records.append(record)
-        if sum(1 for r in records if r["topic"] == "gate.entries") >= entries:
-            break
+    records, held = first_entries(bench.records, entries)
+    if held < entries:
+        bench.progress(
+            f"burst: the bench's {bench.events:,} events hold {held:,} entries, not {entries:,}: "
+            "the burst is those"
+        )
     live = LiveRun(bench, "burst")
     try:
         live.start_worker()
-        produce(live.settings, records, len(records), label=f"burst: {entries:,} entries at once")
-        live.wait_decided(entries, "burst: entries decided")
+        produce(live.settings, records, len(records), label=f"burst: {held:,} entries at once")
+        live.wait_decided(held, "burst: entries decided")
     finally:
         live.stop()
     try:
