@@ -176,7 +176,7 @@ class Park:
     def on_entry(self, entry: VehicleEntry, ref: Ref, out: Outputs) -> None:
         if entry.event_id in self.forgotten or entry.event_id in self.entries:
             return  # read again: its outputs were delivered before its state was written
-        self._begin(out, entry.event_time, (entry, ref))
+        self._begin(out, entry.event_time, (entry, ref.topic))
         tracked = Tracked(
             entry=entry,
             ref=ref,
@@ -205,7 +205,7 @@ class Park:
         target = self.entries.get(exit_.entry_id) if exit_.entry_id else None
         if target is not None and target.exited is not None or exit_.entry_id in self.early_exits:
             return  # read again
-        self._begin(out, exit_.event_time, (exit_, Ref(exit_.event_id, "canonical.exits", 0)))
+        self._begin(out, exit_.event_time, (exit_, "canonical.exits"))
         if exit_.entry_id is None:
             inside = [
                 self.entries[i]
@@ -236,7 +236,7 @@ class Park:
         person = test.person
         if test.event_id in self.antigen_ids:
             return  # read again
-        self._begin(out, test.event_time, (test, ref))
+        self._begin(out, test.event_time, (test, ref.topic))
         evidence = Evidence(
             "antigen", test.event_time, test.result, ref, test.event_time, self.name
         )
@@ -275,7 +275,7 @@ class Park:
             ):
                 self._serve(known)
             return
-        self._begin(out, visit.event_time, (visit, Ref(visit.event_id, "canonical.visits", 0)))
+        self._begin(out, visit.event_time, (visit, "canonical.visits"))
         seen = Visit(visit.event_id, visit.person, visit.event_time, visit.entry_id)
         self.visits.setdefault(visit.person, []).append(seen)
         self.visit_ids[visit.event_id] = seen
@@ -297,7 +297,7 @@ class Park:
         self._begin(
             out,
             resolution.event_time,
-            (resolution, Ref(resolution.event_id, "gate.resolutions", 0)),
+            (resolution, "gate.resolutions"),
             move_clock=False,
         )
         if tracked is None:
@@ -500,10 +500,10 @@ class Park:
 
     # -- judging ----------------------------------------------------------------------------
 
-    def _judge(self, tracked: Tracked, people: Iterable[str] = (), vehicle: bool = False) -> bool:
+    def _judge(self, tracked: Tracked, people: Iterable[str] = (), vehicle: bool = False) -> None:
         """Judge the entry again: its vehicle's rules if ``vehicle``, the rules of the occupants
         in ``people``; the other results are those it had (everything, the first time, or when
-        the rule set changed). A new revision when the results changed; True if they did."""
+        the rule set changed). A new revision when the results changed."""
         rules = self.rules
         entry = tracked.entry
         judging = self._judging(tracked)
@@ -535,13 +535,13 @@ class Park:
             results.append(officer)
         keys = tuple(r.key for r in results)
         if keys == tracked.keys:
-            return False
+            return
         tracked.keys = keys
         tracked.waiting = any(key[2] == "pending" for key in keys)
         text = "|".join([rules.version, *("\x1f".join(key) for key in keys)])
         fingerprint = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
         if fingerprint == tracked.fingerprint:
-            return False  # the same as before a restore
+            return  # the same as before a restore
         was_stop = tracked.outcome in ("hold", "deny")
         tracked.revision += 1
         tracked.fingerprint = fingerprint
@@ -574,7 +574,6 @@ class Park:
         self._schedule(tracked)
         if was_stop != (outcome in ("hold", "deny")):
             self._stop_changed(tracked)
-        return True
 
     def _judging(self, tracked: Tracked) -> Judging:
         plate = tracked.entry.plate
@@ -961,16 +960,16 @@ class Park:
         self,
         out: Outputs,
         at: datetime,
-        read: tuple[Any, Ref] | None = None,
+        read: tuple[Any, str] | None = None,
         move_clock: bool = True,
     ) -> None:
-        """Start handling an input learnt at ``at``; ``read``: the event and where it was read,
-        kept aside as late when it is behind the watermark."""
+        """Start handling an input learnt at ``at``; ``read``: the event and the topic it was
+        read from, kept aside as late when it is behind the watermark."""
         self._out = out
         self._learnt = at
         if read is not None and at < self.watermark:
-            event, ref = read
-            out.late.append(Late(ref.topic, event.event_id, self.name, at, self.watermark, event))
+            event, topic = read
+            out.late.append(Late(topic, event.event_id, self.name, at, self.watermark, event))
         if move_clock and at > self.clock:
             self.clock = at
             self.dirty.add("c:")

@@ -18,10 +18,12 @@ from tests.unit.test_rules_scenarios import (
     crew_antigens,
     current,
     entry,
+    exit_at,
     occupant,
     out_of_area,
     person,
     run,
+    visit,
 )
 
 HOUR = timedelta(hours=1)
@@ -183,3 +185,96 @@ def test_an_exit_naming_a_forgotten_entry_is_dropped() -> None:
         )
     )
     assert engine.parks["tangu"].early_exits == {}
+
+
+def test_the_gate_wait_page_stays_open_when_the_hold_changes_but_stays_a_hold() -> None:
+    yellow = occupant(1, nat_age=None, code_colour="yellow")
+    engine = run(entry(hazmat=False, occupants=[yellow]), until=T0 + HOUR)
+    engine.feed(lab("negative", 2 * HOUR, "nat-neg"))  # the NAT passes now, the code still holds
+    decided = current(engine)
+    assert decided.outcome == "hold" and decided.revision == 1
+    assert [a.resolved_at for a in engine.alerts if a.rule == "gate_wait"] == [None]
+
+
+def test_an_occupants_outcome_is_the_worst_of_their_results_in_any_order() -> None:
+    # A positive antigen (deny) is judged before a yellow code (hold): the person is denied.
+    sick = occupant(1, code_colour="yellow")
+    engine = run(entry(occupants=[sick, occupant(2, "escort")]), antigen(1, result="positive"))
+    outcomes = {o.person: o.outcome for o in current(engine).occupants}
+    assert outcomes[person(1)] == "deny"
+
+
+def test_a_first_release_of_an_out_of_area_truck_tells_the_obligation_it_made() -> None:
+    engine = Engine(RULES, record=False)
+    made = []
+    for event in (out_of_area(), *crew_antigens(1, 2)):
+        engine.feed(event)
+        made += engine.take().obligations
+    assert [(m.entry_id, m.person, m.park, m.enterprise, m.due) for m in made] == [
+        ("e1", person(1), "tangu", "ent-001", T0 + timedelta(days=7))
+    ]
+
+
+def test_visits_read_before_the_release_serve_the_obligation_it_makes() -> None:
+    engine = run(out_of_area())  # held: the antigens are still to come
+    engine.feed(visit(1, 0.1, visit_id="v-a"))
+    engine.feed(visit(1, 0.2, visit_id="v-b"))
+    assert engine.parks["tangu"].entries["e1"].obligation is None
+    for test in crew_antigens(1, 2):
+        engine.feed(test)
+    obligation = engine.parks["tangu"].entries["e1"].obligation
+    assert obligation is not None
+    assert (obligation.visits, obligation.state) == (["v-a", "v-b"], "met")
+
+
+def test_a_visit_naming_no_entry_serves_the_drivers_oldest_open_obligation() -> None:
+    first = out_of_area()
+    second = entry("e2", at=T0 + timedelta(days=1), origin_region=first.origin_region, pass_id="p2")
+    engine = run(
+        first,
+        *crew_antigens(1, 2),
+        second,
+        *[antigen(n, at=T0 + timedelta(days=1, minutes=5)) for n in (1, 2)],
+    )
+    engine.feed(visit(1, 1.5, entry_id=None, visit_id="v-none"))  # type: ignore[arg-type]
+    park = engine.parks["tangu"]
+    assert park.entries["e1"].obligation.visits == ["v-none"]  # type: ignore[union-attr]
+    assert park.entries["e2"].obligation.visits == []  # type: ignore[union-attr]
+    assert park.visit_ids["v-none"].served == "e1"
+
+
+def test_a_stay_too_long_found_at_the_exit_pages_at_the_rules_severity() -> None:
+    text = DEFAULT_RULESET.read_text()
+    at = text.index("  - id: dwell\n")
+    block = "    severity: warning"
+    critical = parse_ruleset(text[:at] + text[at:].replace(block, "    severity: critical", 1))
+    engine = run(entry(), *crew_antigens(1, 2), exit_at(timedelta(hours=7)), rules=critical)
+    (page,) = [a for a in engine.alerts if a.rule == "dwell"]
+    assert page.severity == "critical"
+
+
+def test_a_stay_too_long_of_an_out_of_area_truck_is_found_at_its_exit() -> None:
+    text = DEFAULT_RULESET.read_text()
+    hazmat = "window: 6h\n    subjects: hazmat_vehicles"
+    rules = parse_ruleset(text.replace(hazmat, "window: 6h\n    subjects: out_of_area_vehicles"))
+    engine = run(out_of_area(), *crew_antigens(1, 2), exit_at(timedelta(hours=7)), rules=rules)
+    assert [a.dedup_key for a in engine.alerts if a.rule == "dwell"] == ["dwell:e1"]
+
+
+def test_a_denial_lifted_by_an_officer_is_told_as_the_end_of_a_stop() -> None:
+    from schemas.resolution import Resolution
+
+    def officer(event_id: str, action: str, minutes: int) -> Resolution:
+        return Resolution(
+            event_id=event_id,
+            event_time=T0 + timedelta(minutes=minutes),
+            park="tangu",
+            entry_id="e1",
+            officer="wang",
+            action=action,
+            reason="checked",
+        )
+
+    held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
+    told = stops_told(held, officer("r1", "denied", 5), officer("r2", "released_after_check", 9))
+    assert told == [("e1", "hold"), ("e1", "release")]  # hold then deny: a stop all along

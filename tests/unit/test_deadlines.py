@@ -16,6 +16,7 @@ from streams.engine.park import (
     FORGET_AFTER,
     NEGATIVE_RETENTION,
     POSITIVE_RETENTION,
+    RECHECK,
     VISIT_RETENTION,
 )
 from streams.rules import DEFAULT_RULESET, parse_ruleset
@@ -314,3 +315,71 @@ def test_every_kind_of_input_behind_the_watermark_is_kept_aside_under_its_topic(
         ("canonical.entries", "e-late"),
     ]
     assert {late.watermark for late in engine.late} == {T0 + timedelta(days=1)}
+
+
+def test_an_entry_at_the_watermark_itself_is_not_late() -> None:
+    engine = run(entry(), *crew_antigens(1, 2), until=T0 + HOUR)
+    engine.feed(entry("e-on", at=T0 + HOUR, plate="沪A99999"))
+    engine.feed(entry("e-behind", at=T0 + HOUR - SECOND, plate="沪A88888"))
+    assert [late.event_id for late in engine.late] == ["e-behind"]
+    assert engine.parks["tangu"].entries["e-on"].late is False
+
+
+GRACE = timedelta(minutes=30)  # the antigen's, in the default rule set
+
+
+@pytest.mark.parametrize(("read_to", "status"), [(GRACE - SECOND, "pending"), (GRACE, "fail")])
+def test_a_worker_fails_a_missing_antigen_once_the_stations_results_are_read_past_its_grace(
+    read_to: timedelta, status: str
+) -> None:
+    # A worker cannot know the station is late: the absence is a failure only once results
+    # taken after the grace are read (another crew's), however far the gates' clock ran.
+    engine = Engine(RULES, live=True)
+    engine.feed(entry())
+    engine.advance(T0 + timedelta(hours=2))
+    antigen_result = next(r for r in current(engine).rules if r.rule == "antigen_on_site")
+    assert antigen_result.status == "pending"
+    engine.feed(antigen(7, at=T0 + read_to, event_id="ag-other"))
+    after = {r.subject: r.status for r in current(engine).rules if r.rule == "antigen_on_site"}
+    assert after == {person(1): status, person(2): status}
+
+
+@pytest.mark.parametrize(("age", "judged_again"), [(RECHECK, True), (RECHECK + SECOND, False)])
+def test_a_lab_report_judges_again_the_entries_of_the_last_three_days_only(
+    age: timedelta, judged_again: bool
+) -> None:
+    from schemas import NatReport
+
+    held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
+    later = T0 + age  # the watermark then: the newest entry's time less the lateness
+    engine = run(held, entry("e-now", at=later + RULES.lateness, plate="沪A99999"))
+    assert engine.watermark == later
+    engine.feed(
+        NatReport(
+            event_id="nat-1",
+            event_time=later,
+            person=person(1),
+            sample_time=T0 - timedelta(hours=10),
+            result="negative",
+            lab="cdc",
+        )
+    )
+    assert current(engine).outcome == ("release" if judged_again else "hold")
+
+
+def test_judging_again_after_a_lag_reads_the_vehicles_evidence_too() -> None:
+    from schemas import RiskAreaUpdate
+
+    engine = run(entry(), *crew_antigens(1, 2))
+    assert current(engine).outcome == "release"
+    # A red origin read too late (its stream lagged): judging again sees it.
+    engine.feed(
+        RiskAreaUpdate(
+            event_id="risk-1",
+            event_time=T0 - timedelta(days=1),
+            region="上海市金山区",
+            colour="red",
+        )
+    )
+    engine.rejudge()
+    assert current(engine).outcome == "deny"

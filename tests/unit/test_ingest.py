@@ -182,3 +182,15 @@ def test_the_occupants_keep_what_the_rules_read_and_the_event_its_park_and_id() 
     assert result.event_time == VehicleEntry.model_validate_json(result.value).event_time
     nat = ingestor().ingest("health.nat", raw(f.nat()), now=NOW)
     assert isinstance(nat, Accepted) and nat.park is None  # a lab's report knows no park
+
+
+def test_the_guard_trips_above_its_share_not_at_it_and_forgets_what_left_the_window() -> None:
+    guard = BadShareGuard(window=4, max_share=0.5, min_messages=4)
+    assert [guard.record(b) for b in (True, False, True, False)] == [False] * 4  # 2 of 4: at it
+    assert guard.record(True) is False  # the first bad one left the window: 2 of 4 still
+    assert guard.record(True) is True  # True False True True: 3 of 4
+    assert (guard.bad, guard.seen) == (3, 4)
+    # A good message slides out; the bad count follows what is in the window, not its first slot.
+    for bad in (False, False, False):
+        guard.record(bad)
+    assert (guard.bad, guard.share) == (1, 0.25)

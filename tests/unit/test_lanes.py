@@ -139,3 +139,18 @@ def test_a_lane_read_past_its_known_end_counts_nothing_behind() -> None:
     lanes.processed("gate.entries", 0, 20, T, now=0)  # the highwater known is older
     lanes.processed("gate.entries", 1, 2, T, now=0)
     assert lanes.behind("gate.entries", ends(entries=10)) == 7  # type: ignore[arg-type]
+
+
+def test_a_lane_not_held_here_does_not_stop_the_others_from_holding() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.processed("gate.heartbeats", 0, 1, T, now=0)  # gate.entries of partition 0: none
+    assert lanes.bound(0, ends(heartbeats=10), nothing_committed, now=1) == T  # type: ignore[arg-type]
+
+
+def test_behind_counts_each_partition_against_its_own_end() -> None:
+    lanes = Lanes(TOPICS, idle=5)
+    lanes.assigned([0, 1], now=0)  # nothing processed: behind by the whole lane
+    lanes.processed("gate.entries", 1, 4, T, now=0)
+    by_partition = {0: 10, 1: 20}
+    highwater = lambda topic, partition: by_partition[partition]  # noqa: E731
+    assert lanes.behind("gate.entries", highwater) == 10 + 15

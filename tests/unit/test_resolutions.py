@@ -10,6 +10,7 @@ import pytest
 from schemas import Decision
 from schemas.resolution import ACTIONS, Resolution, ResolutionOutcome
 from streams.engine import Engine
+from streams.rules import DEFAULT_RULESET, parse_ruleset
 from tests.unit.test_rules_scenarios import (
     T0,
     antigen,
@@ -234,3 +235,32 @@ def test_an_officers_word_behind_the_watermark_is_kept_aside_as_late() -> None:
     engine.feed(resolution(at=T0 + timedelta(minutes=35)))
     assert [(late.topic, late.event_id) for late in engine.late] == [("gate.resolutions", "r1")]
     assert outcome_of(engine).accepted is True
+
+
+def test_a_release_is_refused_for_a_red_code_on_a_general_truck_too() -> None:
+    # The antigen rule takes the hazmat crew only: a rule that does not take the person is
+    # passed over, and the rules after it still forbid the release.
+    engine = run(entry(hazmat=False, occupants=[occupant(1, code_colour="red")]))
+    engine.feed(resolution())
+    assert outcome_of(engine).accepted is False
+    assert outcome_of(engine).refusal.startswith(f"cannot release: driver {person(1)}: ")
+
+
+def test_a_hard_limit_of_a_rule_for_out_of_area_drivers_holds_for_them_only() -> None:
+    text = DEFAULT_RULESET.read_text()
+    block = "    subjects: all_occupants\n    on_failure: hold"
+    at = text.index("  - id: health_code\n")
+    assert text.index(block, at) < text.index("  - id:", at + 1)
+    assert block in text
+    mine = text[:at] + text[at:].replace(
+        block, block.replace("all_occupants", "out_of_area_drivers"), 1
+    )
+    rules = parse_ruleset(mine)
+    red = [occupant(1, code_colour="red"), occupant(2, "escort")]
+    away = entry(occupants=red, origin_region="浙江省嘉兴市南湖区", pass_id="pass-1")
+    engine = run(away, antigen(1), antigen(2), rules=rules)
+    assert current(engine).outcome == "deny"
+    engine.feed(resolution())
+    assert outcome_of(engine).accepted is False
+    local = run(entry(occupants=red), antigen(1), antigen(2), rules=rules)
+    assert current(local).outcome == "release"  # the rule does not take a local driver

@@ -355,3 +355,23 @@ def test_a_key_of_no_known_fact_is_refused_by_name() -> None:
 
     with pytest.raises(ValueError, match="not a rollup fact key: 'visit:v1'"):
         contributions("visit:v1", {})
+
+
+def test_an_entry_held_on_arrival_stays_held_on_arrival_when_released_later() -> None:
+    rollups = Rollups()
+    rollups.fold(0, entry())
+    rollups.fold(0, decision(0, "hold", "nat_48h"))
+    rollups.fold(0, decision(1, "release"))
+    flushed = rollups.flush((0,), version=1)
+    assert flushed["rollup_gate_hourly"] == [("tangu", "g1", date(2022, 5, 4), 0, 0, 1, 1, 1)]
+    assert flushed["rollup_outcomes_daily"] == [("tangu", date(2022, 5, 4), 0, 1, 1, 1, 0, 0)]
+
+
+def test_prune_keeps_the_day_it_is_given_and_drops_the_days_before() -> None:
+    rollups = Rollups()
+    rollups.fold(0, entry("e-old", at=T0 - timedelta(days=1)))
+    rollups.fold(0, entry("e-day", at=T0))
+    rollups.flush((0,), version=1)
+    rollups.written()  # ClickHouse has the snapshots
+    assert rollups.prune(0, date(2022, 5, 4)) == ["entry:e-old"]
+    assert rollups.get("entry:e-day") is not None

@@ -12,10 +12,12 @@ import pytest
 from schemas import Alert, AntigenTest, NatReport
 from schemas.trace import ContactTrace
 from streams.engine import Engine
+from streams.rules import DEFAULT_RULESET, parse_ruleset
 from tests.unit.test_rules_scenarios import T0, antigen, entry, exit_at, occupant, person, run
 
 LOOKBACK = timedelta(days=14)  # the default rule set's tracing
 SAME_GATE = timedelta(minutes=30)
+SECOND = timedelta(seconds=1)
 FOUND = T0 + timedelta(days=1)  # when the positive is taken
 
 
@@ -163,7 +165,7 @@ def test_a_vehicle_through_the_gate_near_a_positives_entry_read_later_is_traced(
 
 def test_the_positives_own_page_names_the_vehicles_of_the_look_back_five_at_most() -> None:
     cars = [car(f"PI{i}", T0 - timedelta(hours=i), 1, gate=f"g-{i}") for i in range(7)]
-    old = car("PIX", FOUND - LOOKBACK - timedelta(seconds=1), 1, gate="g-x")
+    old = car("PIX", FOUND - LOOKBACK - SECOND, 1, gate="g-x")
     engine = run(*cars, old, positive())
     (page,) = pages(engine, "positive:")
     assert (page.severity, page.rule, page.subject, page.park, page.gate) == (
@@ -222,3 +224,19 @@ def test_the_release_page_says_inside_for_an_exit_later_than_the_report(
     engine = run(car("PL1", T0, 1), exit_at(left, "PL1", plate="沪PL1000"), positive())
     (page,) = pages(engine, "positive-release:")
     assert where in page.message
+
+
+def test_an_entry_at_the_first_second_of_the_look_back_is_named_and_paged() -> None:
+    start = FOUND - LOOKBACK
+    engine = run(car("PM1", start, 1), car("PM2", start - SECOND, 1, gate="g-2"), positive())
+    (own,) = pages(engine, "positive:")
+    assert "PM1 (沪PM1000)" in own.message and "PM2" not in own.message
+    assert [a.entry_id for a in pages(engine, "positive-release:")] == ["PM1"]
+
+
+def test_a_parks_pages_for_a_positive_carry_its_rule_sets_own_id() -> None:
+    text = DEFAULT_RULESET.read_text()
+    renamed = parse_ruleset(text.replace("  - id: no_positive\n", "  - id: never_positive\n"))
+    engine = run(car("PN1", T0, 1), positive(), rules=renamed)
+    rules = {a.dedup_key.split(":")[0]: a.rule for a in engine.alerts}
+    assert rules["positive"] == rules["positive-release"] == "never_positive"
