@@ -48,6 +48,7 @@ from streams.rules.kinds import (
     Ref,
     Result,
     Stop,
+    antigen,
     dwell,
     gate_wait,
     visits,
@@ -149,7 +150,7 @@ class Park:
         self.by_person: dict[str, list[str]] = {}
         self.by_plate: dict[str, list[str]] = {}
         self.by_gate: dict[str, list[tuple[datetime, str]]] = {}  # in time order, for tracing
-        self._traced: dict[str, int] = {}  # trace key -> contacts last sent
+        self._traced: dict[str, tuple[int, int]] = {}  # trace key -> (entries, contacts) sent
         self.antigens: dict[str, list[Evidence]] = {}  # by person
         self.antigen_ids: dict[str, str] = {}  # event id -> person
         self.visits: dict[str, list[Visit]] = {}  # by person
@@ -783,7 +784,8 @@ class Park:
     def _trace(self, person: str, evidence: Evidence) -> None:
         """Everyone who shared a vehicle with the person, and every vehicle through the same
         gate around the same time, over the look-back (DOMAIN rule 15). Sent again, whole, when
-        an entry read later adds contacts (the trace does not depend on arrival order)."""
+        an entry read later adds to it: an entry of the person or contacts (the trace does not
+        depend on arrival order)."""
         tracing = self.rules.tracing
         start = evidence.time - tracing.lookback
         own = [
@@ -803,9 +805,9 @@ class Park:
                 if other is not tracked:
                     contacts.append(_contact("same-gate", other.entry, entry, None))
         key = f"trace:{evidence.ref.event_id}:{self.name}"
-        if self._traced.get(key) == len(contacts):
+        if self._traced.get(key) == (len(own), len(contacts)):
             return  # nothing new
-        self._traced[key] = len(contacts)
+        self._traced[key] = (len(own), len(contacts))
         entries = tuple(t.entry.event_id for t in own)
         released = [t for t in own if t.released]
         trace = ContactTrace.model_construct(
@@ -1036,7 +1038,7 @@ def _retention(result: str) -> timedelta:
 
 def antigen_kind_deadline(rules: RuleSet, tracked: Tracked) -> datetime | None:
     rule = next(iter(rules.of_kind("antigen_negative")), None)
-    return tracked.anchor + (rule.grace or timedelta(0)) if rule is not None else None
+    return antigen.deadline(rule, tracked.anchor) if rule is not None else None
 
 
 def _hard_limit(rules: RuleSet, result: Result) -> bool:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from schemas import NatReport, VehicleExit
 from schemas.notice import StopNotice
 from streams.engine import Engine
-from streams.rules import DEFAULT_RULESET, parse_ruleset
+from streams.rules import DEFAULT_RULESET, RuleSet, parse_ruleset
 from streams.rules.kinds import Ref
 from tests.unit.test_rules_scenarios import (
     RULES,
@@ -278,3 +278,37 @@ def test_a_denial_lifted_by_an_officer_is_told_as_the_end_of_a_stop() -> None:
     held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
     told = stops_told(held, officer("r1", "denied", 5), officer("r2", "released_after_check", 9))
     assert told == [("e1", "hold"), ("e1", "release")]  # hold then deny: a stop all along
+
+
+def without(rule_id: str) -> RuleSet:
+    """The bundled rule set without one rule."""
+    text = DEFAULT_RULESET.read_text()
+    start = text.index(f"  - id: {rule_id}\n")
+    end = text.find("  - id:", start + 1)
+    return parse_ruleset(text[:start] + (text[end:] if end >= 0 else ""))
+
+
+def test_a_positive_pages_even_under_a_rule_set_without_a_no_positive_rule() -> None:
+    engine = run(entry(), *crew_antigens(1, 2), rules=without("no_positive"))
+    engine.feed(antigen(1, at=T0 + HOUR, result="positive", event_id="ag-pos"))
+    pages = {a.dedup_key: (a.rule, a.severity) for a in engine.alerts if a.severity == "critical"}
+    assert pages["positive:ag-pos"] == ("no_positive", "critical")
+    assert pages["positive-release:ag-pos:e1"] == ("no_positive", "critical")
+
+
+def test_a_rule_set_without_visits_starts_no_obligation() -> None:
+    engine = run(out_of_area(), *crew_antigens(1, 2), rules=without("health_visits"))
+    assert current(engine).outcome == "release"
+    assert engine.parks["tangu"].entries["e1"].obligation is None
+
+
+def test_a_rule_set_without_evasion_still_tells_the_stops() -> None:
+    held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
+    engine = Engine(without("evasion"), loopback=False)
+    engine.feed(held)
+    assert [n.outcome for n in engine.take().notices] == ["hold"]
+
+
+def test_a_visit_naming_no_entry_for_someone_owed_nothing_serves_nothing() -> None:
+    engine = run(visit(5, 0.1, entry_id=None, visit_id="v-x"))  # type: ignore[arg-type]
+    assert engine.parks["tangu"].visit_ids["v-x"].served is None

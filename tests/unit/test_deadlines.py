@@ -131,7 +131,12 @@ def test_a_dwell_rule_for_out_of_area_vehicles_watches_only_those() -> None:
     )
     local = run(entry(), *crew_antigens(1, 2), rules=rules, until=T0 + DWELL)
     assert alerts(local, "dwell") == []
-    away = run(out_of_area(), *crew_antigens(1, 2), rules=rules, until=T0 + DWELL)
+    # The clock moves on in steps, as traffic moves it: the cap is looked at when it comes.
+    away = run(out_of_area(), *crew_antigens(1, 2), rules=rules, until=T0 + HOUR)
+    engine_steps = [T0 + DWELL - SECOND, T0 + DWELL]
+    away.advance(engine_steps[0])
+    assert alerts(away, "dwell") == []
+    away.advance(engine_steps[1])
     assert [a.dedup_key for a in alerts(away, "dwell")] == ["dwell:e1"]
 
 
@@ -308,6 +313,12 @@ def test_every_kind_of_input_behind_the_watermark_is_kept_aside_under_its_topic(
     engine.feed(exit_at(timedelta(hours=5), event_id="x-late"))
     engine.feed(antigen(3, at=T0 + HOUR, event_id="ag-late"))
     engine.feed(entry("e-late", at=T0 + HOUR, plate="沪A99999"))
+    first = engine.late[0]
+    assert (first.park, first.event_time, first.event.event_id) == (
+        "tangu",
+        T0 + timedelta(days=0.5),
+        "v-late",
+    )
     assert [(late.topic, late.event_id) for late in engine.late] == [
         ("canonical.visits", "v-late"),
         ("canonical.exits", "x-late"),
@@ -335,6 +346,7 @@ def test_a_worker_fails_a_missing_antigen_once_the_stations_results_are_read_pas
     # A worker cannot know the station is late: the absence is a failure only once results
     # taken after the grace are read (another crew's), however far the gates' clock ran.
     engine = Engine(RULES, live=True)
+    engine.feed(entry("e0", at=T0 - HOUR, plate="沪A00000", hazmat=False))  # the clock runs
     engine.feed(entry())
     engine.advance(T0 + timedelta(hours=2))
     antigen_result = next(r for r in current(engine).rules if r.rule == "antigen_on_site")
@@ -383,3 +395,25 @@ def test_judging_again_after_a_lag_reads_the_vehicles_evidence_too() -> None:
     )
     engine.rejudge()
     assert current(engine).outcome == "deny"
+
+
+def test_what_other_parks_and_labs_tell_does_not_move_this_parks_clock() -> None:
+    from schemas import NatReport
+
+    engine = run(entry(), *crew_antigens(1, 2))
+    park = engine.parks["tangu"]
+    clock = park.clock
+    ahead = T0 + timedelta(days=2)
+    engine.feed(
+        NatReport(
+            event_id="nat-ahead",
+            event_time=ahead,
+            person=person(1),
+            sample_time=ahead - HOUR,
+            result="negative",
+            lab="cdc",
+        )
+    )
+    engine.feed(entry("o1", at=ahead, park="other-park", gate_class="general"))  # a stop there
+    engine.rejudge()
+    assert park.clock == clock

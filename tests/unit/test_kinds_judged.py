@@ -657,3 +657,96 @@ def test_a_kind_that_says_nothing_of_what_it_reads_is_judged_again_on_every_resu
     # The code colour and the roster are on the entry: no test result changes them.
     assert KINDS["code_colour"].reads(rule("health_code"), some, T0) is False
     assert KINDS["roster"].reads(rule("on_roster"), some, T0) is False
+
+
+# -- what a park's own rule set changes -----------------------------------------------------
+
+
+def test_a_yellow_code_pages_at_the_rules_severity_when_its_rule_alerts() -> None:
+    yellow = person_result("health_code", code_colour="yellow")
+    assert pages("health_code", yellow) is None  # the bundled rule does not alert
+    alerting = rule("health_code", alert=True, severity="warning")
+    assert KINDS["code_colour"].pages(alerting, yellow) == "warning"
+    red = person_result("health_code", code_colour="red")
+    assert KINDS["code_colour"].pages(alerting, red) == "critical"
+
+
+def test_a_positive_denies_whatever_outcome_the_parks_rule_names() -> None:
+    lenient = {"on_failure": "hold"}
+    presented = judged_for(
+        "no_positive",
+        [],
+        changed=lenient,
+        nat_age=None,
+        nat_result="positive",
+        nat_sample_time=T0 - timedelta(hours=10),
+    )
+    assert (presented.status, presented.outcome) == ("fail", "deny")
+    found = judged_for("no_positive", [evidence(timedelta(days=1))], changed=lenient)
+    assert (found.status, found.outcome) == ("fail", "deny")
+
+
+def test_the_antigen_window_is_the_rule_sets() -> None:
+    from streams.rules import DEFAULT_RULESET, parse_ruleset
+
+    text = DEFAULT_RULESET.read_text()
+    two_hours = "window: 2h                   # taken within"
+    assert two_hours in text
+    narrow = parse_ruleset(text.replace(two_hours, "window: 1h                   # taken within"))
+    the_rule = next(iter(narrow.of_kind("antigen_negative")))
+    the_entry = entry()
+    j = judging(the_entry)
+    j.rules = narrow
+    taken = Evidence("antigen", T0 - timedelta(minutes=90), "negative", REF, T0)
+    j.evidence = lambda who: [taken] if who == person(1) else []
+    judged = KINDS["antigen_negative"].judge(the_rule, j, the_entry.occupants[0])  # type: ignore[call-arg, misc]
+    assert judged.status != "pass"  # 90 min before: outside 1 h, inside the bundled 2 h
+    j.rules = RULES
+    assert (
+        KINDS["antigen_negative"].judge(rule("antigen_on_site"), j, the_entry.occupants[0]).status
+        == "pass"
+    )  # type: ignore[call-arg, misc]
+
+
+def test_an_antigen_rule_without_a_grace_is_due_at_the_anchor() -> None:
+    from streams.rules.kinds import antigen
+
+    assert antigen.deadline(rule("antigen_on_site", grace=None), T0) == T0
+    assert antigen.deadline(rule("antigen_on_site"), T0) == T0 + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("visit_at", "serves"),
+    [
+        (timedelta(0), True),  # at the entry's own second
+        (timedelta(days=7), True),  # at the deadline
+        (-SECOND, False),
+        (timedelta(days=7) + SECOND, False),
+    ],
+)
+def test_a_visit_counts_from_the_entry_to_the_deadline(visit_at: timedelta, serves: bool) -> None:
+    from streams.rules.kinds import visits
+
+    ob = visits.Obligation(person(1), "ent-001", T0 + timedelta(days=7), 2)
+    assert visits.serves(ob, T0, T0 + visit_at, "v1") is serves
+
+
+def test_a_visit_serves_an_open_obligation_once() -> None:
+    from streams.rules.kinds import visits
+
+    ob = visits.Obligation(person(1), "ent-001", T0 + timedelta(days=7), 2)
+    visits.serve(ob, "v1")
+    assert visits.serves(ob, T0, T0 + timedelta(days=1), "v1") is False  # the same visit
+    visits.serve(ob, "v2")
+    assert ob.state == "met"
+    assert visits.serves(ob, T0, T0 + timedelta(days=1), "v3") is False  # met already
+
+
+def test_an_obligation_without_a_consignee_names_the_enterprise_unknown() -> None:
+    from streams.rules.kinds import visits
+
+    general = entry(hazmat=False, origin_region="浙江省嘉兴市南湖区")
+    assert general.consignee is None
+    ob = visits.obligation(rule("health_visits"), general, T0, out_of_area=True)
+    assert ob is not None and (ob.enterprise, ob.person, ob.required) == ("unknown", person(1), 2)
+    assert visits.obligation(rule("health_visits"), general, T0, out_of_area=False) is None

@@ -174,3 +174,35 @@ def test_a_decisions_fast_json_is_its_wire_models_json_validated() -> None:
     for decided in sent:
         parsed = Decision.model_validate_json(decided.json())
         assert parsed == Decision.model_validate(decided.wire().model_dump()), decided.event_id
+
+
+def test_a_forgotten_id_still_kept_goes_out_as_a_record_before_the_clock() -> None:
+    engine, park = a_park_with_one_of_everything()
+    engine.advance(T0 + timedelta(days=20))  # e1 forgotten, its id kept against replays
+    assert "e1" in park.forgotten
+    assert records.write_order(park, ["c:", "f:e1", "f:gone"]) == ["f:e1", "c:", "f:gone"]
+
+
+def test_an_entry_whose_id_holds_colons_is_written_and_read_back_whole() -> None:
+    engine = run(entry("gate:7:e1"), *crew_antigens(1, 2))
+    park = engine.parks["tangu"]
+    written = {e: records.dump(park, e) for e in records.entities(park)}
+    assert "e:gate:7:e1" in written
+    key = records.key_of("tangu", "e:gate:7:e1")
+    assert records.split_key(key) == ("tangu", "e:gate:7:e1")
+    restored = Park("tangu", lambda: RULES, engine.shared)
+    records.load(restored, {e: v for e, v in written.items() if v is not None})
+    assert list(restored.entries) == ["gate:7:e1"]
+    assert state(restored) == state(park)
+
+
+def test_an_entry_waiting_on_evidence_is_restored_waiting() -> None:
+    engine = Engine(RULES, live=True)  # a worker: the antigen station may still send
+    engine.feed(entry())
+    park = engine.parks["tangu"]
+    assert park.entries["e1"].waiting is True
+    written = {e: records.dump(park, e) for e in records.entities(park)}
+    restored = Park("tangu", lambda: RULES, engine.shared, complete_feed=False)
+    records.load(restored, {e: v for e, v in written.items() if v is not None})
+    assert restored.entries["e1"].waiting is True
+    assert restored.entries["e1"].json == park.entries["e1"].entry_json()

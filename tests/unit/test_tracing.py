@@ -13,7 +13,16 @@ from schemas import Alert, AntigenTest, NatReport
 from schemas.trace import ContactTrace
 from streams.engine import Engine
 from streams.rules import DEFAULT_RULESET, parse_ruleset
-from tests.unit.test_rules_scenarios import T0, antigen, entry, exit_at, occupant, person, run
+from tests.unit.test_rules_scenarios import (
+    RULES,
+    T0,
+    antigen,
+    entry,
+    exit_at,
+    occupant,
+    person,
+    run,
+)
 
 LOOKBACK = timedelta(days=14)  # the default rule set's tracing
 SAME_GATE = timedelta(minutes=30)
@@ -240,3 +249,32 @@ def test_a_parks_pages_for_a_positive_carry_its_rule_sets_own_id() -> None:
     engine = run(car("PN1", T0, 1), positive(), rules=renamed)
     rules = {a.dedup_key.split(":")[0]: a.rule for a in engine.alerts}
     assert rules["positive"] == rules["positive-release"] == "never_positive"
+
+
+def test_an_entry_read_after_a_positive_is_traced_from_the_look_backs_first_second() -> None:
+    engine = run(car("PO1", T0, 1), positive())
+    engine.feed(car("PO2", FOUND - LOOKBACK, 1, gate="g-o"))
+    engine.feed(car("PO3", FOUND - LOOKBACK - SECOND, 1, gate="g-p"))
+    assert traces(engine)[-1].entries == ("PO1", "PO2")
+
+
+def test_a_worker_traces_an_entry_read_before_its_own_positives_notice_came_back() -> None:
+    engine = Engine(RULES, loopback=False)  # a worker: what it tells goes out on Kafka first
+    engine.feed(car("PQ1", T0, 1))
+    engine.feed(positive())
+    engine.take()
+    engine.feed(car("PQ2", T0 + timedelta(hours=1), 1, 2, gate="g-q"))
+    (trace,) = engine.take().traces
+    assert trace.entries == ("PQ1", "PQ2")
+
+
+def test_a_vehicle_at_the_same_gate_window_edge_is_a_contact_whatever_its_id() -> None:
+    late_id = entry(
+        "zz-edge",
+        at=T0 + SAME_GATE,
+        occupants=[occupant(8, nat_age=timedelta(hours=20) - SAME_GATE)],
+        hazmat=False,
+        plate="沪Z00000",
+    )
+    engine = run(car("PR1", T0, 1), late_id, positive())
+    assert [c.entry_id for c in traces(engine)[0].contacts] == ["zz-edge"]

@@ -30,9 +30,10 @@ def results(j: Judging, person: str, outcome: str) -> list[Evidence]:
     ]
 
 
-def deadline(rule: Rule, j: Judging) -> datetime:
-    """When a missing result stops being pending: ``grace`` after the entry's anchor."""
-    return j.anchor + (rule.grace or timedelta(0))
+def deadline(rule: Rule, anchor: datetime) -> datetime:
+    """When a missing result stops being pending: ``grace`` after the entry's ``anchor`` (the
+    park's clock waits for the park's results to be read this far, too)."""
+    return anchor + (rule.grace or timedelta(0))
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:
@@ -43,7 +44,7 @@ def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:
     negative = results(j, person, "negative")
     if negative:
         return result(rule, person, "pass", "negative on-site antigen", [negative[-1].ref])
-    due = deadline(rule, j)
+    due = deadline(rule, j.anchor)
     if j.watermark < due:
         return result(rule, person, "pending", "pending: on-site antigen result not in yet")
     if j.antigen_clock < due:

@@ -203,6 +203,12 @@ class Kind:
     reads: Callable[[Rule, Evidence, datetime], bool] = reads_any
 
 
+def rule_window(rule: Rule) -> timedelta:
+    """The window of a rule whose kind needs one (a rule set without it is refused)."""
+    assert rule.window is not None, f"rule {rule.id} has no window"
+    return rule.window
+
+
 def result(
     rule: Rule,
     subject: str | None,

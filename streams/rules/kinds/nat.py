@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from schemas import Occupant
 from streams.rules.kinds import antigen
-from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, result
+from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, result, rule_window
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:
-    window = rule.window or timedelta(hours=48)
+    window = rule_window(rule)
     at = j.entry.event_time
     earliest = at - window
     person = occupant.person
@@ -44,7 +44,7 @@ def reads(rule: Rule, evidence: Evidence, at: datetime) -> bool:
     """A lab report sampled in the window before the entry; with the remedy, an antigen result
     around the crossing."""
     if evidence.kind == "nat":
-        return at - (rule.window or timedelta(hours=48)) <= evidence.time <= at
+        return at - rule_window(rule) <= evidence.time <= at
     window = antigen.CROSSING if rule.remedy else timedelta(0)
     return rule.remedy is not None and at - window <= evidence.time <= at + window
 

@@ -4,8 +4,6 @@ never named is green: areas are designated red or yellow, everything else is not
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from streams.rules.kinds.base import (
     Judging,
     Kind,
@@ -14,11 +12,12 @@ from streams.rules.kinds.base import (
     Severity,
     pages_if_alerting,
     result,
+    rule_window,
 )
 
 
 def judge(rule: Rule, j: Judging) -> Result:
-    window = rule.window or timedelta(days=14)
+    window = rule_window(rule)
     at, region = j.entry.event_time, j.entry.origin_region
     start = at - window
     before = [c for t, c in j.risk if t <= start]

@@ -5,16 +5,25 @@ release makes a new revision of that entry's decision."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from schemas import Occupant
-from streams.rules.kinds.base import Evidence, Judging, Kind, Result, Rule, Severity, result
+from streams.rules.kinds.base import (
+    Evidence,
+    Judging,
+    Kind,
+    Result,
+    Rule,
+    Severity,
+    result,
+    rule_window,
+)
 
 
 def judge(rule: Rule, j: Judging, occupant: Occupant) -> Result:
     person = occupant.person
     at = j.entry.event_time
-    earliest = at - (rule.window or timedelta(days=14))
+    earliest = at - rule_window(rule)
     if occupant.nat_result == "positive":
         return result(rule, person, "fail", "presented a positive NAT", [j.ref], "deny")
     positives = [e for e in j.evidence(person) if e.result == "positive" and e.time >= earliest]
@@ -38,7 +47,7 @@ def hard_limit(result_: Result) -> bool:
 
 def reads(rule: Rule, evidence: Evidence, at: datetime) -> bool:
     """A positive from the window before the entry on."""
-    window = rule.window or timedelta(days=14)
+    window = rule_window(rule)
     return evidence.result == "positive" and evidence.time >= at - window
 
 
