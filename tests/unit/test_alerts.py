@@ -312,3 +312,22 @@ def test_a_rule_set_without_evasion_still_tells_the_stops() -> None:
 def test_a_visit_naming_no_entry_for_someone_owed_nothing_serves_nothing() -> None:
     engine = run(visit(5, 0.1, entry_id=None, visit_id="v-x"))  # type: ignore[arg-type]
     assert engine.parks["tangu"].visit_ids["v-x"].served is None
+
+
+def test_an_occupants_deny_is_not_lowered_by_a_later_hold() -> None:
+    # Without no_positive, a positive antigen (deny) is the person's last deny; the yellow code
+    # after it holds: the person stays denied.
+    sick = occupant(1, code_colour="yellow")
+    engine = run(
+        entry(occupants=[sick, occupant(2, "escort")]),
+        antigen(1, result="positive"),
+        rules=without("no_positive"),
+    )
+    outcomes = {o.person: o.outcome for o in current(engine).occupants}
+    assert outcomes[person(1)] == "deny"
+
+
+def test_a_lab_positive_pages_as_no_positive_under_a_rule_set_without_that_rule() -> None:
+    (page,) = run(lab("positive", HOUR, "nat-pos"), rules=without("no_positive")).alerts
+    assert (page.rule, page.severity, page.schema_version) == ("no_positive", "critical", 1)
+    assert (page.gate, page.entry_id, page.enterprise, page.resolved_at) == (None,) * 4

@@ -512,6 +512,13 @@ def test_a_positive_after_release_pages_once_revises_the_decision_and_traces() -
 @pytest.mark.parametrize("left", [False, True])
 def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> None:
     events: list[Any] = [
+        entry(
+            "e-old",
+            at=T0 - timedelta(days=20),
+            plate="沪A00001",
+            occupants=[occupant(2, nat_age=timedelta(days=21))],
+            hazmat=False,
+        ),  # let in, before the look-back (read first: the person's entries are all looked at)
         entry(),  # released on negative antigens
         *crew_antigens(1, 2),
         entry(
@@ -521,13 +528,6 @@ def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> Non
             gate="tinglin-1",
             occupants=[occupant(2, nat_age=None), occupant(3, "escort")],
         ),  # held: no NAT, no antigen at this crossing
-        entry(
-            "e-old",
-            at=T0 - timedelta(days=20),
-            plate="沪A00001",
-            occupants=[occupant(2, nat_age=timedelta(days=21))],
-            hazmat=False,
-        ),  # let in, before the look-back
     ]
     if left:
         events.append(exit_at(timedelta(hours=3), gate="jinshanwei-1"))

@@ -190,3 +190,12 @@ def test_events_fed_without_a_place_get_one_per_topic_counting_from_zero() -> No
 def test_an_event_that_is_not_canonical_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match="not a canonical event: PositiveNotice"):
         Engine(RULES).feed(notice(), Ref("x", "sentinel.evidence", 0))
+
+
+def test_a_plates_later_stop_outlives_its_earlier_one() -> None:
+    shared = Shared()
+    shared.learn_stop(stop(entry_id="o1"))
+    later = stop(entry_id="o2").model_copy(update={"time": T0 + timedelta(days=1)})
+    shared.learn_stop(later)
+    shared.prune(T0 + STOP_RETENTION)
+    assert [s.entry_id for s in shared.stops_of("沪A12345", "tangu")] == ["o2"]

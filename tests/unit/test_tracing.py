@@ -65,7 +65,7 @@ def test_the_trace_names_the_persons_entries_over_the_look_back_and_not_a_second
     (trace,) = traces(engine)
     assert trace.event_id == "trace:ag-pos:tangu"
     assert (trace.park, trace.person, trace.positive_event_id) == ("tangu", person(1), "ag-pos")
-    assert trace.event_time == FOUND
+    assert (trace.event_time, trace.schema_version) == (FOUND, 1)
     assert trace.entries == ("PA1", "PA3")
     (contact,) = trace.contacts
     assert (contact.kind, contact.entry_id, contact.person, contact.via) == (
