@@ -200,7 +200,7 @@ def test_an_occupants_outcome_is_the_worst_of_their_results_in_any_order() -> No
     # A positive antigen (deny) is judged before a yellow code (hold): the person is denied.
     sick = occupant(1, code_colour="yellow")
     engine = run(entry(occupants=[sick, occupant(2, "escort")]), antigen(1, result="positive"))
-    outcomes = {o.person: o.outcome for o in current(engine).occupants}
+    outcomes = {o.person: o.own_outcome for o in current(engine).occupants}
     assert outcomes[person(1)] == "deny"
 
 
@@ -323,7 +323,7 @@ def test_an_occupants_deny_is_not_lowered_by_a_later_hold() -> None:
         antigen(1, result="positive"),
         rules=without("no_positive"),
     )
-    outcomes = {o.person: o.outcome for o in current(engine).occupants}
+    outcomes = {o.person: o.own_outcome for o in current(engine).occupants}
     assert outcomes[person(1)] == "deny"
 
 
@@ -331,3 +331,10 @@ def test_a_lab_positive_pages_as_no_positive_under_a_rule_set_without_that_rule(
     (page,) = run(lab("positive", HOUR, "nat-pos"), rules=without("no_positive")).alerts
     assert (page.rule, page.severity, page.schema_version) == ("no_positive", "critical", 1)
     assert (page.gate, page.entry_id, page.enterprise, page.resolved_at) == (None,) * 4
+
+
+def test_a_rule_set_without_an_antigen_rule_decides_hazmat_trucks_on_the_rest() -> None:
+    engine = run(entry(), rules=without("antigen_on_site"), until=T0 + 2 * HOUR)
+    decided = current(engine)
+    assert decided.outcome == "release"
+    assert "antigen_on_site" not in {r.rule for r in decided.rules}

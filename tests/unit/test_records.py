@@ -206,3 +206,17 @@ def test_an_entry_waiting_on_evidence_is_restored_waiting() -> None:
     records.load(restored, {e: v for e, v in written.items() if v is not None})
     assert restored.entries["e1"].waiting is True
     assert restored.entries["e1"].json == park.entries["e1"].entry_json()
+
+
+def test_a_park_marks_its_clocks_for_the_changelog_when_only_the_antigen_clock_moves() -> None:
+    later = entry("e2", at=T0 + timedelta(hours=3), plate="沪A99999", hazmat=False)
+    engine = run(entry(), *crew_antigens(1, 2), later)
+    park = engine.parks["tangu"]
+    park.take_dirty()
+    engine.feed(antigen(5, at=T0 + timedelta(minutes=50)))  # behind the clock, ahead of antigens
+    assert park.clock == T0 + timedelta(hours=3)
+    assert park.antigen_clock == T0 + timedelta(minutes=50)
+    assert "c:" in park.take_dirty()
+    park.take_dirty()
+    engine.advance(T0 + timedelta(hours=4))  # the watermark alone moves
+    assert "c:" in park.take_dirty()

@@ -513,21 +513,21 @@ def test_a_positive_after_release_pages_once_revises_the_decision_and_traces() -
 def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> None:
     events: list[Any] = [
         entry(
+            "e-held",
+            at=T0 - timedelta(hours=1),
+            plate="沪A99999",
+            gate="tinglin-1",
+            occupants=[occupant(2, nat_age=None), occupant(3, "escort")],
+        ),  # held: no NAT, no antigen at this crossing (read first: every entry is looked at)
+        entry(),  # released on negative antigens
+        *crew_antigens(1, 2),
+        entry(
             "e-old",
             at=T0 - timedelta(days=20),
             plate="沪A00001",
             occupants=[occupant(2, nat_age=timedelta(days=21))],
             hazmat=False,
-        ),  # let in, before the look-back (read first: the person's entries are all looked at)
-        entry(),  # released on negative antigens
-        *crew_antigens(1, 2),
-        entry(
-            "e-held",
-            at=T0 + timedelta(hours=1),
-            plate="沪A99999",
-            gate="tinglin-1",
-            occupants=[occupant(2, nat_age=None), occupant(3, "escort")],
-        ),  # held: no NAT, no antigen at this crossing
+        ),  # let in, before the look-back
     ]
     if left:
         events.append(exit_at(timedelta(hours=3), gate="jinshanwei-1"))
