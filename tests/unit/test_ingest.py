@@ -194,3 +194,12 @@ def test_the_guard_trips_above_its_share_not_at_it_and_forgets_what_left_the_win
     for bad in (False, False, False):
         guard.record(bad)
     assert (guard.bad, guard.share) == (1, 0.25)
+
+
+def test_an_occupants_nat_sample_before_the_earliest_time_is_refused() -> None:
+    from streams.ingest import EARLIEST
+
+    value = f.entry()
+    value["occupants"][1]["nat_sample_time"] = (EARLIEST - timedelta(days=1)).isoformat()
+    result = ingestor().ingest("gate.entries", raw(value), now=NOW)
+    assert isinstance(result, Rejected) and result.error_class == "EventTimeTooEarly"

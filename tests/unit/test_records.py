@@ -139,13 +139,23 @@ def test_a_forgotten_entry_is_a_tombstone_and_its_id_a_record() -> None:
 
 def test_a_batch_goes_out_entries_first_then_evidence_then_clocks_then_tombstones() -> None:
     _, park = a_park_with_one_of_everything()
-    changed = ["c:", "x:e-not-yet", "a:ag-1-020800", "e:e1", "e:gone", "v:v1-1", "f:gone-too"]
+    changed = [
+        "c:",
+        "x:e-not-yet",
+        "a:ag-1-020800",
+        "e:e1",
+        "e:gone",
+        "v:v1-1",
+        "f:gone-too",
+        "a:a-gone",
+    ]
     assert records.write_order(park, changed) == [
         "e:e1",
         "a:ag-1-020800",
         "v:v1-1",
         "x:e-not-yet",
         "c:",
+        "a:a-gone",
         "e:gone",
         "f:gone-too",
     ]
@@ -219,4 +229,24 @@ def test_a_park_marks_its_clocks_for_the_changelog_when_only_the_antigen_clock_m
     assert "c:" in park.take_dirty()
     park.take_dirty()
     engine.advance(T0 + timedelta(hours=4))  # the watermark alone moves
+    assert "c:" in park.take_dirty()
+
+
+def test_an_exit_taken_up_by_its_entry_is_marked_gone_for_the_changelog() -> None:
+    engine = run(exit_at(timedelta(hours=2), event_id="x-first"))
+    park = engine.parks["tangu"]
+    park.take_dirty()
+    engine.feed(entry())
+    assert "x:e1" in park.take_dirty()
+    assert park.early_exits == {}
+
+
+def test_a_clock_moved_while_the_watermark_is_held_is_marked_for_the_changelog() -> None:
+    engine = Engine(RULES)
+    engine.bound = lambda park: T0  # an input not read yet holds the watermark
+    engine.feed(entry("e0", at=T0, hazmat=False))
+    park = engine.parks["tangu"]
+    park.take_dirty()
+    engine.feed(entry(at=T0 + timedelta(hours=1)))
+    assert park.watermark == T0 - RULES.lateness
     assert "c:" in park.take_dirty()
