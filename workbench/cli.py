@@ -1,4 +1,4 @@
-"""The ``sentinel`` command as installed: the product's commands (``streams/cli.py``) and the
+"""The ``sentinel`` command as installed: the product's commands (``streams/commands/``) and the
 workbench's: the local stack, the simulator, sending files, history in a namespace of its own,
 the demo, the bench, the JSON Schema files, and ``worker --detach``."""
 
@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams import access, cli
-from streams.cli import Command, Failed, existing_file, non_negative_float, positive_int, share
+from streams.commands.base import (
+    Command,
+    Failed,
+    actions,
+    existing_file,
+    non_negative_float,
+    positive_int,
+    progress,
+    share,
+)
 from streams.settings import Settings
 
 
@@ -25,7 +34,7 @@ def as_admin(run: Any) -> Any:
 
 
 def _stack_args(parser: argparse.ArgumentParser) -> None:
-    cli.actions(
+    actions(
         parser,
         up="start Kafka and ClickHouse unless they run, and create the topics (safe to repeat)",
         down="stop the workers and services this stack started",
@@ -62,7 +71,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack(settings, shape)
     try:
         if args.action == "up":
-            report = stack.up(cli.progress)
+            report = stack.up(progress)
             created = create_topics(settings)
             report["topics"] = f"created {len(created)}" if created else "all present"
         elif args.action == "down":
@@ -97,7 +106,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "stop":
         from workbench.detach import stop_detached
 
-        print(stop_detached(settings, progress=cli.progress))
+        print(stop_detached(settings, progress=progress))
         return 0
     if not args.detach:
         from streams.worker import run_worker
@@ -107,7 +116,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.stack import StackError
 
     try:
-        print(start_detached(settings, progress=cli.progress))
+        print(start_detached(settings, progress=progress))
     except StackError as exc:
         raise Failed(str(exc)) from None
     return 0
@@ -224,7 +233,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             print(f"sentinel replay: {exc}", file=sys.stderr)
             return 2
     try:
-        run_replay(settings, args.file, cli.progress, late_ok=args.late_ok)
+        run_replay(settings, args.file, progress, late_ok=args.late_ok)
     except (HistoryError, StackError, TopicsError) as exc:
         raise Failed(str(exc)) from None
     print(
@@ -243,7 +252,7 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.demo import run_demo
 
-    return run_demo(settings, entries=args.entries, progress=cli.progress)
+    return run_demo(settings, entries=args.entries, progress=progress)
 
 
 def _bench_args(parser: argparse.ArgumentParser) -> None:
@@ -284,18 +293,18 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.against:
         try:
-            return run_ab(args.against, events=args.events, runs=args.runs, progress=cli.progress)
+            return run_ab(args.against, events=args.events, runs=args.runs, progress=progress)
         except AbError as exc:
             raise Failed(str(exc)) from None
     if args.screens:
         from workbench.bench.screens import run_screens
 
-        return run_screens(settings, args.screens, progress=cli.progress)
+        return run_screens(settings, args.screens, progress=progress)
     if args.scale_out:
         from workbench.bench.scale import run_scale_out
 
-        return run_scale_out(settings, events=args.events, progress=cli.progress)
-    return run_bench(settings, events=args.events, runs=args.runs, progress=cli.progress)
+        return run_scale_out(settings, events=args.events, progress=progress)
+    return run_bench(settings, events=args.events, runs=args.runs, progress=progress)
 
 
 def _chaos_args(parser: argparse.ArgumentParser) -> None:
@@ -335,7 +344,7 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
         events=args.events,
         hang_seconds=args.hang_seconds,
         negative_control=not args.no_negative_control,
-        progress=cli.progress,
+        progress=progress,
     )
     print(report(results))
     print(f"results: {save(results, settings.state_dir / 'chaos')}")
@@ -347,7 +356,7 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _schemas_args(parser: argparse.ArgumentParser) -> None:
-    cli.actions(
+    actions(
         parser,
         write="regenerate schemas/json from the models",
         check="fail if they differ",

@@ -177,3 +177,16 @@ def test_the_product_has_the_operators_commands_without_the_workbench() -> None:
     product = {c.name for c in COMMANDS}
     assert {"status", "resolve", "report", "reconcile", "dlq", "worker"} <= product
     assert not product & {c.name for c in commands()} - {"worker"}
+
+
+def test_each_product_command_is_a_module_of_its_own_found_by_walking_the_package() -> None:
+    import pkgutil
+
+    import streams.commands
+    from streams.commands import ORDER, product_commands
+
+    modules = {m.name for m in pkgutil.iter_modules(streams.commands.__path__)} - {"base"}
+    commands = product_commands()
+    assert [c.name for c in commands] == list(ORDER)
+    assert {c.name for c in commands} == modules
+    assert all(c.run.__module__ == f"streams.commands.{c.name}" for c in commands)

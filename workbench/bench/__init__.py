@@ -900,9 +900,7 @@ def latency(bench: Bench, rate: float, count: int) -> None:
     bench.progress(f"latency at {rate:,.0f} events/s: p50 {p50:.2f} s, p99 {p99:.2f} s")
 
 
-def first_entries(
-    records: list[dict[str, Any]], entries: int
-) -> tuple[list[dict[str, Any]], int]:
+def first_entries(records: list[dict[str, Any]], entries: int) -> tuple[list[dict[str, Any]], int]:
     """The records up to the ``entries``-th entry (all of them when they hold fewer), and how many
     entries they hold."""
     taken: list[dict[str, Any]] = []
