@@ -98,35 +98,51 @@ def _kafka(exc: BaseException, settings: Settings) -> str:
     return f"{where} failed ({said}): is it up (`sentinel stack status`)?"
 
 
+class Delays:
+    """How long every retry in the pipeline waits: ``first`` after a failure, doubling after each
+    further one up to ``longest``, and ``first`` again after a success. One policy, so that a
+    service that is down is asked at the same pace by every part of a worker."""
+
+    def __init__(self, first: float, longest: float) -> None:
+        self.first, self.longest = first, longest
+        self.failures, self._wait = 0, first
+
+    def failed(self) -> float:
+        """Count a failure; return how long to wait before the next try."""
+        self.failures += 1
+        self._wait = self.first if self.failures == 1 else min(self._wait * 2, self.longest)
+        return self._wait
+
+    def succeeded(self) -> None:
+        self.failures, self._wait = 0, self.first
+
+
 class Backoff:
-    """A step repeated while a service fails: after each failure the wait doubles, from
-    ``every`` up to ``longest``, and the failure is logged once per step with its count (the
-    traceback at debug level); the first success after failures says so, and the wait is
-    ``every`` again."""
+    """A step repeated while a service fails, waiting by :class:`Delays` (from ``every`` up to
+    ``longest``); the failure is logged once per step with its count (the traceback at debug
+    level); the first success after failures says so, and the wait is ``every`` again."""
 
     def __init__(self, log: logging.Logger, what: str, every: float, longest: float) -> None:
         self._log, self._what = log, what
-        self._every, self._longest = every, longest
-        self._failures, self._wait = 0, every
+        self._delays = Delays(every, longest)
 
     def failed(self, exc: BaseException) -> float:
         """Log this failure; return how long to wait before the next try."""
-        self._failures += 1
-        self._wait = self._every if self._failures == 1 else min(self._wait * 2, self._longest)
+        wait = self._delays.failed()
         self._log.warning(
             "%s failed (%d in a row): %s: %s; next try in %.0f s",
             self._what,
-            self._failures,
+            self._delays.failures,
             type(exc).__name__,
             first_line(exc),
-            self._wait,
+            wait,
         )
         self._log.debug("%s failed", self._what, exc_info=exc)
-        return self._wait
+        return wait
 
     def succeeded(self) -> float:
         """Say when a run of failures ends; return how long to wait before the next step."""
-        if self._failures:
-            self._log.warning("%s works again after %d failures", self._what, self._failures)
-        self._failures, self._wait = 0, self._every
-        return self._every
+        if self._delays.failures:
+            self._log.warning("%s works again after %d failures", self._what, self._delays.failures)
+        self._delays.succeeded()
+        return self._delays.first

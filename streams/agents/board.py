@@ -296,7 +296,7 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
         await runner.setup()
         # The pipeline matters more than its board: it runs on while the port is taken, and
         # the board tries the port again until it is free.
-        wait = 2.0
+        delays = failures.Delays(2.0, 30.0)
         while True:
             site = web.TCPSite(runner, settings.http_host, settings.http_port)
             try:
@@ -304,6 +304,7 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
                 break
             except OSError as exc:
                 await site.stop()
+                wait = delays.failed()
                 log.error(
                     "%s %s:%d (%s): no gate board and no /metrics until it is free (next try "
                     "in %.0f s); set SENTINEL_HTTP_PORT to a free port, or 0 to pick one",
@@ -314,7 +315,6 @@ def register(app: faust.App, settings: Settings, rules: Callable[[], RuleSet]) -
                     wait,
                 )
                 await asyncio.sleep(wait)
-                wait = min(wait * 2, 30.0)
         port = runner.addresses[0][1]
         where = f"http://{settings.http_host}:{port}/"
         announce(log, settings.log_level, "%s %s (metrics at /metrics)", BOARD_URL_MARKER, where)

@@ -27,7 +27,7 @@ import aiohttp
 import faust
 
 from schemas import Alert
-from streams import metrics
+from streams import failures, metrics
 from streams.agents._topics import Topics
 from streams.agents.batches import exit_unacked
 from streams.agents.dead_letters import DeadLetters
@@ -116,7 +116,7 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
     dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
 
     async def post(session: aiohttp.ClientSession, alerts: list[dict[str, Any]]) -> None:
-        delay, attempt = 0.5, 1
+        delays = failures.Delays(0.5, 10.0)
         while True:
             try:
                 async with session.post(url, json=alerts) as response:
@@ -129,16 +129,16 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = type(exc).__name__
             metrics.PAGE_FAILURES.inc()
+            delay = delays.failed()
             log.warning(
                 "posting %d alerts to %s failed (attempt %d: %s); retry in %.1fs",
                 len(alerts),
                 url,
-                attempt,
+                delays.failures,
                 reason,
                 delay,
             )
             await asyncio.sleep(delay)
-            delay, attempt = min(delay * 2, 10.0), attempt + 1
 
     @app.agent(topics("sentinel.alerts"), name="dispatch_alerts")
     async def dispatch_alerts(stream: faust.StreamT[bytes]) -> None:

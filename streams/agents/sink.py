@@ -23,7 +23,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
-from streams import access, metrics
+from streams import access, failures, metrics
 from streams.agents.dead_letters import DeadLetters
 from streams.settings import Settings
 from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
@@ -52,7 +52,7 @@ class Sink:
             max_partition_fetch_bytes=4 << 20,
         )
         await consumer.start()
-        delay = 0.0  # after a batch that failed unexpectedly: how long before reading it again
+        delays = failures.Delays(1.0, 30.0)  # after a batch that failed unexpectedly: the wait
         try:
             while True:
                 batches = await consumer.getmany(
@@ -67,7 +67,7 @@ class Sink:
                 except SinkFatal:
                     raise
                 except Exception as exc:  # noqa: BLE001 - read the batch again, never skip it
-                    delay = min(delay * 2, 30.0) if delay else 1.0
+                    delay = delays.failed()
                     log.error(
                         "the sink could not write a batch of %d records (%s: %s); it reads "
                         "them again in %.0f s",
@@ -75,12 +75,12 @@ class Sink:
                         type(exc).__name__,
                         str(exc)[:300],
                         delay,
-                        exc_info=delay == 1.0,
+                        exc_info=delays.failures == 1,
                     )
                     await asyncio.sleep(delay)
                     await consumer.seek_to_committed()
                     continue
-                delay = 0.0
+                delays.succeeded()
                 await self._commit(consumer)
         except SinkFatal as fatal:
             log.critical("the sink stops: %s", fatal)

@@ -30,7 +30,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch
 
 from streams import metrics
-from streams.failures import AUTH_CODES, NO_DATABASE, TABLE_CODES, first_line
+from streams.failures import AUTH_CODES, NO_DATABASE, TABLE_CODES, Delays, first_line
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ClickHouseWriter:
 
     async def _insert(self, table: str, columns: Sequence[str], rows: list[Any]) -> None:
         query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-        delay, attempt = 0.5, 1
+        delays = Delays(0.5, self._max_backoff)
         while True:
             try:
                 data = [list(column) for column in zip(*rows, strict=True)]  # columnar
@@ -124,10 +124,11 @@ class ClickHouseWriter:
             except (ch.Error, OSError, EOFError) as exc:
                 reason = f"{type(exc).__name__}: {first_line(exc)}"
             metrics.SINK_FAILURES.labels(table, "retried").inc()
+            delay = delays.failed()
             log.warning(
                 "insert into %s failed (attempt %d, %d rows held): %s; retry in %.1fs",
                 table,
-                attempt,
+                delays.failures,
                 len(rows),
                 reason,
                 delay,
@@ -135,8 +136,6 @@ class ClickHouseWriter:
             log.debug("insert into %s failed", table, exc_info=True)
             self._client.disconnect()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._max_backoff)
-            attempt += 1
 
     def close(self) -> None:
         self._client.disconnect()

@@ -102,3 +102,26 @@ def test_a_repeated_failure_is_logged_once_per_backoff_step_with_its_count(
     assert caplog.records[-1].getMessage() == "reading ClickHouse works again after 7 failures"
     caplog.clear()
     assert backoff.succeeded() == 2.0 and not caplog.records
+
+
+def test_every_retry_waits_by_one_policy_doubling_to_its_cap_and_starting_over() -> None:
+    delays = failures.Delays(0.5, 3.0)
+    assert [delays.failed() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert delays.failures == 5
+    delays.succeeded()
+    assert (delays.failures, delays.failed()) == (0, 0.5)
+
+
+def test_no_retry_loop_doubles_its_wait_by_itself() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(failures.__file__).parent
+    doubling = re.compile(r"\*\s*2\b")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "sleep" not in line and doubling.search(line) and "min(" in line
+    ]
+    assert [place.split(":")[0] for place in found] == ["failures.py"], found  # Delays.failed
