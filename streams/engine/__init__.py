@@ -38,9 +38,11 @@ from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
 from streams.engine import records
-from streams.engine.outputs import Late, Outputs, to_ref
-from streams.engine.park import EPOCH, Park
+from streams.engine.outputs import Late, Outputs, new_alert, to_ref
+from streams.engine.park import Park
 from streams.engine.shared import Shared
+from streams.engine.tracing import positive_rule
+from streams.engine.tracked import EPOCH
 from streams.rules.kinds import Evidence, Ref
 from streams.rules.ruleset import RuleSet
 from streams.topics import CANONICAL_TOPIC_OF
@@ -118,29 +120,22 @@ class Engine:
         """A lab report read from ``health.nat`` by the worker that owns its partition: a
         positive pages here, once (no park owns a lab result)."""
         if nat.result == "positive":
-            rule = next(iter(self.rules.of_kind("no_positive")), None)
             key = f"positive:{nat.event_id}"
             self._out.alerts.append(
-                Alert.model_construct(
-                    schema_version=1,
-                    event_id=key,
-                    event_time=nat.event_time,
-                    severity="critical",
-                    rule=rule.id if rule else "no_positive",
-                    subject=nat.person,
-                    dedup_key=key,
-                    park="-",
-                    gate=None,
-                    entry_id=None,
-                    enterprise=None,
-                    message=say(
+                new_alert(
+                    key,
+                    nat.event_time,
+                    "critical",
+                    positive_rule(self.rules),
+                    nat.person,
+                    "-",
+                    say(
                         self.language,
                         "alert.positive_nat",
                         lab=nat.lab,
                         sampled=nat.sample_time.isoformat(timespec="minutes"),
                     ),
                     detected_at=nat.event_time,
-                    resolved_at=None,
                 )
             )
 

@@ -18,7 +18,7 @@ from schemas.decision import Outcome, ResolutionRef
 from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import ResolutionOutcome
 from schemas.trace import ContactTrace
-from streams.rules.kinds.base import Ref, Result
+from streams.rules.kinds.base import Ref, Result, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,4 +211,37 @@ def rule_result(result: Result) -> RuleResult:
         outcome=result.outcome,
         reason=result.reason,
         evidence=tuple(wire_ref(r) for r in result.evidence),
+    )
+
+
+def new_alert(
+    key: str,
+    at: datetime,
+    severity: Severity,
+    rule: str,
+    subject: str,
+    park: str,
+    message: str,
+    *,
+    detected_at: datetime,
+    gate: str | None = None,
+    entry_id: str | None = None,
+    enterprise: str | None = None,
+) -> Alert:
+    """An open alert, its dedup key its event id."""
+    return Alert.model_construct(
+        schema_version=1,
+        event_id=key,
+        event_time=at,
+        severity=severity,
+        rule=rule,
+        subject=subject,
+        dedup_key=key,
+        park=park,
+        gate=gate,
+        entry_id=entry_id,
+        enterprise=enterprise,
+        message=message,
+        detected_at=detected_at,
+        resolved_at=None,
     )

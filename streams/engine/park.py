@@ -29,18 +29,28 @@ import hashlib
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
 from schemas import Alert, AntigenTest, HealthVisit, VehicleEntry, VehicleExit, worst
 from schemas.decision import Outcome, ResolutionRef
 from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import Resolution, ResolutionOutcome
-from schemas.trace import Contact, ContactTrace
-from streams.engine.outputs import Decided, Late, ObligationMade, Outputs, wire_ref
+from schemas.trace import ContactTrace
+from streams.engine.outputs import Decided, Late, ObligationMade, Outputs, new_alert, wire_ref
 from streams.engine.shared import Shared
-from streams.parktime import park_time
+from streams.engine.tracing import Tracing, positive_rule
+from streams.engine.tracked import (
+    EARLY_EXIT_RETENTION,
+    ENTRY_RETENTION,
+    EPOCH,
+    FORGET_AFTER,
+    RECHECK,
+    VISIT_RETENTION,
+    Tracked,
+    Visit,
+    retention,
+)
 from streams.rules.kinds import (
     KINDS,
     Evidence,
@@ -54,79 +64,8 @@ from streams.rules.kinds import (
     visits,
 )
 from streams.rules.kinds.base import Severity, occupant_applies, subject_applies
-from streams.rules.kinds.visits import Obligation
 from streams.rules.ruleset import Rule, RuleSet
 from streams.words import Language, rule_words, say
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-RECHECK = timedelta(days=3)  # new evidence judges again the entries this recent (by anchor)
-ENTRY_RETENTION = timedelta(days=14)  # kept whole this long after the anchor: tracing reads them
-FORGET_AFTER = timedelta(days=60)  # a forgotten entry's id, so that a replay of it changes nothing
-NEGATIVE_RETENTION = timedelta(days=4)  # a negative antigen matters around its crossing only
-POSITIVE_RETENTION = timedelta(days=17)  # the no_positive window and RECHECK
-VISIT_RETENTION = timedelta(days=8)  # longer than any visit window
-EARLY_EXIT_RETENTION = timedelta(days=2)  # an exit read before its entry waits this long
-
-
-@dataclass(slots=True)
-class Visit:
-    event_id: str
-    person: str
-    time: datetime
-    entry_id: str | None
-    served: str | None = None  # the entry whose obligation it counted for
-
-
-@dataclass(slots=True, eq=False)
-class Tracked:
-    """An entry the park keeps: its last decision, alerts and clocks."""
-
-    entry: VehicleEntry
-    ref: Ref
-    anchor: datetime  # deadlines run from here: its time, or its arrival when it came late
-    late: bool = False
-    revision: int = -1
-    fingerprint: str = ""
-    outcome: Outcome | None = None
-    released: bool = False  # let in at some revision (dwell and visits start then)
-    exited: datetime | None = None
-    alerts: dict[str, Alert] = field(default_factory=dict)  # by dedup key, kept whole
-    obligation: Obligation | None = None
-    resolution: ResolutionRef | None = None
-    reasons: tuple[str, ...] = ()  # what did not pass, last judged (for messages)
-    json: str | None = None  # the entry's canonical JSON, made once for its changelog records
-    # The last results, kept to judge again only what an input can change (not in the
-    # changelog: after a restore the first judging is whole).
-    judged_with: str = ""  # the content hash of the rule set they were judged with
-    vehicle_results: tuple[Result, ...] = ()
-    by_person: dict[str, tuple[Result, ...]] = field(default_factory=dict)
-    keys: tuple[tuple[str, ...], ...] = ()
-    waiting: bool = False  # a result of its last decision was pending (kept in the changelog)
-    _area: tuple[str, bool] = ("", False)
-
-    def entry_json(self) -> str:
-        if self.json is None:
-            self.json = self.entry.model_dump_json()
-        return self.json
-
-    @property
-    def resolved(self) -> bool:
-        return self.resolution is not None
-
-    def out_of_area(self, rules: RuleSet) -> bool:
-        """Whether its origin is out of the park's area (cached per rule set)."""
-        if self._area[0] != rules.content_hash:
-            self._area = (rules.content_hash, not rules.is_local(self.entry.origin_region))
-        return self._area[1]
-
-    @property
-    def pending(self) -> bool:
-        """Whether a result of its last decision waits on something (the clock, evidence read
-        too late): only then can the clock change it."""
-        return self.waiting
-
-    def alerted(self, key: str) -> bool:
-        return key in self.alerts
 
 
 class Park:
@@ -150,7 +89,7 @@ class Park:
         self.by_person: dict[str, list[str]] = {}
         self.by_plate: dict[str, list[str]] = {}
         self.by_gate: dict[str, list[tuple[datetime, str]]] = {}  # in time order, for tracing
-        self._traced: dict[str, tuple[int, int]] = {}  # trace key -> (entries, contacts) sent
+        self.tracing = Tracing(self)
         self.antigens: dict[str, list[Evidence]] = {}  # by person
         self.antigen_ids: dict[str, str] = {}  # event id -> person
         self.visits: dict[str, list[Visit]] = {}  # by person
@@ -243,12 +182,14 @@ class Park:
         )
         self.antigens.setdefault(person, []).append(evidence)
         self.antigen_ids[test.event_id] = person
-        self.expire("a", test.event_id, test.event_time + _retention(test.result))
+        self.expire("a", test.event_id, test.event_time + retention(test.result))
         self.dirty.add(f"a:{test.event_id}")
         self.antigen_clock = max(self.antigen_clock, test.event_time)
         self.dirty.add("c:")
         if test.result == "positive":
-            self._raise_positive(person, evidence, test.site)
+            self._out.alerts.append(
+                self.tracing.positive_page(person, evidence, test.site, self._learnt)
+            )
             self._page_releases(person, evidence)
             out.notices.append(
                 PositiveNotice(
@@ -711,168 +652,33 @@ class Park:
                 tracked, rule.severity, rule.id, dwell.key(tracked.entry.event_id), message, left
             )
 
-    # -- positives and tracing --------------------------------------------------------------
-
-    def _positive_rule(self) -> str:
-        """The id a positive's pages carry: the set's no_positive rule's."""
-        rule = next(iter(self.rules.of_kind("no_positive")), None)
-        return rule.id if rule else "no_positive"
-
-    def _raise_positive(self, person: str, evidence: Evidence, site: str) -> None:
-        key = f"positive:{evidence.ref.event_id}"
-        start = evidence.time - self.rules.tracing.lookback
-        on = [
-            f"{t.entry.event_id} ({t.entry.plate})"
-            for i in self.by_person.get(person, ())
-            if (t := self.entries[i]).entry.event_time >= start
-        ]
-        vehicles = say(self.language, "alert.positive.vehicles", vehicles=", ".join(on[:5]))
-        self._out.alerts.append(
-            _alert(
-                key,
-                evidence.reported,
-                "critical",
-                self._positive_rule(),
-                person,
-                self.name,
-                say(
-                    self.language,
-                    "alert.positive",
-                    test=say(self.language, f"test.{evidence.kind}"),
-                    site=site,
-                    vehicles=vehicles if on else "",
-                ),
-                detected_at=self._learnt,
-                gate=site,
-            )
-        )
+    # -- positives and tracing (streams/engine/tracing.py) -----------------------------------
 
     def _page_releases(self, person: str, evidence: Evidence) -> None:
-        """Every entry of this park that let the person in over the tracing look-back is paged
-        critical to the park, one page per entry: its gate, plate, and whether the vehicle is
-        inside now (a lab's positive names no park; this is the park's own page)."""
-        start = evidence.time - self.rules.tracing.lookback
-        for entry_id in list(self.by_person.get(person, ())):
-            tracked = self.entries[entry_id]
-            entry = tracked.entry
-            if not tracked.released or entry.event_time < start:
-                continue
-            left = tracked.exited
-            where = (
-                say(self.language, "alert.positive_released.left", left=park_time(left))
-                if left is not None and left <= evidence.reported
-                else say(self.language, "alert.positive_released.inside")
-            )
-            self._raise(
-                tracked,
-                "critical",
-                self._positive_rule(),
-                f"positive-release:{evidence.ref.event_id}:{entry_id}",
-                say(
-                    self.language,
-                    "alert.positive_released",
-                    test=say(self.language, f"test.{evidence.kind}"),
-                    plate=entry.plate,
-                    gate=entry.gate,
-                    entry=entry_id,
-                    entered=park_time(entry.event_time),
-                    where=where,
-                ),
-                evidence.reported,
-            )
+        """A critical page to this park for every entry that let the person in."""
+        rule = positive_rule(self.rules)
+        for tracked, key, message in self.tracing.release_pages(person, evidence):
+            self._raise(tracked, "critical", rule, key, message, evidence.reported)
 
     def _trace(self, person: str, evidence: Evidence) -> None:
-        """Everyone who shared a vehicle with the person, and every vehicle through the same
-        gate around the same time, over the look-back (DOMAIN rule 15). Sent again, whole, when
-        an entry read later adds to it: an entry of the person or contacts (the trace does not
-        depend on arrival order)."""
-        tracing = self.rules.tracing
-        start = evidence.time - tracing.lookback
-        own = [
-            self.entries[i]
-            for i in self.by_person.get(person, ())
-            if self.entries[i].entry.event_time >= start
-        ]
-        if not own:
-            return
-        contacts: list[Contact] = []
-        for tracked in own:
-            entry = tracked.entry
-            for occupant in entry.occupants:
-                if occupant.person != person:
-                    contacts.append(_contact("co-occupant", entry, entry, occupant.person))
-            for other in self._near(entry.gate, entry.event_time, tracing.same_gate):
-                if other is not tracked:
-                    contacts.append(_contact("same-gate", other.entry, entry, None))
-        key = f"trace:{evidence.ref.event_id}:{self.name}"
-        if self._traced.get(key) == (len(own), len(contacts)):
-            return  # nothing new
-        self._traced[key] = (len(own), len(contacts))
-        entries = tuple(t.entry.event_id for t in own)
-        released = [t for t in own if t.released]
-        trace = ContactTrace.model_construct(
-            schema_version=1,
-            event_id=key,
-            event_time=evidence.reported,
-            park=self.name,
-            person=person,
-            positive_event_id=evidence.ref.event_id,
-            entries=entries,
-            contacts=tuple(contacts),
-        )
-        self._out.traces.append(trace)
-        vehicles = {c.entry_id for c in contacts if c.kind == "same-gate"}
-        people = {c.person for c in contacts if c.kind == "co-occupant"}
-        let_in = say(self.language, "alert.trace.let_in", released=len(released))
-        message = say(
-            self.language,
-            "alert.trace",
-            test=say(self.language, f"test.{evidence.kind}"),
-            entries=len(own),
-            let_in=let_in if released else "",
-            people=len(people),
-            vehicles=len(vehicles),
-            key=key,
-        )
-        self._out.alerts.append(
-            _alert(
-                key,
-                evidence.reported,
-                "warning",
-                "contact_trace",
-                person,
-                self.name,
-                message[:1000],
-                detected_at=self._learnt,
-            )
-        )
+        found = self.tracing.trace(person, evidence, self._learnt)
+        if found is not None:
+            self._send_trace(*found)
 
     def _trace_around(self, tracked: Tracked) -> None:
-        """A new entry may be a contact of a positive already known: its occupants', or those
-        of the vehicles through its gate around its time."""
-        lookback = self.rules.tracing.lookback
-        near = [
-            tracked,
-            *self._near(tracked.entry.gate, tracked.entry.event_time, self.rules.tracing.same_gate),
-        ]
-        for other in near:
-            for occupant in other.entry.occupants:
-                if not self.shared.ever_positive(occupant.person) and not any(
-                    e.result == "positive" for e in self.antigens.get(occupant.person, ())
-                ):
-                    continue
-                for evidence in self.evidence_of(occupant.person):
-                    if evidence.result == "positive" and (
-                        other.entry.event_time >= evidence.time - lookback
-                    ):
-                        self._trace(occupant.person, evidence)
+        for found in self.tracing.around(tracked, self._ever_positive, self._learnt):
+            self._send_trace(*found)
 
-    def _near(self, gate: str, at: datetime, window: timedelta) -> list[Tracked]:
-        """The kept entries through ``gate`` within ``window`` of ``at``."""
-        times = self.by_gate.get(gate, [])
-        low = bisect.bisect_left(times, (at - window, ""))
-        high = bisect.bisect_right(times, (at + window, "\uffff"))
-        return [self.entries[i] for _, i in times[low:high] if i in self.entries]
+    def _send_trace(self, trace: ContactTrace, page: Alert) -> None:
+        self._out.traces.append(trace)
+        self._out.alerts.append(page)
+
+    def _ever_positive(self, person: str) -> bool:
+        """A positive of the person on record: elsewhere, or taken here (told to the others,
+        and not yet come back as a notice)."""
+        return self.shared.ever_positive(person) or any(
+            e.result == "positive" for e in self.antigens.get(person, ())
+        )
 
     # -- alerts -----------------------------------------------------------------------------
 
@@ -891,7 +697,7 @@ class Park:
         if tracked.alerted(key):
             return
         entry = tracked.entry
-        alert = _alert(
+        alert = new_alert(
             key,
             at,
             severity,
@@ -1032,10 +838,6 @@ def _crew(tracked: Tracked) -> list[str]:
     return [o.person for o in tracked.entry.occupants]
 
 
-def _retention(result: str) -> timedelta:
-    return POSITIVE_RETENTION if result == "positive" else NEGATIVE_RETENTION
-
-
 def antigen_kind_deadline(rules: RuleSet, tracked: Tracked) -> datetime | None:
     rule = next(iter(rules.of_kind("antigen_negative")), None)
     return antigen.deadline(rule, tracked.anchor) if rule is not None else None
@@ -1044,55 +846,6 @@ def antigen_kind_deadline(rules: RuleSet, tracked: Tracked) -> datetime | None:
 def _hard_limit(rules: RuleSet, result: Result) -> bool:
     rule = next((r for r in rules.rules if r.id == result.rule), None)
     return rule is not None and KINDS[rule.evidence].hard_limit(result)
-
-
-def _contact(
-    kind: Literal["co-occupant", "same-gate"],
-    entry: VehicleEntry,
-    via: VehicleEntry,
-    person: str | None,
-) -> Contact:
-    return Contact.model_construct(
-        kind=kind,
-        entry_id=entry.event_id,
-        plate=entry.plate,
-        gate=entry.gate,
-        time=entry.event_time,
-        person=person,
-        via=via.event_id,
-    )
-
-
-def _alert(
-    key: str,
-    at: datetime,
-    severity: Severity,
-    rule: str,
-    subject: str,
-    park: str,
-    message: str,
-    *,
-    detected_at: datetime,
-    gate: str | None = None,
-    entry_id: str | None = None,
-    enterprise: str | None = None,
-) -> Alert:
-    return Alert.model_construct(
-        schema_version=1,
-        event_id=key,
-        event_time=at,
-        severity=severity,
-        rule=rule,
-        subject=subject,
-        dedup_key=key,
-        park=park,
-        gate=gate,
-        entry_id=entry_id,
-        enterprise=enterprise,
-        message=message,
-        detected_at=detected_at,
-        resolved_at=None,
-    )
 
 
 def _outcome(

@@ -16,15 +16,15 @@ from typing import Any
 
 from schemas import Alert, VehicleEntry, VehicleExit
 from schemas.decision import ResolutionRef
-from streams.engine.park import (
+from streams.engine.park import Park
+from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
     FORGET_AFTER,
     VISIT_RETENTION,
-    Park,
     Tracked,
     Visit,
+    retention,
 )
-from streams.engine.park import _retention as retention
 from streams.rules.kinds import Evidence, Ref
 from streams.rules.kinds.visits import Obligation
 

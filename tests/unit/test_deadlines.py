@@ -10,7 +10,7 @@ import pytest
 
 from schemas import Alert
 from streams.engine import Engine
-from streams.engine.park import (
+from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
     ENTRY_RETENTION,
     FORGET_AFTER,

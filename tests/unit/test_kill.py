@@ -23,7 +23,7 @@ import pytest
 
 from schemas import Decision, NatReport
 from streams.engine import FAR_FUTURE, Engine, records
-from streams.engine.park import EPOCH
+from streams.engine.tracked import EPOCH
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import Ref
 from tests.unit.factories import eleven_days

@@ -668,7 +668,7 @@ def test_a_replay_after_the_entry_was_forgotten_changes_nothing() -> None:
 
 
 def test_forgotten_entry_ids_are_dropped_after_the_replay_window() -> None:
-    from streams.engine.park import ENTRY_RETENTION, FORGET_AFTER
+    from streams.engine.tracked import ENTRY_RETENTION, FORGET_AFTER
 
     engine = run(entry(), *crew_antigens(1, 2), until=T0 + timedelta(days=20))
     park = engine.parks["tangu"]

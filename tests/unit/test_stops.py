@@ -114,7 +114,7 @@ def test_a_stop_at_another_park_for_a_plate_unknown_here_changes_nothing_here() 
 
 
 def test_lab_reports_read_too_late_hold_then_are_judged_again_when_they_catch_up() -> None:
-    from streams.engine.park import RECHECK
+    from streams.engine.tracked import RECHECK
 
     engine = Engine(run().rules)
     engine.shared.lagging = frozenset({"nat"})
