@@ -272,10 +272,6 @@ class Rollups:
                 self._in_flight.discard((shard, group))
         self._changed = {c for c in self._changed if c[0] != shard}
 
-    def mark_all(self, shard: int) -> None:
-        """Every group of the shard to be flushed again (a new owner's first flush)."""
-        self._dirty |= {g for g in self._members if g[0] == shard}
-
     def put(self, shard: int, key: str, fact: Fact) -> None:
         self._forget(key)
         self._facts[key] = (shard, fact)

@@ -26,7 +26,6 @@ from schemas import (
     Alert,
     AntigenTest,
     Decision,
-    EvidenceRef,
     GateHeartbeat,
     HealthVisit,
     NatReport,
@@ -38,7 +37,7 @@ from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
 from streams.engine import records
-from streams.engine.outputs import Late, Outputs, new_alert, to_ref
+from streams.engine.outputs import Late, Outputs, new_alert
 from streams.engine.park import Park
 from streams.engine.shared import Shared
 from streams.engine.tracing import positive_rule
@@ -254,7 +253,3 @@ class Engine:
         offset = self._offsets.get(topic, 0)
         self._offsets[topic] = offset + 1
         return Ref(event.event_id, topic, 0, offset)
-
-
-def ref_of(ref: EvidenceRef) -> Ref:
-    return to_ref(ref)

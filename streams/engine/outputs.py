@@ -54,19 +54,6 @@ class Outputs:
     obligations: list[ObligationMade] = field(default_factory=list)
     late: list[Late] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return any(
-            (
-                self.decisions,
-                self.alerts,
-                self.traces,
-                self.resolutions,
-                self.notices,
-                self.obligations,
-                self.late,
-            )
-        )
-
 
 def wire_ref(ref: Ref) -> EvidenceRef:
     return EvidenceRef.model_construct(

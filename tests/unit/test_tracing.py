@@ -144,6 +144,8 @@ def test_a_vehicle_read_after_the_positive_sends_the_trace_again_whole_and_once(
     assert first.contacts == ()
     assert [c.entry_id for c in second.contacts] == ["PF2"]
     assert second.event_id == first.event_id
+    # The page sent again is learnt when the vehicle was read (its time, behind the clock).
+    assert [a.detected_at for a in pages(engine, "trace:")] == [FOUND, late_car.event_time]
     engine.feed(car("PF3", T0 + timedelta(days=5), 6))  # not near: nothing new
     engine.feed(late_car)  # read again
     assert len(traces(engine)) == 2
