@@ -7,6 +7,8 @@ Only the shell differs: what it reads, where the outputs go, and how far the inp
 (:attr:`Engine.bound`, which holds each park's watermark back while some of its input is unread).
 
 - :class:`~streams.engine.park.Park`: one park's entries, evidence, clock and deadlines;
+  what it keeps of an entry (:mod:`~streams.engine.tracked`), its positives' pages and contact
+  tracing (:mod:`~streams.engine.tracing`);
 - :class:`~streams.engine.shared.Shared`: what every park reads (lab reports, positives and
   stops at other parks, risk colours);
 - :mod:`~streams.engine.records`: the parks' state as changelog records, and back.
