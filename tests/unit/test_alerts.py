@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from schemas import NatReport, VehicleExit
 from schemas.notice import StopNotice
+from schemas.resolution import Resolution
 from streams.engine import Engine
 from streams.rules import DEFAULT_RULESET, RuleSet, parse_ruleset
 from streams.rules.kinds import Ref
@@ -19,6 +20,7 @@ from tests.unit.test_rules_scenarios import (
     current,
     entry,
     exit_at,
+    lab_report,
     occupant,
     out_of_area,
     person,
@@ -30,13 +32,9 @@ HOUR = timedelta(hours=1)
 
 
 def lab(result: str, at: timedelta, event_id: str, n: int = 1) -> NatReport:
-    return NatReport(
-        event_id=event_id,
-        event_time=T0 + at,
-        person=person(n),
-        sample_time=T0 - timedelta(hours=10),
-        result=result,
-        lab="cdc",
+    """Person ``n``'s report, sampled 10 h before the entry, reported ``at`` after it."""
+    return lab_report(
+        n, sampled=T0 - timedelta(hours=10), at=T0 + at, result=result, event_id=event_id
     )
 
 
@@ -262,18 +260,11 @@ def test_a_stay_too_long_of_an_out_of_area_truck_is_found_at_its_exit() -> None:
 
 
 def test_a_denial_lifted_by_an_officer_is_told_as_the_end_of_a_stop() -> None:
-    from schemas.resolution import Resolution
+    from tests.unit.test_resolutions import resolution
 
     def officer(event_id: str, action: str, minutes: int) -> Resolution:
-        return Resolution(
-            event_id=event_id,
-            event_time=T0 + timedelta(minutes=minutes),
-            park="tangu",
-            entry_id="e1",
-            officer="wang",
-            action=action,
-            reason="checked",
-        )
+        at = T0 + timedelta(minutes=minutes)
+        return resolution(action, event_id=event_id, at=at, officer="wang", reason="checked")
 
     held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
     told = stops_told(held, officer("r1", "denied", 5), officer("r2", "released_after_check", 9))

@@ -29,6 +29,7 @@ from tests.unit.test_rules_scenarios import (
     current,
     entry,
     exit_at,
+    lab_report,
     occupant,
     out_of_area,
     person,
@@ -359,22 +360,11 @@ def test_a_worker_fails_a_missing_antigen_once_the_stations_results_are_read_pas
 def test_a_lab_report_judges_again_the_entries_of_the_last_three_days_only(
     age: timedelta, judged_again: bool
 ) -> None:
-    from schemas import NatReport
-
     held = entry(hazmat=False, occupants=[occupant(1, nat_age=None)])
     later = T0 + age  # the watermark then: the newest entry's time less the lateness
     engine = run(held, entry("e-now", at=later + RULES.lateness, plate="沪A99999"))
     assert engine.watermark == later
-    engine.feed(
-        NatReport(
-            event_id="nat-1",
-            event_time=later,
-            person=person(1),
-            sample_time=T0 - timedelta(hours=10),
-            result="negative",
-            lab="cdc",
-        )
-    )
+    engine.feed(lab_report(1, sampled=T0 - timedelta(hours=10), at=later))
     assert current(engine).outcome == ("release" if judged_again else "hold")
 
 
@@ -397,22 +387,11 @@ def test_judging_again_after_a_lag_reads_the_vehicles_evidence_too() -> None:
 
 
 def test_what_other_parks_and_labs_tell_does_not_move_this_parks_clock() -> None:
-    from schemas import NatReport
-
     engine = run(entry(), *crew_antigens(1, 2))
     park = engine.parks["tangu"]
     clock = park.clock
     ahead = T0 + timedelta(days=2)
-    engine.feed(
-        NatReport(
-            event_id="nat-ahead",
-            event_time=ahead,
-            person=person(1),
-            sample_time=ahead - HOUR,
-            result="negative",
-            lab="cdc",
-        )
-    )
+    engine.feed(lab_report(1, sampled=ahead - HOUR, at=ahead, event_id="nat-ahead"))
     engine.feed(entry("o1", at=ahead, park="other-park", gate_class="general"))  # a stop there
     engine.rejudge()
     assert park.clock == clock

@@ -94,6 +94,25 @@ def antigen(
     )
 
 
+def lab_report(
+    n: int,
+    *,
+    sampled: datetime,
+    at: datetime,
+    result: str = "negative",
+    event_id: str = "nat-1",
+) -> NatReport:
+    """A lab's NAT report about person ``n``: sampled at ``sampled``, reported at ``at``."""
+    return NatReport(
+        event_id=event_id,
+        event_time=at,
+        person=person(n),
+        sample_time=sampled,
+        result=result,
+        lab="cdc",
+    )
+
+
 def exit_at(
     after: timedelta,
     entry_id: str = "e1",
@@ -178,16 +197,7 @@ def test_missing_nat_is_a_failure_not_a_skip() -> None:
 def test_a_lab_report_arriving_late_upgrades_a_hold() -> None:
     engine = run(entry(hazmat=False, occupants=[occupant(1, nat_age=None)]))
     assert current(engine).outcome == "hold"
-    engine.feed(
-        NatReport(
-            event_id="nat-1",
-            event_time=T0 + timedelta(minutes=30),
-            person=person(1),
-            sample_time=T0 - timedelta(hours=10),
-            result="negative",
-            lab="cdc",
-        )
-    )
+    engine.feed(lab_report(1, sampled=T0 - timedelta(hours=10), at=T0 + timedelta(minutes=30)))
     assert current(engine).outcome == "release"
     assert result(current(engine), "nat_48h", 1).evidence[0].event_id == "nat-1"
 
@@ -486,13 +496,12 @@ def test_a_positive_after_release_pages_once_revises_the_decision_and_traces() -
     engine = run(entry(), *crew_antigens(1, 2))
     assert current(engine).outcome == "release"
     engine.feed(
-        NatReport(
-            event_id="nat-late",
-            event_time=T0 + timedelta(hours=26),
-            person=person(2),
-            sample_time=T0 + timedelta(hours=8),
+        lab_report(
+            2,
+            sampled=T0 + timedelta(hours=8),
+            at=T0 + timedelta(hours=26),
             result="positive",
-            lab="cdc",
+            event_id="nat-late",
         )
     )
     assert current(engine).outcome == "deny"
@@ -534,13 +543,12 @@ def test_a_positive_pages_each_release_it_touches_to_its_park(left: bool) -> Non
     engine = run(*events)
     assert current(engine).outcome == "release" and current(engine, "e-old").outcome == "release"
     assert current(engine, "e-held").outcome == "hold"
-    positive = NatReport(
-        event_id="nat-pos",
-        event_time=T0 + timedelta(hours=6),
-        person=person(2),
-        sample_time=T0 - timedelta(hours=12),
+    positive = lab_report(
+        2,
+        sampled=T0 - timedelta(hours=12),
+        at=T0 + timedelta(hours=6),
         result="positive",
-        lab="cdc",
+        event_id="nat-pos",
     )
     engine.feed(positive)
     engine.feed(positive)  # read again

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from schemas import NatReport
-from schemas.resolution import Resolution
 from streams.engine import Engine
-from tests.unit.test_rules_scenarios import T0, antigen, current, entry, occupant, person, run
+from tests.unit.test_resolutions import resolution
+from tests.unit.test_rules_scenarios import T0, antigen, current, entry, lab_report, occupant, run
 
 WINDOW = timedelta(hours=24)  # the default rule set's evasion window
 SECOND = timedelta(seconds=1)
@@ -60,17 +59,7 @@ def test_a_stop_made_later_judges_again_the_plates_entries_of_its_window(
 def test_a_stop_lifted_by_an_officer_lets_the_later_entries_go() -> None:
     engine = run(unpapered("e1", T0, "g-a"), truck("e2", T0 + timedelta(hours=1), "g-b", n=9))
     assert evaded(engine, "e2") and current(engine, "e2").outcome == "hold"
-    engine.feed(
-        Resolution(
-            event_id="r1",
-            event_time=T0 + timedelta(hours=2),
-            park="tangu",
-            entry_id="e1",
-            officer="wang",
-            action="released_after_check",
-            reason="papers checked",
-        )
-    )
+    engine.feed(resolution(at=T0 + timedelta(hours=2), officer="wang", reason="papers checked"))
     assert current(engine, "e1").outcome == "release"
     assert not evaded(engine, "e2")
 
@@ -93,13 +82,8 @@ def test_another_parks_stop_lifted_lets_the_entries_here_go() -> None:
     engine.feed(unpapered("o1", T0, "o-gate", park="other-park"))
     assert evaded(engine, "h1")
     engine.feed(
-        NatReport(
-            event_id="nat-o1",
-            event_time=T0 + timedelta(hours=2),
-            person=person(9),
-            sample_time=T0 - timedelta(hours=10),
-            result="negative",
-            lab="cdc",
+        lab_report(
+            9, sampled=T0 - timedelta(hours=10), at=T0 + timedelta(hours=2), event_id="nat-o1"
         )
     )
     assert current(engine, "o1").outcome == "release"

@@ -19,6 +19,7 @@ from tests.unit.test_rules_scenarios import (
     antigen,
     entry,
     exit_at,
+    lab_report,
     occupant,
     person,
     run,
@@ -44,6 +45,13 @@ def car(entry_id: str, at: datetime, *people: int, gate: str = "jinshanwei-1", *
 
 def positive(n: int = 1, at: datetime = FOUND, event_id: str = "ag-pos") -> AntigenTest:
     return antigen(n, at=at, result="positive", event_id=event_id)
+
+
+def lab_positive() -> NatReport:
+    """A lab's positive NAT for person 1, sampled 4 h before it is reported at ``FOUND``."""
+    return lab_report(
+        1, sampled=FOUND - timedelta(hours=4), at=FOUND, result="positive", event_id="nat-pos"
+    )
 
 
 def traces(engine: Engine) -> list[ContactTrace]:
@@ -152,15 +160,7 @@ def test_a_vehicle_read_after_the_positive_sends_the_trace_again_whole_and_once(
 
 
 def test_a_person_known_positive_elsewhere_is_traced_when_their_entry_is_read() -> None:
-    lab = NatReport(
-        event_id="nat-pos",
-        event_time=FOUND,
-        person=person(1),
-        sample_time=FOUND - timedelta(hours=4),
-        result="positive",
-        lab="cdc",
-    )
-    engine = run(lab, car("PG1", T0, 1, 2))  # the entry read after the report
+    engine = run(lab_positive(), car("PG1", T0, 1, 2))  # the entry read after the report
     (trace,) = traces(engine)
     assert (trace.event_id, trace.entries) == ("trace:nat-pos:tangu", ("PG1",))
     assert [c.person for c in trace.contacts] == [person(2)]
@@ -203,15 +203,7 @@ def test_a_positive_of_someone_never_here_pages_without_vehicles() -> None:
 
 
 def test_the_release_page_of_a_lab_positive_names_entry_gate_plate_and_time() -> None:
-    lab = NatReport(
-        event_id="nat-pos",
-        event_time=FOUND,
-        person=person(1),
-        sample_time=FOUND - timedelta(hours=4),
-        result="positive",
-        lab="cdc",
-    )
-    engine = run(car("PK1", T0, 1), lab)
+    engine = run(car("PK1", T0, 1), lab_positive())
     (page,) = pages(engine, "positive-release:")
     assert page.dedup_key == "positive-release:nat-pos:PK1"
     assert (page.rule, page.severity, page.event_time) == ("no_positive", "critical", FOUND)
