@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -32,14 +33,17 @@ from streams.agents import board, decide, dispatch
 from streams.agents._topics import Topics
 from streams.agents.decide import DecideStage
 from streams.agents.follow import Follower
+from streams.agents.quarantine import Quarantines
 from streams.agents.sink import Sink
 from streams.agents.state import StateStore
 from streams.engine import Engine
-from streams.rollups import Rollups
+from streams.engine.lanes import Lanes
+from streams.ingest import Ingestor
+from streams.processor import LANES, Limits, Processor
+from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset, parse_ruleset
 from streams.rules.kinds import Ref
 from streams.settings import Settings
-from streams.topics import PARK_TOPICS
 
 log = logging.getLogger(__name__)
 ACTIVE = b"active"  # the key of the rule set in force on sentinel.rulesets
@@ -108,9 +112,21 @@ def create_app(settings: Settings) -> Pipeline:
         live=True,
         language=settings.language,
     )
-    rollups = Rollups()
-    store = StateStore(settings, engine, rollups)
-    stage = DecideStage(app, topics, settings, engine, store, rollups, [])
+    quarantines = Quarantines(app, settings)
+    processor = Processor(
+        engine,
+        Ingestor(
+            Pseudonymiser(access.pseudonym_key(settings)),
+            max_message_bytes=settings.max_message_bytes,
+            future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+        ),
+        partitions=settings.partitions,
+        lanes=Lanes(LANES, settings.source_idle_seconds),
+        limits=Limits(settings.dlq_window, settings.dlq_max_share),
+        quarantine=quarantines,
+    )
+    store = StateStore(settings, processor)
+    stage = DecideStage(app, topics, settings, processor, store, quarantines, [])
     stage.followers.extend(_followers(settings, engine, stage))
     decide.register(app, topics, settings, stage)
     followed: list[Any] = []
@@ -134,7 +150,7 @@ def create_app(settings: Settings) -> Pipeline:
 
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         follow()
-        park_topics = {settings.topic(t) for t in (*PARK_TOPICS, "health.nat")}
+        park_topics = {settings.topic(t) for t in LANES}
         partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
         new, gone = store.assign(partitions)
         stage.assigned(new, gone)

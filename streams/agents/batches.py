@@ -1,4 +1,6 @@
-"""Batches read with Faust's ``take()``, which acks the whole batch in a ``finally``, handled or
+"""A batch's commit, in the one order every stage keeps (the decide stage, the sink, the alert
+dispatcher): what it sent out is delivered, then the state records that say so, then the offsets.
+And batches read with Faust's ``take()``, which acks the whole batch in a ``finally``, handled or
 not (faust-streaming#315): a batch that fails ends the process instead, unacked."""
 
 from __future__ import annotations
@@ -6,9 +8,50 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, NoReturn
+
+from streams import metrics
+from streams.outbox import Send
 
 log = logging.getLogger(__name__)
+
+
+async def deliver(
+    producer: Any,
+    topic: Callable[[str], str],
+    outputs: Iterable[Send],
+    state: Iterable[Send] = (),
+    commit: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Commit a batch, in this order:
+
+    1. send every output (``topic`` makes a catalogue name the topic's full name) and wait until
+       the broker has each one;
+    2. only then send the state records: a crash before this reads the inputs again and sends
+       the outputs again (downstream everything is idempotent, by event id), and no state says
+       "sent" for an output that was not;
+    3. then commit the offsets: ``commit``, once the state records are delivered too; or, in a
+       Faust agent, Faust, when the handler returns (it acks the batch, and commits after
+       flushing its producer, so the state records are delivered by then). A crash before
+       this reads inputs again whose effects are in the state: they change nothing.
+    """
+    pending = [await _send(producer, topic, send) for send in outputs]
+    if pending:
+        await asyncio.gather(*pending)
+    written = [await _send(producer, topic, record) for record in state]
+    if written:
+        metrics.STATE_RECORDS.inc(len(written))
+        metrics.STATE_BYTES.inc(sum(len(r.key or b"") + len(r.value or b"") for r in state))
+    if commit is not None:
+        await asyncio.gather(*written)
+        await commit()
+
+
+async def _send(producer: Any, topic: Callable[[str], str], send: Send) -> Any:
+    return await producer.send(
+        topic(send.topic), send.key, send.value, send.partition, None, list(send.headers) or None
+    )
 
 
 def exit_unacked(what: str, exc: BaseException) -> NoReturn:

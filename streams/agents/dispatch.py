@@ -29,8 +29,8 @@ import faust
 from schemas import Alert
 from streams import failures, metrics
 from streams.agents._topics import Topics
-from streams.agents.batches import exit_unacked
-from streams.agents.dead_letters import DeadLetters
+from streams.agents.batches import deliver, exit_unacked
+from streams.outbox import Send, dead_letter
 from streams.parktime import park_time
 from streams.settings import Settings
 from streams.words import Language, rule_words, say
@@ -113,7 +113,6 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
         return
     url = settings.alertmanager_url.rstrip("/") + "/api/v2/alerts"
     max_age = timedelta(seconds=settings.page_max_age_seconds)
-    dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
 
     async def post(session: aiohttp.ClientSession, alerts: list[dict[str, Any]]) -> None:
         delays = failures.Delays(0.5, 10.0)
@@ -155,13 +154,13 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
     async def dispatch(session: aiohttp.ClientSession, batch: list[Any]) -> None:
         now = datetime.now(UTC)
         alerts: list[tuple[Alert, Any]] = []  # each with its record
-        letters = []
+        letters: list[Send] = []
         for event in batch:
             try:
                 alerts.append((Alert.model_validate_json(event.value), event.message))
             except Exception as exc:  # noqa: BLE001
                 letters.append(
-                    await dlq.send(
+                    dead_letter(
                         event.message,
                         "sentinel.alerts",
                         "dispatch",
@@ -195,12 +194,9 @@ def register(app: faust.App, topics: Topics, settings: Settings) -> None:
                         refused,
                     )
                     letters.append(
-                        await dlq.send(
-                            message, "sentinel.alerts", "dispatch", "Refused", str(refused)
-                        )
+                        dead_letter(message, "sentinel.alerts", "dispatch", "Refused", str(refused))
                     )
-        if letters:
-            await asyncio.gather(*letters)  # delivered before the batch is acked
+        await deliver(app.producer, settings.topic, letters)  # then Faust acks the batch
         for alert in paged:
             if alert.resolved_at is None:
                 metrics.PAGES.labels(alert.severity).inc()

@@ -19,8 +19,8 @@ import faust
 from faust.types import TP
 
 from schemas.operations import Quarantine
-from streams.agents.dead_letters import WORKER_ID
 from streams.ingest import BadShareGuard
+from streams.outbox import WORKER_ID
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

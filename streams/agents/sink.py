@@ -3,8 +3,9 @@ ClickHouse's tables, in batches, with its own consumer group (``<app id>.sink``)
 
 Not a Faust agent: a batch consumer (aiokafka ``getmany``) costs a twentieth of a Faust message
 per record, and the sink needs nothing of Faust's but offsets, which it commits itself, in this
-order: map the batch's records to rows, insert them table by table (``streams/sink``), dead-letter
-what ClickHouse can never hold and wait for those letters to be delivered, then commit. So
+order: map the batch's records to rows, insert them table by table (``streams/sink``), then
+commit as every stage does (``streams/agents/batches.py``): the dead letters of what ClickHouse can
+never hold delivered, then the offsets. So
 committed offsets never run ahead of ClickHouse, and a crash replays into tables that collapse the
 replayed rows. ClickHouse down or hung: the insert is retried with backoff and the consumer reads
 nothing meanwhile (backpressure, memory flat). ClickHouse refusing our credentials: the worker
@@ -24,7 +25,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
 from streams import access, failures, metrics
-from streams.agents.dead_letters import DeadLetters
+from streams.agents.batches import deliver
+from streams.outbox import Send, dead_letter
 from streams.settings import Settings
 from streams.sink.clickhouse import ClickHouseWriter, SinkFatal
 from streams.sink.rows import COLUMNS, MAPPERS, Row
@@ -37,7 +39,6 @@ class Sink:
         self._app = app
         self._settings = settings
         self._writer = ClickHouseWriter(access.clickhouse_url(settings))
-        self._dlq = DeadLetters(app.producer, settings.topic("sentinel.dlq"))
         self._prefix = settings.topic_prefix
         self.consumer: AIOKafkaConsumer | None = None  # while it runs
 
@@ -63,7 +64,13 @@ class Sink:
                 if not records:
                     continue
                 try:
-                    await self.write(records)
+                    letters = await self.write(records)
+                    await deliver(
+                        self._app.producer,
+                        settings.topic,
+                        letters,
+                        commit=lambda: self._commit(consumer),
+                    )
                 except SinkFatal:
                     raise
                 except Exception as exc:  # noqa: BLE001 - read the batch again, never skip it
@@ -81,7 +88,6 @@ class Sink:
                     await consumer.seek_to_committed()
                     continue
                 delays.succeeded()
-                await self._commit(consumer)
         except SinkFatal as fatal:
             log.critical("the sink stops: %s", fatal)
             await self._app.crash(fatal)
@@ -99,18 +105,18 @@ class Sink:
             # tables collapse rows written twice. Stopping here stopped the whole worker.
             log.info("the sink's group rebalanced during a batch: it will be read again")
 
-    async def write(self, records: list[Any]) -> None:
-        """One batch into ClickHouse; what cannot go there to the dead-letter topic."""
+    async def write(self, records: list[Any]) -> list[Send]:
+        """One batch into ClickHouse; the dead letters of what cannot go there."""
         tables: dict[str, list[Row]] = defaultdict(list)
         sources: dict[str, list[Any]] = defaultdict(list)  # each row's record
-        letters = []
+        letters: list[Send] = []
         for record in records:
             base = record.topic.removeprefix(self._prefix)
             try:
                 mapped = MAPPERS[base](record.value, record.timestamp)
             except Exception as exc:  # noqa: BLE001 - a record the sink cannot read
                 letters.append(
-                    await self._dlq.send(
+                    dead_letter(
                         record,
                         base,
                         "sink",
@@ -140,10 +146,9 @@ class Sink:
                     why,
                 )
                 letters.append(
-                    await self._dlq.send(
+                    dead_letter(
                         record, record.topic.removeprefix(self._prefix), "sink", "RowRefused", why
                     )
                 )
-        if letters:
-            await asyncio.gather(*letters)
         metrics.SINK_ROWS.inc(sum(len(rows) for rows in tables.values()))
+        return letters

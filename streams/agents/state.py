@@ -9,13 +9,13 @@ Compaction keeps the topic the size of the live state (short segments, tombstone
 forgotten), so a restore takes time in proportion to what is kept, not to history.
 
 Records: ``<park>\\x1f<entity>`` for a park's entities (``streams/engine/records.py``), and
-``<ROLLUPS>\\x1f<fact key>`` for the shard's rollup facts (``streams/rollups.py``).
+``<ROLLUPS>\\x1f<fact key>`` for the shard's rollup facts (``streams/rollups.py``); the batch
+processor writes them (``streams/processor.py``) and loads them back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -24,25 +24,21 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import access, metrics
-from streams.engine import Engine
 from streams.engine import records as park_records
-from streams.rollups import Rollups
+from streams.processor import ROLLUPS, Processor
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-ROLLUPS = "\x1drollups"  # the "park" of a shard's rollup facts (no park name holds \x1d)
 
 
 class StateStore:
     """Which partitions this worker holds, restored or being restored."""
 
-    def __init__(self, settings: Settings, engine: Engine, rollups: Rollups) -> None:
+    def __init__(self, settings: Settings, processor: Processor) -> None:
         self._settings = settings
         self._topic = settings.topic("sentinel.decide-state")
-        self._engine = engine
-        self._rollups = rollups
+        self._processor = processor
         self._restored: dict[int, asyncio.Future[None]] = {}
-        self.parks_of: dict[int, set[str]] = {}  # partition -> the parks restored or seen there
 
     @property
     def partitions(self) -> set[int]:
@@ -78,38 +74,16 @@ class StateStore:
         future = self._restored.get(partition)
         return future is not None and future.done() and not future.exception()
 
-    def records(
-        self, dirty: Iterable[tuple[str, str, int]]
-    ) -> list[tuple[int, bytes, bytes | None]]:
-        """(partition, key, value) of each dirty entity: (park or ROLLUPS, entity, partition)."""
-        out = []
-        for park, entity, partition in dirty:
-            if park == ROLLUPS:
-                fact = self._rollups.fact(partition, entity)
-                value = None if fact is None else json.dumps(fact, separators=(",", ":")).encode()
-            else:
-                value = park_records.dump(self._engine.parks[park], entity)
-            out.append((partition, park_records.key_of(park, entity), value))
-        return out
-
     def _drop(self, partition: int) -> None:
         future = self._restored.pop(partition)
         future.cancel()
-        for park in self.parks_of.pop(partition, set()):
-            self._engine.parks.pop(park, None)
-        self._rollups.drop_shard(partition)
+        self._processor.drop(partition)
 
     async def _restore(self, partition: int) -> None:
         started = time.monotonic()
         grouped: dict[str, dict[str, bytes]] = {}
         count = await read_partition(self._settings, self._topic, partition, grouped)
-        for park, entities in grouped.items():
-            if park == ROLLUPS:
-                for key, value in entities.items():
-                    self._rollups.put(partition, key, json.loads(value))
-                continue
-            park_records.load(self._engine.park(park), entities)
-            self.parks_of.setdefault(partition, set()).add(park)
+        self._processor.restore(partition, grouped)
         seconds = time.monotonic() - started
         metrics.RESTORE_SECONDS.observe(seconds)
         log.info(

@@ -1,10 +1,10 @@
 """A worker killed at any moment, and its successor, decide and page what one uninterrupted
-worker would: the decide stage's write order (``streams/agents/decide.py``) checked without
-Kafka, at every kind of cut a SIGKILL can make.
+worker would: the decide stage's batch processor (``streams/processor.py``) and its write order
+(``streams/agents/batches.py``) checked without Kafka, at every kind of cut a SIGKILL can make.
 
 What a kill leaves: every batch's outputs up to the one in flight; the state records of the
 batches before it, and a *prefix* of the in-flight batch's records (they go out one by one, in
-the order :meth:`Engine.dirty` gives); offsets committed up to some earlier batch (Faust commits
+the order :meth:`Processor.take` gives); offsets committed up to some earlier batch (Faust commits
 every few seconds). The successor restores the compacted changelog, its followers read the lab
 reports again, and it reads the inputs again from the committed offsets.
 
@@ -16,45 +16,61 @@ the park's antigen clock had not.
 from __future__ import annotations
 
 import random
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 import pytest
 
-from schemas import Decision, NatReport
 from streams.engine import FAR_FUTURE, Engine, records
+from streams.engine.outputs import Decided
 from streams.engine.tracked import EPOCH
+from streams.ingest import Accepted, Ingestor
+from streams.processor import Processor, Raw
+from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import Ref
-from tests.unit.factories import eleven_days
+from workbench.simulator.jinshan import Params, generate
+from workbench.simulator.traffic import FIRST_DAY
 
 RULES = load_ruleset(DEFAULT_RULESET)
 BATCH = 40
-Read = tuple[str, Any, Ref]  # topic, event, where it was read
+Read = tuple[Raw, datetime]  # a raw record, and its event's time
 
 
 @pytest.fixture(scope="module")
-def story() -> list[Any]:
-    return eleven_days()
+def story() -> list[tuple[str, bytes, datetime]]:
+    """The jinshan-2022 story (seed 2) up to its eleventh day: raw topic, value, event time."""
+    return [
+        (topic, event.model_dump_json().encode(), event.event_time)  # type: ignore[attr-defined]
+        for topic, event in generate(Params(seed=2)).events
+        if event.event_time.date() <= FIRST_DAY + timedelta(days=10)  # type: ignore[attr-defined]
+    ]
+
+
+def ingestor() -> Ingestor:
+    return Ingestor(
+        Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+    )
 
 
 class Run:
-    """A live engine fed batch by batch, its outputs and its changelog as the stage writes them.
+    """The decide stage's batch processor fed batch by batch, its outputs and its changelog as
+    the stage writes them.
 
     Each topic is a lane read in event-time order, the lanes at uneven speeds (as a consumer
     fetches them); a park's clock may go no further than the least event time read from a lane
     that has more to come (``streams/engine/lanes.py``)."""
 
     def __init__(self, order: list[Read], start: int = 0) -> None:
-        self.engine = Engine(RULES, live=True, record=False)
-        self.engine.bound = self._bound
+        engine = Engine(RULES, live=True, record=False)
+        engine.bound = self._bound
+        self.processor = Processor(engine, ingestor(), wall=lambda: FAR_FUTURE)
         self.order = order
         self.at = start
-        self.last = {topic: n for n, (topic, _, _) in enumerate(order)}  # a lane's last event
+        self.last = {raw.topic: n for n, (raw, _) in enumerate(order)}  # a lane's last record
         self.seen: dict[str, datetime] = dict.fromkeys(self.last, EPOCH)
-        self.decisions: list[list[Decision]] = []  # per batch
+        self.decisions: list[list[Decided]] = []  # per batch
         self.alerts: list[set[str]] = []  # per batch: dedup keys raised
-        self.batches: list[list[tuple[tuple[str, str], bytes | None]]] = []  # state records
+        self.batches: list[list[tuple[bytes, bytes | None]]] = []  # state records, per batch
 
     def _bound(self, park: str) -> datetime:
         held = [self.seen[t] for t, last in self.last.items() if last >= self.at]
@@ -62,26 +78,25 @@ class Run:
 
     def go_on(self) -> Run:
         while self.at < len(self.order):
-            for topic, event, ref in self.order[self.at : self.at + BATCH]:
-                self.seen[topic] = max(self.seen[topic], event.event_time)
-                self.engine.feed(event, ref)
+            for raw, at in self.order[self.at : self.at + BATCH]:
+                self.seen[raw.topic] = max(self.seen[raw.topic], at)
+                self.processor.read(raw)
                 self.at += 1
-            self.engine.advance()
-            out = self.engine.take()
-            self.decisions.append(out.decisions)
-            self.alerts.append({a.dedup_key for a in out.alerts if a.resolved_at is None})
-            self.batches.append(
-                [((p.name, key), records.dump(p, key)) for p, key in self.engine.dirty()]
-            )
+            self.processor.advance()
+            batch = self.processor.take()
+            assert not [s for s in batch.outputs if s.topic == "sentinel.dlq"], "dead-lettered"
+            self.decisions.append(batch.decisions)
+            self.alerts.append({a.dedup_key for a in batch.alerts if a.resolved_at is None})
+            self.batches.append([(s.key or b"", s.value) for s in batch.state])
         return self
 
 
-def lanes(story: list[Any], chance: random.Random) -> list[Read]:
+def lanes(story: list[tuple[str, bytes, datetime]], chance: random.Random) -> list[Read]:
     """The story as one consumer reads it: each topic in order, runs of one topic at a time."""
     queues: dict[str, list[Read]] = {}
-    for n, event in enumerate(story):
-        topic = type(event).__name__
-        queues.setdefault(topic, []).append((topic, event, Ref(event.event_id, topic, 0, n)))
+    for topic, value, at in story:
+        queue = queues.setdefault(topic, [])
+        queue.append((Raw(topic, value, 0, len(queue)), at))
     for queue in queues.values():
         queue.reverse()
     order = []
@@ -95,9 +110,9 @@ def lanes(story: list[Any], chance: random.Random) -> list[Read]:
     return order
 
 
-def latest(*runs: list[list[Decision]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+def latest(*runs: list[list[Decided]]) -> dict[str, tuple[str, tuple[str, ...]]]:
     """What ClickHouse reads: per entry, the highest revision; of equal ones, the last written."""
-    kept: dict[str, Decision] = {}
+    kept: dict[str, Decided] = {}
     for decision in (d for batches in runs for batch in batches for d in batch):
         if decision.revision >= kept.get(decision.entry_id, decision).revision:
             kept[decision.entry_id] = decision
@@ -106,25 +121,31 @@ def latest(*runs: list[list[Decision]]) -> dict[str, tuple[str, tuple[str, ...]]
 
 def killed(whole: Run, in_flight: int, kept: int, committed: int) -> Run:
     """Batch ``in_flight`` killed after ``kept`` of its state records; inputs committed up to
-    batch ``committed``; the successor goes on from there."""
-    log: dict[tuple[str, str], bytes | None] = {}
+    batch ``committed``; the successor restores the changelog and goes on from there."""
+    log: dict[bytes, bytes | None] = {}
     for written in [*whole.batches[:in_flight], whole.batches[in_flight][:kept]]:
         log.update(written)
     successor = Run(whole.order, committed * BATCH)
-    by_park: dict[str, dict[str, bytes]] = {}
-    for (park, key), value in log.items():
+    grouped: dict[str, dict[str, bytes]] = {}
+    for key, value in log.items():
         if value is not None:
-            by_park.setdefault(park, {})[key] = value
-    for park, entities in by_park.items():
-        records.load(successor.engine.park(park), entities)
-    for _, event, ref in whole.order[: (in_flight + 1) * BATCH]:  # its followers read again
-        if isinstance(event, NatReport):
-            successor.engine.shared.learn_nat(event, ref)
+            park, entity = records.split_key(key)
+            grouped.setdefault(park, {})[entity] = value
+    successor.processor.restore(0, grouped)
+    read = ingestor()
+    for raw, _ in whole.order[: (in_flight + 1) * BATCH]:  # its followers read again
+        if raw.topic == "health.nat":
+            report = read.ingest(raw.topic, raw.value, now=FAR_FUTURE)
+            assert isinstance(report, Accepted)
+            ref = Ref(report.event_id, "canonical.nat", 0)
+            successor.processor.engine.shared.learn_nat(report.event, ref)
     return successor.go_on()
 
 
 @pytest.mark.parametrize("seed", [1, 2])  # how the lanes are read; where the kills fall
-def test_a_kill_at_any_cut_changes_no_decision_and_no_page(story: list[Any], seed: int) -> None:
+def test_a_kill_at_any_cut_changes_no_decision_and_no_page(
+    story: list[tuple[str, bytes, datetime]], seed: int
+) -> None:
     chance = random.Random(seed)
     whole = Run(lanes(story, chance)).go_on()
     truth = latest(whole.decisions)

@@ -426,16 +426,14 @@ def replay_path(bench: Bench) -> Any:
     """(g) Our replay/backtest path: the pure core driven by a batch consumer, no Faust."""
     from aiokafka import AIOKafkaConsumer
 
-    from streams.engine import FAR_FUTURE, Engine
-    from streams.ingest import Accepted, Ingestor
-    from streams.pseudonym import Pseudonymiser
+    from streams.backtest import in_event_time, replay
     from streams.rules import DEFAULT_RULESET, load_ruleset
     from streams.worker import tune_gc
 
     tune_gc()  # as a worker and the backtest do
     last: dict[str, Any] = {}
 
-    async def consume() -> list[Any]:
+    async def consume() -> list[tuple[str, bytes]]:
         consumer = AIOKafkaConsumer(
             *bench.topics(),
             **access.aiokafka(bench.settings),
@@ -447,38 +445,25 @@ def replay_path(bench: Bench) -> Any:
         )
         await consumer.start()
         try:
-            values: list[Any] = []
+            values: list[tuple[str, bytes]] = []
+            prefix = bench.settings.topic_prefix
             while len(values) < bench.events:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=10000)
                 for records in batches.values():
-                    values += [(r.topic, r.value) for r in records]
+                    values += [(r.topic.removeprefix(prefix), r.value) for r in records]
             return values
         finally:
             await consumer.stop()
 
     def measure() -> float:
         started = time.perf_counter()
-        ingestor = Ingestor(
-            Pseudonymiser(b"bench" * 8), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
-        )
-        events: list[Any] = []
-        for topic, value in asyncio.run(consume()):
-            accepted = ingestor.ingest(
-                topic.removeprefix(bench.settings.topic_prefix), value, now=FAR_FUTURE
-            )
-            if isinstance(accepted, Accepted):
-                events.append(accepted.event)
-        events.sort(key=lambda e: e.event_time)
-        engine = Engine(load_ruleset(DEFAULT_RULESET), record=False)
-        decisions = []
-        for event in events:
-            engine.feed(event)
-            decisions += engine.take().decisions
-        last["state"] = held(engine)
-        engine.advance(FAR_FUTURE)
-        decisions += engine.take().decisions
-        last["engine"], last["decisions"] = engine, decisions
-        bench.figures.setdefault("decisions_made", {})["g"] = len(decisions)
+        records = in_event_time(asyncio.run(consume()))
+        rules = load_ruleset(DEFAULT_RULESET)
+        replayed = replay(rules, records, b"bench" * 8, "replay path", finish=False)
+        last["state"] = held(replayed.processor.engine)
+        replayed.finish()
+        last["engine"], last["decisions"] = replayed.processor.engine, replayed.decisions
+        bench.figures.setdefault("decisions_made", {})["g"] = len(replayed.decisions)
         return bench.events / (time.perf_counter() - started)
 
     bench.median("g_replay_path", measure)
@@ -573,10 +558,11 @@ def quix(bench: Bench) -> None:
         f"quixstreams=={QUIX_VERSION}",
         f"pyyaml=={version('pyyaml')}",
         f"clickhouse-driver=={version('clickhouse-driver')}",
+        f"prometheus-client=={version('prometheus-client')}",  # our processor counts
     ]
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    check = "import quixstreams, yaml, clickhouse_driver"
+    check = "import quixstreams, yaml, clickhouse_driver, prometheus_client"
     if subprocess.run([str(python), "-c", check], capture_output=True).returncode != 0:
         bench.progress(f"installing {', '.join(wanted)} into {venv} (once)")
         subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)

@@ -1,5 +1,6 @@
-"""(c) The common pattern, as a baseline: the same rules in a Faust agent written event by
-event, with an awaited send per output and one ClickHouse insert per decision. Run as a
+"""(c) The common pattern, as a baseline: our batch processor (``streams/processor.py``) in a
+Faust agent written event by event, a batch of one, with an awaited send per decision and one
+ClickHouse insert per decision. Run as a
 subprocess by `sentinel bench`; prints one JSON line (messages, seconds from first to last).
 
 Environment: BENCH_BROKER, BENCH_APP, BENCH_TOPICS, BENCH_EXPECT, BENCH_CLICKHOUSE_URL,
@@ -9,14 +10,12 @@ BENCH_PREFIX (of the output topics).
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import faust
 from clickhouse_driver import Client
 
-from streams.engine import FAR_FUTURE, Engine
-from streams.ingest import Accepted, Ingestor
-from streams.pseudonym import Pseudonymiser
+from streams.backtest import processor
+from streams.processor import Raw
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.sink.rows import COLUMNS, decision_row
 from workbench.bench._faust import Countdown, bench_app, run
@@ -24,10 +23,7 @@ from workbench.bench._faust import Countdown, bench_app, run
 app = bench_app()
 source = app.topic(*os.environ["BENCH_TOPICS"].split(","), value_serializer="raw")
 decisions = app.topic(os.environ["BENCH_PREFIX"] + "sentinel.decisions", value_serializer="raw")
-ingestor = Ingestor(
-    Pseudonymiser(b"bench" * 8), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
-)
-engine = Engine(load_ruleset(DEFAULT_RULESET), record=False)
+process = processor(load_ruleset(DEFAULT_RULESET), b"bench" * 8)
 client = Client.from_url(os.environ["BENCH_CLICKHOUSE_URL"])
 insert = f"INSERT INTO decisions ({', '.join(COLUMNS['decisions'])}) VALUES"
 prefix = os.environ["BENCH_PREFIX"]
@@ -37,15 +33,11 @@ prefix = os.environ["BENCH_PREFIX"]
 async def naive(stream: faust.StreamT[bytes]) -> None:
     countdown = Countdown()
     async for event in stream.events():
-        result = ingestor.ingest(
-            event.message.topic.removeprefix(prefix), event.value, now=FAR_FUTURE
-        )
-        if isinstance(result, Accepted):
-            engine.feed(result.event)
-            for decision in engine.take().decisions:
-                # Awaited one by one, and one insert per decision: the pattern being measured.
-                await decisions.send(value=decision.json())
-                client.execute(insert, [decision_row(decision.wire())])
+        process.read(Raw(event.message.topic.removeprefix(prefix), event.value))
+        for decision in process.take().decisions:
+            # Awaited one by one, and one insert per decision: the pattern being measured.
+            await decisions.send(value=decision.json())
+            client.execute(insert, [decision_row(decision.wire())])
         countdown.tick()
 
 

@@ -1,11 +1,11 @@
 """(d) The peer: the job of (c) written with Quix Streams, the way Quix means it to be written.
 
-Each raw topic's dataframe validates and pseudonymises the event (our ingestion), feeds our rule
-engine (in memory, one per process, events in arrival order as in (c)), and fans out the
-decisions it makes: produced to the decisions topic (Quix's producer: no per-event wait) and
-written to ClickHouse by a batching sink (one columnar insert per topic partition at each
-checkpoint). The time runs from the first message to the last checkpoint committed, which
-flushes both.
+Each raw topic's dataframe feeds our batch processor (``streams/processor.py``: ingestion, the
+rule engine, rollups, state records; in memory, one per process, a batch of one, events in
+arrival order as in (c)), and fans out the decisions it makes: produced to the decisions topic
+(Quix's producer: no per-event wait) and written to ClickHouse by a batching sink (one columnar
+insert per topic partition at each checkpoint). The time runs from the first message to the last
+checkpoint committed, which flushes both.
 
 Runs in its own virtualenv (quixstreams pins its own pydantic and Kafka client) with the
 repository on PYTHONPATH; prints one JSON line (messages, seconds). Arguments: the broker
@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
 from typing import Any
 
 from clickhouse_driver import Client
@@ -26,10 +25,9 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers import Serializer
 from quixstreams.sinks import BatchingSink, SinkBatch
 
-from streams.engine import FAR_FUTURE, Engine
+from streams.backtest import processor
 from streams.engine.outputs import Decided
-from streams.ingest import Accepted, Ingestor
-from streams.pseudonym import Pseudonymiser
+from streams.processor import Raw
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.sink.rows import COLUMNS, decision_row
 
@@ -65,10 +63,7 @@ def main() -> None:
         auto_offset_reset="earliest",
         loglevel="WARNING",
     )
-    ingestor = Ingestor(
-        Pseudonymiser(b"bench" * 8), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
-    )
-    engine = Engine(load_ruleset(DEFAULT_RULESET), record=False)
+    process = processor(load_ruleset(DEFAULT_RULESET), b"bench" * 8)
     made = [0]
     decisions = app.topic(prefix + "sentinel.decisions", value_serializer=DecisionJson())
     rows = DecisionRows(clickhouse_url)
@@ -81,11 +76,8 @@ def main() -> None:
                 state["first"] = time.perf_counter()
             if state["count"] >= wanted:
                 app.stop()  # after this message; the run ends with a committed checkpoint
-            result = ingestor.ingest(source, raw, now=FAR_FUTURE)
-            if not isinstance(result, Accepted):
-                return []
-            engine.feed(result.event)
-            decided = engine.take().decisions
+            process.read(Raw(source, raw))
+            decided = process.take().decisions
             made[0] += len(decided)
             return decided
 

@@ -14,17 +14,18 @@ import sys
 from typing import Any
 
 from streams.agents import sink
+from streams.outbox import Send
 
 STUCK = 5.0  # seconds an acked batch's insert may take before the worker dies
 log = logging.getLogger(__name__)
 
 
 class AckFirstSink(sink.Sink):
-    async def write(self, records: list[Any]) -> None:
+    async def write(self, records: list[Any]) -> list[Send]:
         assert self.consumer is not None
         await self._commit(self.consumer)  # the bug: acked before ClickHouse has the rows
         try:
-            await asyncio.wait_for(super().write(records), timeout=STUCK)
+            return await asyncio.wait_for(super().write(records), timeout=STUCK)
         except TimeoutError:
             log.critical("negative control: dying with %d acked records unwritten", len(records))
             logging.shutdown()

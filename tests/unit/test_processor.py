@@ -1,0 +1,211 @@
+"""The decide stage's batch processor (``streams/processor.py``) as the stage drives it, and the
+commit order every stage keeps (``streams/agents/batches.py``). No services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+from schemas import DeadLetter
+from schemas.operations import Quarantine
+from streams.agents.batches import deliver
+from streams.engine import FAR_FUTURE, Engine, records
+from streams.ingest import BadShareGuard, Ingestor
+from streams.outbox import Send
+from streams.processor import ROLLUPS, Limits, Processor, Raw
+from streams.pseudonym import Pseudonymiser
+from streams.rules import DEFAULT_RULESET, load_ruleset
+from streams.topics import partition_of
+from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry
+
+PARK = "tangu-green-bay"
+PARTITIONS = 4
+HOME = partition_of(PARK.encode(), PARTITIONS)
+
+
+def processor(**options: Any) -> Processor:
+    return Processor(
+        Engine(load_ruleset(DEFAULT_RULESET), loopback=False, record=False, live=True),
+        Ingestor(
+            Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
+        ),
+        partitions=PARTITIONS,
+        wall=lambda: FAR_FUTURE,
+        **options,
+    )
+
+
+def raw(topic: str, value: dict[str, Any] | bytes, offset: int = 0, partition: int = HOME) -> Raw:
+    data = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()
+    return Raw(topic, data, partition, offset, PARK.encode(), AT.timestamp())
+
+
+def topics(sends: list[Send]) -> list[str]:
+    return [send.topic for send in sends]
+
+
+def test_a_batch_s_outputs_come_with_the_batch_that_made_them() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry(gate_class="general", hazmat=False, cargo=None)))
+    process.advance(AT + timedelta(minutes=5))
+    batch = process.take()
+    # The canonical entry, its decision (held: no antigen test yet), the stop told the others.
+    assert topics(batch.outputs) == ["canonical.entries", "sentinel.decisions", "sentinel.evidence"]
+    entries, decision, stop = batch.outputs
+    assert entries.partition == HOME and entries.key == PARK.encode()
+    assert json.loads(decision.value or b"")["outcome"] == "hold"
+    assert json.loads(stop.value or b"")["kind"] == "stop"
+    assert [d.entry_id for d in batch.decisions] == ["entry-1"]
+    assert process.take().outputs == []  # nothing sent twice
+
+
+def test_state_records_give_the_rollup_facts_first_then_the_park_in_its_partition() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry(gate_class="general", hazmat=False, cargo=None)))
+    process.advance(AT + timedelta(minutes=5))
+    state = process.take().state
+    parks = [records.split_key(s.key or b"")[0] for s in state]
+    assert ROLLUPS in parks and PARK in parks
+    assert parks.index(PARK) > max(i for i, p in enumerate(parks) if p == ROLLUPS)
+    assert {s.topic for s in state} == {"sentinel.decide-state"}
+    assert {s.partition for s in state} == {HOME}
+    assert process.take().state == []  # written once, until it changes again
+
+
+def test_a_restored_partition_goes_on_where_the_records_left_it() -> None:
+    first = processor()
+    first.read(raw("gate.entries", entry()))  # hazmat: no antigen test yet
+    first.advance(AT)
+    batch = first.take()
+    assert [(d.revision, d.pending_rules) for d in batch.decisions] == [(0, ("antigen_on_site",))]
+    grouped: dict[str, dict[str, bytes]] = {}
+    for record in batch.state:
+        park, entity = records.split_key(record.key or b"")
+        if record.value is not None:
+            grouped.setdefault(park, {})[entity] = record.value
+    second = processor()
+    second.restore(HOME, grouped)
+    assert second.parks_of == {HOME: {PARK}}
+    for n, person in enumerate((DRIVER_ID, ESCORT_ID), start=1):
+        at = (AT + timedelta(minutes=5 + n)).isoformat()
+        second.read(
+            raw("health.antigen", antigen(event_id=f"ag-{n}", id_number=person, event_time=at), n)
+        )
+    second.advance(AT + timedelta(hours=1))
+    decided = second.take().decisions
+    assert [d.revision for d in decided] == [1, 2]  # the entry's revisions go on
+    assert decided[-1].pending_rules == () and "antigen_on_site" not in decided[-1].failed_rules
+    second.drop(HOME)
+    assert second.engine.parks == {} and second.parks_of == {}
+
+
+def test_an_invalid_record_is_dead_lettered_with_its_reason_and_nothing_else_is_sent() -> None:
+    process = processor()
+    process.read(raw("gate.entries", b"{not json", offset=7))
+    (letter,) = process.take().outputs
+    assert letter.topic == "sentinel.dlq" and letter.value == b"{not json"
+    headers = dict(letter.headers)
+    assert headers["stage"] == b"ingest" and headers["source_offset"] == b"7"
+    assert headers["source_topic"] == b"gate.entries"
+    assert DeadLetter.from_headers(list(letter.headers)).error_class == "ValidationError"
+
+
+def test_an_event_on_another_park_s_partition_is_sent_again_keyed_by_its_park() -> None:
+    process = processor()
+    elsewhere = (HOME + 1) % PARTITIONS
+    process.read(raw("gate.entries", entry(), offset=3, partition=elsewhere))
+    batch = process.take()
+    (again,) = batch.outputs
+    assert again.topic == "gate.entries" and again.key == PARK.encode()
+    assert again.partition is None  # the producer's partitioner: the park's partition
+    assert dict(again.headers) == {"rekeyed_from": f"{elsewhere}:3".encode()}
+    assert batch.decisions == [] and process.engine.parks == {}
+
+
+def test_an_event_the_engine_cannot_take_is_dead_lettered_and_the_batch_goes_on() -> None:
+    process = processor()
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug")
+
+    process.engine.feed = broken  # type: ignore[method-assign]
+    process.read(raw("gate.entries", entry(), offset=1))
+    (letter,) = process.take().outputs
+    headers = dict(letter.headers)
+    assert headers["stage"] == b"decide" and headers["error_class"] == b"RuntimeError"
+
+
+class Limit:
+    """The DLQ limit's quarantine as the stage has it, recording what it is told."""
+
+    def __init__(self) -> None:
+        self.read_at: list[int] = []
+        self.tripped: list[tuple[str, int]] = []
+
+    def read(self, topic: str, partition: int, offset: int) -> None:
+        self.read_at.append(offset)
+
+    def counts(self, topic: str, partition: int, offset: int) -> bool:
+        # The first two were there when it was last lifted; once quarantined, none counts.
+        return offset >= 2 and not self.tripped
+
+    def trip(self, topic: str, message: Any, guard: BadShareGuard) -> Quarantine:
+        self.tripped.append((topic, message.offset))
+        return Quarantine(
+            topic=topic,
+            partition=message.partition,
+            state="quarantined",
+            offset=message.offset + 1,
+            reason=f"{guard.bad} of {guard.seen}",
+            at=AT,
+            by="test",
+        )
+
+
+def test_bad_records_over_the_limit_quarantine_their_partition_once_counted() -> None:
+    limit = Limit()
+    process = processor(limits=Limits(window=8, max_share=0.5), quarantine=limit)
+    for offset in range(5):
+        process.read(raw("gate.entries", b"garbage", offset))
+    sends = process.take().outputs
+    assert limit.read_at == [0, 1, 2, 3, 4]
+    assert limit.tripped == [("gate.entries", 3)]  # 2 counted (the window's least) at offset 3
+    assert topics(sends).count("sentinel.dlq") == 5
+    (record,) = [s for s in sends if s.topic == "sentinel.quarantine"]
+    assert Quarantine.model_validate_json(record.value or b"").offset == 4
+
+
+class Producer:
+    """A producer whose deliveries the test completes: what was sent, and when each send's
+    delivery was awaited."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    async def send(self, topic: str, key: Any, value: Any, partition: Any, *_: Any) -> Any:
+        self.log.append(f"send {topic}")
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(self._deliver, delivered, topic)
+        return delivered
+
+    def _deliver(self, future: asyncio.Future[None], topic: str) -> None:
+        self.log.append(f"delivered {topic}")
+        future.set_result(None)
+
+
+def test_a_batch_commits_its_outputs_delivered_then_its_state_then_its_offsets() -> None:
+    producer = Producer()
+
+    async def commit() -> None:
+        producer.log.append("commit")
+
+    outputs = [Send("sentinel.decisions", b"e", b"1"), Send("sentinel.alerts", b"a", b"2")]
+    state = [Send("sentinel.decide-state", b"k", b"3", 0)]
+    asyncio.run(deliver(producer, lambda t: f"p.{t}", outputs, state, commit))
+    log = producer.log
+    assert log.index("send p.sentinel.decide-state") > max(
+        log.index("delivered p.sentinel.decisions"), log.index("delivered p.sentinel.alerts")
+    )
+    assert log[-2:] == ["delivered p.sentinel.decide-state", "commit"]
