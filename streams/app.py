@@ -124,6 +124,7 @@ def create_app(settings: Settings) -> Pipeline:
         lanes=Lanes(LANES, settings.source_idle_seconds),
         limits=Limits(settings.dlq_window, settings.dlq_max_share),
         quarantine=quarantines,
+        prefix=settings.topic_prefix,
     )
     store = StateStore(settings, processor)
     stage = DecideStage(app, topics, settings, processor, store, quarantines, [])

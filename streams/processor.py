@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -111,6 +111,7 @@ class Processor:
         limits: Limits = Limits(),
         quarantine: DlqLimit | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prefix: str = "",
     ) -> None:
         self.engine = engine
         self.ingestor = ingestor
@@ -120,6 +121,7 @@ class Processor:
         self.limits = limits
         self.quarantine = quarantine
         self.wall = wall  # what "now" is to ingestion (an event from the future is refused)
+        self.prefix = prefix  # of the topics' names (a dead letter names its source's)
         self.parks_of: dict[int, set[str]] = {}  # partition -> the parks seen there
         self.guards: dict[tuple[str, int], BadShareGuard] = {}
         self._out = Batch()
@@ -194,7 +196,8 @@ class Processor:
             )
 
     def _dead(self, raw: Raw, stage: Any, error_class: str, message: str) -> None:
-        self._out.outputs.append(dead_letter(raw, raw.topic, stage, error_class, message))
+        source = replace(raw, topic=self.prefix + raw.topic)
+        self._out.outputs.append(dead_letter(source, raw.topic, stage, error_class, message))
 
     def _rekey(self, raw: Raw, park: str) -> None:
         """Keyed by the old scheme: to its park's partition, where it is decided."""

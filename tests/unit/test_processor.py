@@ -102,13 +102,13 @@ def test_a_restored_partition_goes_on_where_the_records_left_it() -> None:
 
 
 def test_an_invalid_record_is_dead_lettered_with_its_reason_and_nothing_else_is_sent() -> None:
-    process = processor()
+    process = processor(prefix="it-")
     process.read(raw("gate.entries", b"{not json", offset=7))
     (letter,) = process.take().outputs
     assert letter.topic == "sentinel.dlq" and letter.value == b"{not json"
     headers = dict(letter.headers)
     assert headers["stage"] == b"ingest" and headers["source_offset"] == b"7"
-    assert headers["source_topic"] == b"gate.entries"
+    assert headers["source_topic"] == b"it-gate.entries"  # its name, for a replay
     assert DeadLetter.from_headers(list(letter.headers)).error_class == "ValidationError"
 
 
