@@ -295,6 +295,7 @@ class Processor:
         return partition_of(park.encode(), self.partitions)
 
     def _outputs(self, out: Outputs) -> None:
+        debug = log.isEnabledFor(logging.DEBUG)
         for shard, event in self._folds:
             self.rollups.fold(shard, event)
         self._folds = []
@@ -306,6 +307,13 @@ class Processor:
                 metrics.DECISION_LATENCY.observe(max(0.0, time.time() - arrived))
             for rule in decision.failed_rules:
                 metrics.RULE_FAILURES.labels(rule).inc()
+            if debug:
+                log.debug(
+                    "decision %s: %s %s",
+                    decision.event_id,
+                    decision.outcome,
+                    ",".join(decision.failed_rules + decision.pending_rules) or "-",
+                )
         for alert in out.alerts:
             self._send(
                 "sentinel.alerts", alert.dedup_key.encode(), alert.model_dump_json().encode()

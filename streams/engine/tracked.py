@@ -67,6 +67,11 @@ class Tracked:
     def resolved(self) -> bool:
         return self.resolution is not None
 
+    @property
+    def crew(self) -> list[str]:
+        """Everyone in the vehicle, by pseudonym."""
+        return [o.person for o in self.entry.occupants]
+
     def out_of_area(self, rules: RuleSet) -> bool:
         """Whether its origin is out of the park's area (cached per rule set)."""
         if self._area[0] != rules.content_hash:
