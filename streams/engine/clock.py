@@ -1,0 +1,151 @@
+"""A park's clock, pure: the watermark moved on, and every deadline it passes acted on: an
+entry's antigen grace, the gate wait, the time on site, the health visits owed, and forgetting
+the entry (``streams/engine/tracked.py``). Deadlines live in a heap of (when, entry id); an entry
+is pushed again with its next deadline after each look.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from streams.engine.keeping import Keeping
+from streams.engine.outputs import Outputs
+from streams.engine.tracked import ENTRY_RETENTION, EPOCH, RECHECK, Tracked
+from streams.rules.kinds import antigen, dwell, gate_wait, visits
+from streams.rules.kinds.base import Severity
+from streams.rules.ruleset import RuleSet
+
+
+class Clock(Keeping):
+    if TYPE_CHECKING:  # judging (streams/engine/judge.py)
+
+        def _judge(
+            self, tracked: Tracked, people: Iterable[str] = (), vehicle: bool = False
+        ) -> None: ...
+
+        def _raise(
+            self,
+            tracked: Tracked,
+            severity: Severity,
+            rule: str,
+            key: str,
+            message: str,
+            at: datetime,
+            *,
+            subject: str | None = None,
+            enterprise: str | None = None,
+        ) -> None: ...
+
+    def advance(self, watermark: datetime, out: Outputs) -> None:
+        """Move the watermark (never back) and act on every deadline it has passed."""
+        if watermark <= self.watermark:
+            return
+        self._out = out
+        self.watermark = watermark
+        self.dirty.add("c:")
+        until = watermark.timestamp()
+        done: set[str] = set()
+        while self._heap and self._heap[0][0] <= until:
+            _, _, entry_id = heapq.heappop(self._heap)
+            tracked = self.entries.get(entry_id)
+            if tracked is None or entry_id in done:
+                continue
+            done.add(entry_id)
+            self._on_due(tracked)
+        self._prune()
+
+    def _on_due(self, tracked: Tracked) -> None:
+        rules = self.rules
+        w = self.watermark
+        self._learnt = w
+        if tracked.anchor >= w - RECHECK and tracked.pending:  # older decisions are final
+            self._judge(tracked, people=tracked.crew)  # an antigen's grace may have passed
+        entry_id = tracked.entry.event_id
+        waiting = rules.clock_rule("gate_wait")
+        if waiting and (due := gate_wait.due(waiting, tracked)) and due <= w:
+            self._learnt = due
+            failed = [reason.split(":", 1)[0] for reason in tracked.reasons]
+            message = gate_wait.message(waiting, tracked.entry.gate, failed, self.language)
+            self._raise(
+                tracked, waiting.severity, waiting.id, gate_wait.key(entry_id), message, due
+            )
+        inside = rules.clock_rule("exit_in_time")
+        out_of_area = tracked.out_of_area(rules)
+        if inside and (due := dwell.due(inside, tracked, out_of_area)) and due <= w:
+            self._learnt = due
+            message = dwell.overdue(inside, self.language)
+            self._raise(tracked, inside.severity, inside.id, dwell.key(entry_id), message, due)
+        ob = tracked.obligation
+        if ob is not None and ob.state == "open" and ob.due <= w:
+            rule = rules.clock_rule("visits")
+            ob.state = "overdue"
+            self._mark(tracked)
+            self._learnt = ob.due
+            self._raise(
+                tracked,
+                rule.severity if rule else "warning",
+                rule.id if rule else "health_visits",
+                visits.key(tracked.entry.event_id, ob.person),
+                visits.message(ob, self.language),
+                ob.due,
+                subject=ob.person,
+                enterprise=ob.enterprise,
+            )
+        if tracked.anchor + ENTRY_RETENTION <= w and tracked.revision >= 0:
+            self._forget(tracked)  # after its other deadlines, which a jump of the clock passes too
+            return
+        self._schedule(tracked)
+
+    def _wait_for_antigens(self, tracked: Tracked) -> None:
+        """A hazmat entry's antigen deadline, to be looked at again when the park's antigen
+        results are read past it (their absence may then be a failure, no longer lag)."""
+        due = antigen_kind_deadline(self.rules, tracked)
+        if tracked.entry.hazmat and due is not None and tracked.anchor >= self.watermark - RECHECK:
+            heapq.heappush(self._antigen_waits, (due.timestamp(), tracked.entry.event_id))
+
+    def _antigen_caught_up(self) -> None:
+        """The park's antigen results moved on: entries waiting on them are judged again."""
+        until = self.antigen_clock.timestamp()
+        horizon = self.watermark - RECHECK
+        while self._antigen_waits and self._antigen_waits[0][0] <= until:
+            _, entry_id = heapq.heappop(self._antigen_waits)
+            tracked = self.entries.get(entry_id)
+            if tracked is not None and tracked.pending and tracked.anchor >= horizon:
+                self._judge(tracked, people=tracked.crew)
+
+    def _schedule(self, tracked: Tracked) -> None:
+        """Push the next time the clock must look at this entry."""
+        rules = self.rules
+        times = [tracked.anchor + ENTRY_RETENTION] if tracked.revision >= 0 else []
+        if tracked.entry.hazmat:
+            due = antigen_kind_deadline(rules, tracked)
+            if due is not None and due > self.watermark:
+                times.append(due)
+        out_of_area = tracked.out_of_area(rules)
+        if rule := rules.clock_rule("gate_wait"):
+            times.append(gate_wait.due(rule, tracked) or EPOCH)
+        if rule := rules.clock_rule("exit_in_time"):
+            times.append(dwell.due(rule, tracked, out_of_area) or EPOCH)
+        if tracked.obligation is not None and tracked.obligation.state == "open":
+            times.append(tracked.obligation.due)
+        times = [t for t in times if t > EPOCH]
+        if times:
+            heapq.heappush(
+                self._heap, (min(times).timestamp(), next(self._seq), tracked.entry.event_id)
+            )
+
+    def schedule_all(self) -> None:
+        """Rebuild the deadlines from the state (after a restore)."""
+        self._heap.clear()
+        self._antigen_waits.clear()
+        for tracked in self.entries.values():
+            self._schedule(tracked)
+            self._wait_for_antigens(tracked)
+
+
+def antigen_kind_deadline(rules: RuleSet, tracked: Tracked) -> datetime | None:
+    rule = next(iter(rules.of_kind("antigen_negative")), None)
+    return antigen.deadline(rule, tracked.anchor) if rule is not None else None
