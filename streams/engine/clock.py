@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from streams.engine.keeping import Keeping
 from streams.engine.outputs import Outputs
-from streams.engine.tracked import ENTRY_RETENTION, EPOCH, RECHECK, Tracked
+from streams.engine.tracked import ENTRY_RETENTION, EPOCH, RECHECK, Entity, Tracked
 from streams.rules.kinds import antigen, dwell, gate_wait, visits
 from streams.rules.kinds.base import Severity
 from streams.rules.ruleset import RuleSet
@@ -45,7 +45,7 @@ class Clock(Keeping):
             return
         self._out = out
         self.watermark = watermark
-        self.dirty.add("c:")
+        self.dirty.add(Entity.CLOCKS.of())
         until = watermark.timestamp()
         done: set[str] = set()
         while self._heap and self._heap[0][0] <= until:

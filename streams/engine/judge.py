@@ -16,7 +16,7 @@ from schemas.decision import Outcome, ResolutionRef
 from schemas.notice import StopNotice
 from streams.engine.keeping import Keeping
 from streams.engine.outputs import Decided, ObligationMade, new_alert, wire_ref
-from streams.engine.tracked import EPOCH, Tracked, Visit
+from streams.engine.tracked import EPOCH, Entity, Tracked, Visit
 from streams.rules.kinds import KINDS, Evidence, Judging, Result, Stop, dwell, gate_wait, visits
 from streams.rules.kinds.base import Severity, occupant_applies, subject_applies
 from streams.rules.ruleset import Rule, RuleSet
@@ -224,7 +224,7 @@ class Judge(Keeping):
             return
         visits.serve(target.obligation, visit.event_id)
         visit.served = target.entry.event_id
-        self.dirty.add(f"v:{visit.event_id}")
+        self.dirty.add(Entity.VISIT.of(visit.event_id))
         self._mark(target)
 
     def _dwell_at_exit(self, rule: Rule, tracked: Tracked, left: datetime) -> None:

@@ -17,7 +17,7 @@ from schemas import VehicleExit
 from streams.engine.outputs import Late, Outputs
 from streams.engine.shared import Shared
 from streams.engine.tracing import Tracing
-from streams.engine.tracked import EPOCH, FORGET_AFTER, Tracked, Visit
+from streams.engine.tracked import EPOCH, FORGET_AFTER, Entity, Tracked, Visit
 from streams.rules.kinds import Evidence
 from streams.rules.ruleset import RuleSet
 from streams.words import Language
@@ -56,7 +56,7 @@ class Keeping:
         self.watermark = EPOCH
         self.dirty: set[str] = set()
         self._heap: list[tuple[float, int, str]] = []  # (when, order, entry id)
-        self._expiry: list[tuple[float, str, str]] = []  # (when, entity kind, id)
+        self._expiry: list[tuple[float, Entity, str]] = []  # (when, entity kind, id)
         self._antigen_waits: list[tuple[float, str]] = []
         self._seq = itertools.count()
         self._out = Outputs()
@@ -85,10 +85,10 @@ class Keeping:
             out.late.append(Late(topic, event.event_id, self.name, at, self.watermark, event))
         if move_clock and at > self.clock:
             self.clock = at
-            self.dirty.add("c:")
+            self.dirty.add(Entity.CLOCKS.of())
 
     def _mark(self, tracked: Tracked) -> None:
-        self.dirty.add(f"e:{tracked.entry.event_id}")
+        self.dirty.add(Entity.ENTRY.of(tracked.entry.event_id))
 
     def _forget(self, tracked: Tracked) -> None:
         entry = tracked.entry
@@ -100,10 +100,10 @@ class Keeping:
         if (entry.event_time, entry.event_id) in gate:
             gate.remove((entry.event_time, entry.event_id))
         self.forgotten[entry.event_id] = tracked.anchor
-        self.expire("f", entry.event_id, tracked.anchor + FORGET_AFTER)
-        self.dirty |= {f"e:{entry.event_id}", f"f:{entry.event_id}"}
+        self.expire(Entity.FORGOTTEN, entry.event_id, tracked.anchor + FORGET_AFTER)
+        self.dirty |= {Entity.ENTRY.of(entry.event_id), Entity.FORGOTTEN.of(entry.event_id)}
 
-    def expire(self, kind: str, ident: str, at: datetime) -> None:
+    def expire(self, kind: Entity, ident: str, at: datetime) -> None:
         """Keep ``kind``:``ident`` until the watermark passes ``at``."""
         heapq.heappush(self._expiry, (at.timestamp(), kind, ident))
 
@@ -113,26 +113,26 @@ class Keeping:
         until = self.watermark.timestamp()
         while self._expiry and self._expiry[0][0] <= until:
             _, kind, ident = heapq.heappop(self._expiry)
-            if kind == "a" and (person := self.antigen_ids.pop(ident, None)) is not None:
+            if kind == Entity.ANTIGEN and (person := self.antigen_ids.pop(ident, None)) is not None:
                 _replace(
                     self.antigens,
                     person,
                     [e for e in self.antigens[person] if e.ref.event_id != ident],
                 )
-            elif kind == "v" and (visit := self.visit_ids.pop(ident, None)) is not None:
+            elif kind == Entity.VISIT and (visit := self.visit_ids.pop(ident, None)) is not None:
                 _replace(
                     self.visits,
                     visit.person,
                     [v for v in self.visits[visit.person] if v.event_id != ident],
                 )
             elif (
-                kind == "x"
+                kind == Entity.EARLY_EXIT
                 and self.early_exits.pop(ident, None) is None
-                or kind == "f"
+                or kind == Entity.FORGOTTEN
                 and self.forgotten.pop(ident, None) is None
             ):
                 continue
-            self.dirty.add(f"{kind}:{ident}")
+            self.dirty.add(kind.of(ident))
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

@@ -40,6 +40,7 @@ from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
     RECHECK,
     VISIT_RETENTION,
+    Entity,
     Tracked,
     Visit,
     retention,
@@ -67,7 +68,7 @@ class Park(Judge, Clock):
         self._mark(tracked)
         early = self.early_exits.pop(entry.event_id, None)
         if early is not None:
-            self.dirty.add(f"x:{entry.event_id}")
+            self.dirty.add(Entity.EARLY_EXIT.of(entry.event_id))
             tracked.exited = early.event_time
         self._judge(tracked)
         if tracked.exited is not None and (rule := self.rules.clock_rule("exit_in_time")):
@@ -93,8 +94,10 @@ class Park(Judge, Clock):
         if target is None:
             if exit_.entry_id is not None and exit_.entry_id not in self.early_exits:
                 self.early_exits[exit_.entry_id] = exit_  # its entry is still to come
-                self.expire("x", exit_.entry_id, exit_.event_time + EARLY_EXIT_RETENTION)
-                self.dirty.add(f"x:{exit_.entry_id}")
+                self.expire(
+                    Entity.EARLY_EXIT, exit_.entry_id, exit_.event_time + EARLY_EXIT_RETENTION
+                )
+                self.dirty.add(Entity.EARLY_EXIT.of(exit_.entry_id))
             return
         if target.exited is not None:
             return  # read again (an exit naming no entry)
@@ -118,10 +121,10 @@ class Park(Judge, Clock):
         )
         self.antigens.setdefault(person, []).append(evidence)
         self.antigen_ids[test.event_id] = person
-        self.expire("a", test.event_id, test.event_time + retention(test.result))
-        self.dirty.add(f"a:{test.event_id}")
+        self.expire(Entity.ANTIGEN, test.event_id, test.event_time + retention(test.result))
+        self.dirty.add(Entity.ANTIGEN.of(test.event_id))
         self.antigen_clock = max(self.antigen_clock, test.event_time)
-        self.dirty.add("c:")
+        self.dirty.add(Entity.CLOCKS.of())
         if test.result == "positive":
             self._out.alerts.append(
                 self.tracing.positive_page(person, evidence, test.site, self._learnt)
@@ -157,8 +160,8 @@ class Park(Judge, Clock):
         seen = Visit(visit.event_id, visit.person, visit.event_time, visit.entry_id)
         self.visits.setdefault(visit.person, []).append(seen)
         self.visit_ids[visit.event_id] = seen
-        self.expire("v", visit.event_id, visit.event_time + VISIT_RETENTION)
-        self.dirty.add(f"v:{visit.event_id}")
+        self.expire(Entity.VISIT, visit.event_id, visit.event_time + VISIT_RETENTION)
+        self.dirty.add(Entity.VISIT.of(visit.event_id))
         self._serve(seen)
 
     def on_resolution(self, resolution: Resolution, out: Outputs) -> None:

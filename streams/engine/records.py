@@ -1,10 +1,11 @@
 """A park's state as records for its changelog (``sentinel.decide-state``), and back.
 
-One record per entity, keyed ``<park>\\x1f<kind>:<id>``: an entry the park keeps (``e:``), an
-antigen result (``a:``), a health visit (``v:``), an exit read before its entry (``x:``), a
-forgotten entry's id (``f:``), and the park's clocks (``c:``). A record that is gone is a
-tombstone (value None), so compaction keeps the changelog the size of the live state. Values are
-compact JSON; nothing in them is personal data (pseudonyms only).
+One record per entity, keyed ``<park>\\x1f<kind>:<id>`` (:class:`~streams.engine.tracked.Entity`):
+an entry the park keeps (``e:``), an antigen result (``a:``), a health visit (``v:``), an exit
+read before its entry (``x:``), a forgotten entry's id (``f:``), and the park's clocks (``c:``).
+A kind this version does not know is left alone (written by a later one). A record that is gone
+is a tombstone (value None), so compaction keeps the changelog the size of the live state. Values
+are compact JSON; nothing in them is personal data (pseudonyms only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
     FORGET_AFTER,
     VISIT_RETENTION,
+    Entity,
     Tracked,
     Visit,
     retention,
@@ -44,18 +46,18 @@ def dump(park: Park, entity: str) -> bytes | None:
     """The record of ``entity`` as the park holds it now; None: it is gone (a tombstone)."""
     kind, _, ident = entity.partition(":")
     value: Any = None
-    if kind == "c":
+    if kind == Entity.CLOCKS:
         value = [_t(park.clock), _t(park.antigen_clock), _t(park.watermark)]
-    elif kind == "e" and (tracked := park.entries.get(ident)) is not None:
+    elif kind == Entity.ENTRY and (tracked := park.entries.get(ident)) is not None:
         value = _entry(tracked)
-    elif kind == "a" and (person := park.antigen_ids.get(ident)) is not None:
+    elif kind == Entity.ANTIGEN and (person := park.antigen_ids.get(ident)) is not None:
         e = next(e for e in park.antigens[person] if e.ref.event_id == ident)
         value = [person, _t(e.time), e.result, list(e.ref), _t(e.reported)]
-    elif kind == "v" and (visit := park.visit_ids.get(ident)) is not None:
+    elif kind == Entity.VISIT and (visit := park.visit_ids.get(ident)) is not None:
         value = [visit.person, _t(visit.time), visit.entry_id, visit.served]
-    elif kind == "x" and (exit_ := park.early_exits.get(ident)) is not None:
+    elif kind == Entity.EARLY_EXIT and (exit_ := park.early_exits.get(ident)) is not None:
         return exit_.model_dump_json().encode()
-    elif kind == "f" and ident in park.forgotten:
+    elif kind == Entity.FORGOTTEN and ident in park.forgotten:
         value = _t(park.forgotten[ident])
     return None if value is None else json.dumps(value, separators=(",", ":")).encode()
 
@@ -69,20 +71,20 @@ def write_order(park: Park, changed: Iterable[str]) -> list[str]:
     before the entry that took it in (a false overdue stay), and a clock never runs ahead of the
     results it counts (an antigen clock past a test not kept held entries for a missing test)."""
     held: dict[str, Any] = {
-        "e": park.entries,
-        "a": park.antigen_ids,
-        "v": park.visit_ids,
-        "x": park.early_exits,
-        "f": park.forgotten,
+        Entity.ENTRY: park.entries,
+        Entity.ANTIGEN: park.antigen_ids,
+        Entity.VISIT: park.visit_ids,
+        Entity.EARLY_EXIT: park.early_exits,
+        Entity.FORGOTTEN: park.forgotten,
     }
 
     def rank(entity: str) -> tuple[int, str]:
         kind, _, ident = entity.partition(":")
-        if kind == "c":
+        if kind == Entity.CLOCKS:
             return 2, entity
         if ident not in held.get(kind, ()):
             return 3, entity  # gone: a tombstone
-        return (0 if kind == "e" else 1), entity
+        return (0 if kind == Entity.ENTRY else 1), entity
 
     return sorted(changed, key=rank)
 
@@ -91,11 +93,11 @@ def entities(park: Park) -> list[str]:
     """Every entity the park holds: what its changelog keeps."""
     return [
         "c:",
-        *(f"e:{i}" for i in park.entries),
-        *(f"a:{i}" for i in park.antigen_ids),
-        *(f"v:{i}" for i in park.visit_ids),
-        *(f"x:{i}" for i in park.early_exits),
-        *(f"f:{i}" for i in park.forgotten),
+        *(Entity.ENTRY.of(i) for i in park.entries),
+        *(Entity.ANTIGEN.of(i) for i in park.antigen_ids),
+        *(Entity.VISIT.of(i) for i in park.visit_ids),
+        *(Entity.EARLY_EXIT.of(i) for i in park.early_exits),
+        *(Entity.FORGOTTEN.of(i) for i in park.forgotten),
     ]
 
 
@@ -103,14 +105,14 @@ def load(park: Park, records: dict[str, bytes]) -> None:
     """Rebuild ``park`` from its records (entity -> value), then its indexes and deadlines."""
     for entity, raw in records.items():
         kind, _, ident = entity.partition(":")
-        if kind == "x":
+        if kind == Entity.EARLY_EXIT:
             exit_ = park.early_exits[ident] = VehicleExit.model_validate_json(raw)
-            park.expire("x", ident, exit_.event_time + EARLY_EXIT_RETENTION)
+            park.expire(Entity.EARLY_EXIT, ident, exit_.event_time + EARLY_EXIT_RETENTION)
             continue
         value = json.loads(raw)
-        if kind == "c":
+        if kind == Entity.CLOCKS:
             park.clock, park.antigen_clock, park.watermark = map(_d, value)
-        elif kind == "e":
+        elif kind == Entity.ENTRY:
             tracked = _tracked(value)
             park.entries[ident] = tracked
             for occupant in tracked.entry.occupants:
@@ -119,21 +121,21 @@ def load(park: Park, records: dict[str, bytes]) -> None:
             park.by_gate.setdefault(tracked.entry.gate, []).append(
                 (tracked.entry.event_time, ident)
             )
-        elif kind == "a":
+        elif kind == Entity.ANTIGEN:
             person, time, result, ref, reported = value
             evidence = Evidence("antigen", _d(time), result, Ref(*ref), _d(reported), park.name)
             park.antigens.setdefault(person, []).append(evidence)
             park.antigen_ids[ident] = person
-            park.expire("a", ident, evidence.time + retention(result))
-        elif kind == "v":
+            park.expire(Entity.ANTIGEN, ident, evidence.time + retention(result))
+        elif kind == Entity.VISIT:
             person, time, entry_id, served = value
             visit = Visit(ident, person, _d(time), entry_id, served)
             park.visits.setdefault(person, []).append(visit)
             park.visit_ids[ident] = visit
-            park.expire("v", ident, visit.time + VISIT_RETENTION)
-        elif kind == "f":
+            park.expire(Entity.VISIT, ident, visit.time + VISIT_RETENTION)
+        elif kind == Entity.FORGOTTEN:
             park.forgotten[ident] = _d(value)
-            park.expire("f", ident, park.forgotten[ident] + FORGET_AFTER)
+            park.expire(Entity.FORGOTTEN, ident, park.forgotten[ident] + FORGET_AFTER)
     for index in (park.by_person, park.by_plate):
         for ids in index.values():
             ids.sort(key=lambda i: park.entries[i].entry.event_time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from schemas import Alert, VehicleEntry
 from schemas.decision import Outcome, ResolutionRef
@@ -20,6 +21,28 @@ NEGATIVE_RETENTION = timedelta(days=4)  # a negative antigen matters around its 
 POSITIVE_RETENTION = timedelta(days=17)  # the no_positive window and RECHECK
 VISIT_RETENTION = timedelta(days=8)  # longer than any visit window
 EARLY_EXIT_RETENTION = timedelta(days=2)  # an exit read before its entry waits this long
+
+
+class Entity(StrEnum):
+    """What a park keeps, by kind: each entity one changelog record, keyed ``<kind>:<id>``
+    (:meth:`of`); written and read back by ``streams/engine/records.py``."""
+
+    ENTRY = "e"
+    ANTIGEN = "a"  # an on-site antigen result
+    VISIT = "v"  # a health visit
+    EARLY_EXIT = "x"  # an exit read before its entry
+    FORGOTTEN = "f"  # a forgotten entry's id
+    CLOCKS = "c"  # the park's clock, antigen clock and watermark (one record, no id)
+
+    def of(self, ident: str = "") -> str:
+        """The entity's key."""
+        return self + ":" + ident
+
+
+def entity_of(key: str) -> tuple[Entity, str]:
+    """The kind and id of an entity's key."""
+    kind, _, ident = key.partition(":")
+    return Entity(kind), ident
 
 
 @dataclass(slots=True)
