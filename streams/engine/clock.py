@@ -67,8 +67,9 @@ class Clock(Keeping):
         waiting = rules.clock_rule("gate_wait")
         if waiting and (due := gate_wait.due(waiting, tracked)) and due <= w:
             self._learnt = due
-            failed = [reason.split(":", 1)[0] for reason in tracked.reasons]
-            message = gate_wait.message(waiting, tracked.entry.gate, failed, self.language)
+            message = gate_wait.message(
+                waiting, tracked.entry.gate, tracked.not_passed, self.language
+            )
             self._raise(
                 tracked, waiting.severity, waiting.id, gate_wait.key(entry_id), message, due
             )

@@ -74,9 +74,7 @@ class Judge(Keeping):
         tracked.revision += 1
         tracked.fingerprint = fingerprint
         tracked.outcome = outcome
-        tracked.reasons = tuple(
-            f"{r.rule}: {r.reason}" for r in results if r.status != "pass" and r.reason
-        )
+        tracked.not_passed = tuple(r.rule for r in results if r.status != "pass" and r.reason)
         first_release = outcome == "release" and not tracked.released
         tracked.released |= outcome == "release"
         self._mark(tracked)

@@ -175,8 +175,8 @@ def _entry(t: Tracked) -> dict[str, Any]:
         ]
     if t.resolution is not None:
         value["resolution"] = t.resolution.model_dump(mode="json")
-    if t.reasons:
-        value["reasons"] = list(t.reasons)
+    if t.not_passed:
+        value["not_passed"] = list(t.not_passed)
     return value
 
 
@@ -192,7 +192,9 @@ def _tracked(value: dict[str, Any]) -> Tracked:
         outcome=value["outcome"],
         released=value.get("released", False),
         exited=_d(value["exited"]) if "exited" in value else None,
-        reasons=tuple(value.get("reasons", ())),
+        not_passed=tuple(value.get("not_passed", ()))
+        # written by an earlier version: "<rule>: <why>" of each rule that did not pass
+        or tuple(reason.split(":", 1)[0] for reason in value.get("reasons", ())),
     )
     tracked.json = value["entry"]
     for alert in value.get("alerts", ()):

@@ -39,12 +39,6 @@ class Entity(StrEnum):
         return self + ":" + ident
 
 
-def entity_of(key: str) -> tuple[Entity, str]:
-    """The kind and id of an entity's key."""
-    kind, _, ident = key.partition(":")
-    return Entity(kind), ident
-
-
 @dataclass(slots=True)
 class Visit:
     event_id: str
@@ -70,7 +64,7 @@ class Tracked:
     alerts: dict[str, Alert] = field(default_factory=dict)  # by dedup key, kept whole
     obligation: Obligation | None = None
     resolution: ResolutionRef | None = None
-    reasons: tuple[str, ...] = ()  # what did not pass, last judged (for messages)
+    not_passed: tuple[str, ...] = ()  # the ids of the rules that did not pass, last judged
     json: str | None = None  # the entry's canonical JSON, made once for its changelog records
     # The last results, kept to judge again only what an input can change (not in the
     # changelog: after a restore the first judging is whole).

@@ -4,6 +4,7 @@ it; the order a batch's records go out in; the keys."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -81,7 +82,7 @@ def state(park: Park) -> dict[str, Any]:
                 t.alerts,
                 t.obligation,
                 t.resolution,
-                t.reasons,
+                t.not_passed,
                 t.waiting,
             )
             for i, t in park.entries.items()
@@ -250,3 +251,21 @@ def test_a_clock_moved_while_the_watermark_is_held_is_marked_for_the_changelog()
     engine.feed(entry(at=T0 + timedelta(hours=1)))
     assert park.watermark == T0 - RULES.lateness
     assert "c:" in park.take_dirty()
+
+
+def test_an_entry_written_by_the_version_that_kept_reasons_is_read_with_its_rule_ids() -> None:
+    # Until 2026-12 an entry's record kept what did not pass as "<rule>: <why>" sentences, and
+    # the gate wait's page split the rule ids back out of them; now it keeps the ids. A worker
+    # upgraded over such a changelog reads the ids out of the old sentences, once.
+    engine = Engine(RULES, live=True)
+    engine.feed(entry())  # held: its antigen tests not read yet
+    park = engine.parks["tangu"]
+    held = park.entries["e1"].not_passed
+    assert held and all(":" not in rule for rule in held)
+    record = json.loads(records.dump(park, "e:e1") or b"")
+    assert record["not_passed"] == list(held)
+    old = {k: v for k, v in record.items() if k != "not_passed"}
+    old["reasons"] = [f"{rule}: not passed yet: waits" for rule in held]
+    restored = Park("tangu", lambda: RULES, engine.shared, complete_feed=False)
+    records.load(restored, {"e:e1": json.dumps(old).encode()})
+    assert restored.entries["e1"].not_passed == held

@@ -5,6 +5,7 @@ releases or denies it, or an officer's resolution."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from streams.rules.kinds.base import Kind, Rule, Tracked
@@ -24,7 +25,7 @@ def due(rule: Rule, t: Tracked) -> datetime | None:
     return None
 
 
-def message(rule: Rule, gate: str, failed: list[str], language: Language) -> str:
+def message(rule: Rule, gate: str, failed: Sequence[str], language: Language) -> str:
     """The alert's summary: the gate, the wait, and the ``failed`` rules (their ids) in the
     officer's words (a hold with none failed waits for evidence)."""
     assert rule.window is not None
