@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -48,6 +48,7 @@ from streams.engine.lanes import Lanes
 from streams.engine.outputs import Decided, Outputs
 from streams.ingest import Accepted, BadShareGuard, Ingestor, describe
 from streams.outbox import Headers, Send, dead_letter
+from streams.parktime import local_day
 from streams.rollups import Rollups
 from streams.rules.kinds import Ref
 from streams.topics import PARK_TOPICS, RAW_TO_CANONICAL, partition_of
@@ -55,6 +56,7 @@ from streams.topics import PARK_TOPICS, RAW_TO_CANONICAL, partition_of
 log = logging.getLogger(__name__)
 ROLLUPS = "\x1drollups"  # the "park" of a shard's rollup facts (no park name holds \x1d)
 LANES = (*PARK_TOPICS, "health.nat")  # the inputs whose progress holds the parks' clocks
+FACT_RETENTION = timedelta(days=60)  # rollup facts of days this far behind are final
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,16 @@ class Processor:
                 continue
             records.load(self.engine.park(park), entities)
             self.parks_of.setdefault(partition, set()).add(park)
+
+    def prune_facts(self, shards: Iterable[int]) -> None:
+        """Drop the rollup facts of days more than ``FACT_RETENTION`` behind each shard's
+        parks: their groups are final (call it once their snapshots are written)."""
+        for shard in shards:
+            held = self.engine.parks
+            parks = [held[p] for p in self.parks_of.get(shard, ()) if p in held]
+            if parks:
+                horizon = local_day(min(p.watermark for p in parks) - FACT_RETENTION)
+                self.rollups.prune(shard, horizon)
 
     def drop(self, partition: int) -> None:
         """A partition another worker holds now: its parks and rollup facts go."""

@@ -1,13 +1,15 @@
 """A batch's commit, in the one order every stage keeps (the decide stage, the sink, the alert
-dispatcher): what it sent out is delivered, then the state records that say so, then the offsets.
-And batches read with Faust's ``take()``, which acks the whole batch in a ``finally``, handled or
-not (faust-streaming#315): a batch that fails ends the process instead, unacked."""
+dispatcher): what it sent out is delivered, then the state records that say so, then the
+offsets. A timer's step that fails is logged and tried again (:func:`survive`). And batches read
+with Faust's ``take()``, which acks the whole batch in a ``finally``, handled or not
+(faust-streaming#315): a batch that fails ends the process instead, unacked."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NoReturn
 
@@ -74,3 +76,25 @@ def exit_unacked(what: str, exc: BaseException) -> NoReturn:
 
 
 EXIT_BATCH_FAILED = 70
+
+
+_failing: dict[str, float] = {}
+
+
+async def survive(what: str, step: Awaitable[None]) -> None:
+    """Run a timer's step; an error is logged (its traceback at most once a minute) and the
+    timer runs again: a timer that raises would stop the whole worker."""
+    try:
+        await step
+        _failing.pop(what, None)
+    except Exception as exc:  # noqa: BLE001
+        first = what not in _failing or time.monotonic() - _failing[what] > 60
+        if first:
+            _failing[what] = time.monotonic()
+        log.error(
+            "%s failed (%s: %s); it runs again in a second",
+            what,
+            type(exc).__name__,
+            str(exc)[:200],
+            exc_info=first,
+        )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -23,12 +23,11 @@ from mode import CrashingSupervisor
 from schemas.operations import Quarantine
 from streams import access, metrics
 from streams.agents._topics import Topics
-from streams.agents.batches import deliver, exit_unacked
+from streams.agents.batches import deliver, exit_unacked, survive
 from streams.agents.follow import Follower
 from streams.agents.quarantine import Quarantines
 from streams.agents.state import StateStore
 from streams.outbox import header
-from streams.parktime import local_day
 from streams.processor import LANES, Processor, Raw
 from streams.rollups import TABLES, VersionClock
 from streams.settings import Settings
@@ -37,7 +36,6 @@ from streams.topics import PARK_TOPICS, partition_of
 
 log = logging.getLogger(__name__)
 RAW_TOPICS = (*PARK_TOPICS, "health.nat", "ref.risk-areas")
-FACT_RETENTION = timedelta(days=60)  # rollup facts of days this far behind are final
 
 
 class DecideStage:
@@ -196,9 +194,9 @@ class DecideStage:
     # -- rollups ---------------------------------------------------------------------------------
 
     async def flush_rollups(self, writer: ClickHouseWriter, versions: VersionClock) -> None:
-        """Snapshots of the changed groups to ClickHouse; then the facts of days older than
-        ``FACT_RETENTION`` behind a shard's parks are dropped, once their groups are written
-        (a write held up by a ClickHouse hang may see the clock run weeks on meanwhile)."""
+        """Snapshots of the changed groups to ClickHouse; then the old facts are dropped, once
+        their groups are written (:meth:`Processor.prune_facts`; a write held up by a
+        ClickHouse hang may see the clock run weeks on meanwhile)."""
         shards = self.store.restored_partitions
         if not shards or self.rebalancing:
             return  # (rebalancing: a later owner's snapshot must not be overwritten by ours)
@@ -221,15 +219,7 @@ class DecideStage:
             self.processor.rollups.not_written()
             raise
         self.processor.rollups.written()
-        for shard in shards & self.store.restored_partitions:  # still held after the write
-            parks = [
-                self.engine.parks[p]
-                for p in self.processor.parks_of.get(shard, ())
-                if p in self.engine.parks
-            ]
-            if parks:
-                horizon = local_day(min(p.watermark for p in parks) - FACT_RETENTION)
-                self.processor.rollups.prune(shard, horizon)
+        self.processor.prune_facts(shards & self.store.restored_partitions)  # still held
 
 
 def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideStage) -> None:
@@ -245,39 +235,17 @@ def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideSt
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def decide_by_the_clock() -> None:
-        await _survive("the decide stage's clock", stage.tick())
+        await survive("the decide stage's clock", stage.tick())
 
     writer = ClickHouseWriter(access.clickhouse_url(settings))
     versions = VersionClock()
 
     @app.timer(interval=settings.sink_flush_seconds)  # type: ignore[untyped-decorator]
     async def flush_rollups() -> None:
-        await _survive("the rollups' flush", stage.flush_rollups(writer, versions))
+        await survive("the rollups' flush", stage.flush_rollups(writer, versions))
 
 
 def _replayed(message: Any) -> tuple[tuple[str, bytes], ...]:
     """The header a dead letter needs from its record: which letter it replays, if one."""
     replayed = header(message, "replayed_from_dlq_offset")
     return () if replayed is None else (("replayed_from_dlq_offset", replayed),)
-
-
-_failing: dict[str, float] = {}
-
-
-async def _survive(what: str, step: Awaitable[None]) -> None:
-    """Run a timer's step; an error is logged (its traceback at most once a minute) and the
-    timer runs again: a timer that raises would stop the whole worker."""
-    try:
-        await step
-        _failing.pop(what, None)
-    except Exception as exc:  # noqa: BLE001
-        first = what not in _failing or time.monotonic() - _failing[what] > 60
-        if first:
-            _failing[what] = time.monotonic()
-        log.error(
-            "%s failed (%s: %s); it runs again in a second",
-            what,
-            type(exc).__name__,
-            str(exc)[:200],
-            exc_info=first,
-        )

@@ -17,7 +17,7 @@ from streams.agents.batches import deliver
 from streams.engine import FAR_FUTURE, Engine, records
 from streams.ingest import BadShareGuard, Ingestor
 from streams.outbox import Send
-from streams.processor import ROLLUPS, Batch, Limits, Processor, Raw
+from streams.processor import FACT_RETENTION, ROLLUPS, Batch, Limits, Processor, Raw
 from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.topics import partition_of
@@ -377,3 +377,22 @@ def test_every_rollup_fact_is_folded_on_the_park_s_partition(
     assert {"entry", "decision", "positive", "obligation", "overdue"} <= kinds, kinds
     assert {s.partition for b in batches for s in b.state} == {HOME}
     assert all(process.rollups.fact(HOME, key) is not None for key in set(facts))
+
+
+def test_rollup_facts_two_months_behind_the_park_go_once_their_snapshots_are_written() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry(gate_class="general", hazmat=False, cargo=None)))
+    process.take()
+    later = AT + FACT_RETENTION + timedelta(days=2)
+    beat = {"event_id": "beat-1", "event_time": later.isoformat(), "park": PARK, "gate": "g1"}
+    process.read(raw("gate.heartbeats", beat, 1))
+    process.advance()
+    process.take()
+    process.prune_facts([HOME])
+    assert process.rollups.get("entry:entry-1") is not None  # its group not written yet
+    process.rollups.flush([HOME], version=1)
+    process.rollups.written()
+    process.prune_facts([(HOME + 1) % PARTITIONS])  # no park there: nothing to measure by
+    assert process.rollups.get("entry:entry-1") is not None
+    process.prune_facts([HOME])
+    assert process.rollups.get("entry:entry-1") is None
