@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from streams.engine.keeping import Keeping
 from streams.engine.outputs import Outputs
 from streams.engine.tracked import ENTRY_RETENTION, EPOCH, RECHECK, Entity, Tracked
-from streams.rules.kinds import antigen, dwell, gate_wait, visits
+from streams.rules.kinds import DEADLINES, antigen
 from streams.rules.kinds.base import Severity
 from streams.rules.ruleset import RuleSet
 
@@ -63,38 +63,24 @@ class Clock(Keeping):
         self._learnt = w
         if tracked.anchor >= w - RECHECK and tracked.pending:  # older decisions are final
             self._judge(tracked, people=tracked.crew)  # an antigen's grace may have passed
-        entry_id = tracked.entry.event_id
-        waiting = rules.clock_rule("gate_wait")
-        if waiting and (due := gate_wait.due(waiting, tracked)) and due <= w:
-            self._learnt = due
-            message = gate_wait.message(
-                waiting, tracked.entry.gate, tracked.not_passed, self.language
-            )
-            self._raise(
-                tracked, waiting.severity, waiting.id, gate_wait.key(entry_id), message, due
-            )
-        inside = rules.clock_rule("exit_in_time")
         out_of_area = tracked.out_of_area(rules)
-        if inside and (due := dwell.due(inside, tracked, out_of_area)) and due <= w:
-            self._learnt = due
-            message = dwell.overdue(inside, self.language)
-            self._raise(tracked, inside.severity, inside.id, dwell.key(entry_id), message, due)
-        ob = tracked.obligation
-        if ob is not None and ob.state == "open" and ob.due <= w:
-            rule = rules.clock_rule("visits")
-            ob.state = "overdue"
-            self._mark(tracked)
-            self._learnt = ob.due
-            self._raise(
-                tracked,
-                rule.severity if rule else "warning",
-                rule.id if rule else "health_visits",
-                visits.key(tracked.entry.event_id, ob.person),
-                visits.message(ob, self.language),
-                ob.due,
-                subject=ob.person,
-                enterprise=ob.enterprise,
-            )
+        for kind in DEADLINES:
+            rule = rules.clock_rule(kind.name)
+            due = kind.due(rule, tracked, out_of_area)
+            if due is not None and due <= w:
+                alarm = kind.on_due(rule, tracked, self.language)
+                self._mark(tracked)  # (an obligation is overdue now)
+                self._learnt = alarm.at
+                self._raise(
+                    tracked,
+                    alarm.severity,
+                    alarm.rule,
+                    alarm.key,
+                    alarm.message,
+                    alarm.at,
+                    subject=alarm.subject,
+                    enterprise=alarm.enterprise,
+                )
         if tracked.anchor + ENTRY_RETENTION <= w and tracked.revision >= 0:
             self._forget(tracked)  # after its other deadlines, which a jump of the clock passes too
             return
@@ -126,12 +112,10 @@ class Clock(Keeping):
             if due is not None and due > self.watermark:
                 times.append(due)
         out_of_area = tracked.out_of_area(rules)
-        if rule := rules.clock_rule("gate_wait"):
-            times.append(gate_wait.due(rule, tracked) or EPOCH)
-        if rule := rules.clock_rule("exit_in_time"):
-            times.append(dwell.due(rule, tracked, out_of_area) or EPOCH)
-        if tracked.obligation is not None and tracked.obligation.state == "open":
-            times.append(tracked.obligation.due)
+        for kind in DEADLINES:
+            due = kind.due(rules.clock_rule(kind.name), tracked, out_of_area)
+            if due is not None:
+                times.append(due)
         times = [t for t in times if t > EPOCH]
         if times:
             heapq.heappush(

@@ -12,8 +12,26 @@ from typing import Any
 import pytest
 
 from schemas import VehicleEntry
-from streams.rules.kinds import KINDS, Evidence, Judging, Ref, Result, Stop, dwell, gate_wait
-from streams.rules.kinds.base import Kind, RiskHistory, occupant_applies, subject_applies
+from streams.rules.kinds import (
+    DEADLINES,
+    KINDS,
+    Evidence,
+    Judging,
+    Ref,
+    Result,
+    Stop,
+    dwell,
+    gate_wait,
+    visits,
+)
+from streams.rules.kinds.base import (
+    Alarm,
+    Kind,
+    Obligation,
+    RiskHistory,
+    occupant_applies,
+    subject_applies,
+)
 from streams.rules.ruleset import Rule
 from tests.unit.test_rules_scenarios import RULES, T0, entry, occupant, person
 
@@ -328,6 +346,8 @@ class Kept:
     exited: datetime | None = None
     resolution: bool = False
     keys: tuple[str, ...] = ()
+    obligation: Obligation | None = None
+    not_passed: tuple[str, ...] = ()
 
     @property
     def resolved(self) -> bool:
@@ -341,8 +361,8 @@ def test_a_hold_is_due_at_the_gate_an_hour_after_its_anchor_until_it_ends() -> N
     wait = rule("gate_wait")
     late_anchor = T0 + timedelta(minutes=5)  # a late entry: its clock runs from its arrival
     held = Kept(entry(), late_anchor)
-    assert gate_wait.due(wait, held) == late_anchor + timedelta(hours=1)
-    assert gate_wait.due(rule("gate_wait", window=timedelta(minutes=30)), held) == (
+    assert gate_wait.due(wait, held, False) == late_anchor + timedelta(hours=1)
+    assert gate_wait.due(rule("gate_wait", window=timedelta(minutes=30)), held, False) == (
         late_anchor + timedelta(minutes=30)
     )
     for ended in (
@@ -351,7 +371,7 @@ def test_a_hold_is_due_at_the_gate_an_hour_after_its_anchor_until_it_ends() -> N
         Kept(entry(), T0, resolution=True),  # an officer resolved it
         Kept(entry(), T0, keys=(gate_wait.key("e1"),)),  # paged already
     ):
-        assert gate_wait.due(wait, ended) is None
+        assert gate_wait.due(wait, ended, False) is None
     assert gate_wait.key("e1") == "gate-wait:e1"
 
 
@@ -750,3 +770,67 @@ def test_an_obligation_without_a_consignee_names_the_enterprise_unknown() -> Non
     ob = visits.obligation(rule("health_visits"), general, T0, out_of_area=True)
     assert ob is not None and (ob.enterprise, ob.person, ob.required) == ("unknown", person(1), 2)
     assert visits.obligation(rule("health_visits"), general, T0, out_of_area=False) is None
+
+
+# -- what a deadline does when the park's clock passes it ---------------------------------------
+
+
+def test_each_clock_kind_is_a_deadline_and_no_judged_kind_is() -> None:
+    assert [kind.name for kind in DEADLINES] == ["gate_wait", "exit_in_time", "visits"]
+    for kind in KINDS.values():
+        assert (kind.judge is None) == (kind in DEADLINES), kind.name
+    nat = KINDS["nat_negative"]
+    assert nat.due(rule("nat_48h"), Kept(entry(), T0), False) is None
+    with pytest.raises(AssertionError):
+        nat.on_due(rule("nat_48h"), Kept(entry(), T0), "en")
+
+
+def test_a_wait_due_at_the_gate_pages_its_gate_s_officer_with_what_did_not_pass() -> None:
+    wait = rule("gate_wait")
+    held = Kept(entry(), T0, not_passed=("nat_48h",))
+    assert gate_wait.due(None, held, False) is None  # a rule set without the rule: no deadline
+    alarm = gate_wait.on_due(wait, held, "en")
+    assert alarm == Alarm(
+        "gate_wait",
+        wait.severity,
+        "gate-wait:e1",
+        gate_wait.message(wait, "jinshanwei-1", ["nat_48h"], "en"),
+        T0 + timedelta(hours=1),
+    )
+    assert "nat_48h" not in alarm.message and alarm.subject is None  # the rule in words
+
+
+def test_a_stay_due_inside_pages_at_the_cap() -> None:
+    cap = rule("dwell")
+    inside = Kept(entry(), T0, outcome="release", released=True)
+    assert dwell.due(None, inside, False) is None
+    alarm = dwell.on_due(cap, inside, "en")
+    assert alarm == Alarm(
+        "dwell", cap.severity, "dwell:e1", "no exit 6.0 h after entry", T0 + timedelta(hours=6)
+    )
+
+
+def test_owed_visits_are_due_while_open_and_page_the_enterprise_when_they_pass() -> None:
+    ob = Obligation(person(1), "ent-007", T0 + timedelta(days=7), 2, ["v1"])
+    owed = Kept(entry(), T0, outcome="release", released=True, obligation=ob)
+    assert visits.due(rule("health_visits"), Kept(entry(), T0), False) is None  # none owed
+    assert visits.due(rule("health_visits"), owed, False) == T0 + timedelta(days=7)
+    # Still owed when a later rule set has no visits rule: paged as the bundled rule would.
+    assert visits.due(None, owed, False) == T0 + timedelta(days=7)
+    alarm = visits.on_due(None, owed, "en")
+    assert ob.state == "overdue" and visits.due(None, owed, False) is None
+    assert alarm == Alarm(
+        "health_visits",
+        "warning",
+        f"visits-overdue:e1:{person(1)}",
+        visits.message(ob, "en"),
+        T0 + timedelta(days=7),
+        subject=person(1),
+        enterprise="ent-007",
+    )
+    met = Obligation(person(1), "ent-007", T0, 1, ["v1"], "met")
+    assert visits.due(rule("health_visits"), Kept(entry(), T0, obligation=met), False) is None
+    strict = rule("health_visits", severity="critical", id="visits_strict")
+    ob.state = "open"
+    paged = visits.on_due(strict, owed, "en")
+    assert (paged.rule, paged.severity) == ("visits_strict", "critical")

@@ -6,9 +6,10 @@ failure pages, and whether an officer may release past it (``hard_limit``). The 
 (``streams/engine``) applies every rule of every kind the same way; adding a judged kind is a
 module here and a line in :data:`KINDS`.
 
-Three kinds are not judged at the gate but by the park's clock: ``visits`` (the consignee's health
-visits after a release), ``exit_in_time`` (dwell inside the park) and ``gate_wait`` (held at the
-gate too long). Their modules say what each deadline does; the engine keeps the clock.
+Three kinds are not judged at the gate but by the park's clock (:data:`DEADLINES`): ``gate_wait``
+(held at the gate too long), ``exit_in_time`` (dwell inside the park) and ``visits`` (the
+consignee's health visits after a release). Each says when an entry is due (``Kind.due``) and
+what passing it does (``Kind.on_due``); the engine keeps the clock and knows none by name.
 """
 
 from __future__ import annotations
@@ -52,4 +53,7 @@ KINDS: dict[str, Kind] = {
     )
 }
 
-__all__ = ["KINDS", "Evidence", "Judging", "Kind", "Ref", "Result", "Stop"]
+# The deadline kinds, in the order the clock acts on an entry's deadlines passed together.
+DEADLINES: tuple[Kind, ...] = (gate_wait.KIND, dwell.KIND, visits.KIND)
+
+__all__ = ["DEADLINES", "KINDS", "Evidence", "Judging", "Kind", "Ref", "Result", "Stop"]

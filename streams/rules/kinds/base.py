@@ -8,12 +8,13 @@ decision's pydantic models only on the way out (``streams/engine/outputs.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, Protocol
 
 from schemas import Occupant, VehicleEntry
 from schemas.decision import Outcome, Status
+from streams.words import Language
 
 Severity = Literal["critical", "warning", "info"]
 Subjects = Literal[
@@ -130,6 +131,18 @@ class Judging:
     out_of_area: bool = False
 
 
+@dataclass(slots=True)
+class Obligation:
+    """The health visits an enterprise owes one driver for one entry (``visits``)."""
+
+    person: str
+    enterprise: str
+    due: datetime
+    required: int
+    visits: list[str] = field(default_factory=list)  # event ids of the visits that served it
+    state: Literal["open", "met", "overdue"] = "open"
+
+
 class Tracked(Protocol):
     """What the clock-driven kinds read of an entry the park keeps."""
 
@@ -138,6 +151,8 @@ class Tracked(Protocol):
     outcome: Outcome | None
     released: bool
     exited: datetime | None
+    obligation: Obligation | None
+    not_passed: tuple[str, ...]  # the ids of the rules its last decision did not pass
 
     @property
     def resolved(self) -> bool: ...
@@ -167,6 +182,34 @@ def occupant_applies(
 
 PersonJudge = Callable[["Rule", Judging, Occupant], Result]
 VehicleJudge = Callable[["Rule", Judging], Result]
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """What a deadline of the park's clock raises when it passes: an alert."""
+
+    rule: str
+    severity: Severity
+    key: str  # its dedup key
+    message: str
+    at: datetime  # when it was due
+    subject: str | None = None  # None: the vehicle
+    enterprise: str | None = None
+
+
+Due = Callable[["Rule | None", Tracked, bool], datetime | None]
+"""When the park's clock must act on an entry for a deadline kind (its rule, None when the set
+has none; the entry; whether its origin is out of the park's area); None: not now."""
+OnDue = Callable[["Rule | None", Tracked, Language], Alarm]
+"""What the deadline does when the clock passes it (the words in the park's language)."""
+
+
+def never_due(rule: Rule | None, t: Tracked, out_of_area: bool) -> datetime | None:
+    return None
+
+
+def no_deadline(rule: Rule | None, t: Tracked, language: Language) -> Alarm:
+    raise AssertionError("a kind with no deadline was acted on by the clock")
 
 
 def pages_if_alerting(rule: Rule, result: Result) -> Severity | None:
@@ -201,6 +244,9 @@ class Kind:
     # Whether a test result can change what its rule says of an entry at ``at``: only those
     # entries are judged again when the result comes (person kinds).
     reads: Callable[[Rule, Evidence, datetime], bool] = reads_any
+    # A deadline on the park's clock (kinds not judged at the gate): when, and what it does.
+    due: Due = never_due
+    on_due: OnDue = no_deadline
 
 
 def rule_window(rule: Rule) -> timedelta:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from streams.rules.kinds.base import Kind, Rule, Tracked, subject_applies
+from streams.rules.kinds.base import Alarm, Kind, Rule, Tracked, rule_window, subject_applies
 from streams.words import Language, say
-
-KIND = Kind("exit_in_time", "vehicle", needs_window=True, several=False)
 
 
 def key(entry_id: str) -> str:
@@ -21,13 +19,18 @@ def _inside(rule: Rule, t: Tracked, out_of_area: bool) -> bool:
     return t.released and t.outcome == "release" and subject_applies(rule, t.entry, out_of_area)
 
 
-def due(rule: Rule, t: Tracked, out_of_area: bool) -> datetime | None:
+def due(rule: Rule | None, t: Tracked, out_of_area: bool) -> datetime | None:
     """When the park's clock must look at it again: the end of the window, while it is inside
     with no exit and not yet alerted."""
-    if t.exited is None and _inside(rule, t, out_of_area) and not t.alerted(key(t.entry.event_id)):
-        assert rule.window is not None
-        return t.anchor + rule.window
-    return None
+    if rule is None or t.exited is not None or t.alerted(key(t.entry.event_id)):
+        return None
+    return t.anchor + rule_window(rule) if _inside(rule, t, out_of_area) else None
+
+
+def on_due(rule: Rule | None, t: Tracked, language: Language) -> Alarm:
+    assert rule is not None  # (due says None without one)
+    at = t.anchor + rule_window(rule)
+    return Alarm(rule.id, rule.severity, key(t.entry.event_id), overdue(rule, language), at)
 
 
 def overdue(rule: Rule, language: Language) -> str:
@@ -48,3 +51,6 @@ def at_exit(
 
 def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f}"
+
+
+KIND = Kind("exit_in_time", "vehicle", needs_window=True, several=False, due=due, on_due=on_due)

@@ -8,21 +8,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from streams.rules.kinds.base import Kind, Rule, Tracked
+from streams.rules.kinds.base import Alarm, Kind, Rule, Tracked, rule_window
 from streams.words import Language, rule_words, say
-
-KIND = Kind("gate_wait", "vehicle", needs_window=True, several=False)
 
 
 def key(entry_id: str) -> str:
     return f"gate-wait:{entry_id}"
 
 
-def due(rule: Rule, t: Tracked) -> datetime | None:
-    if t.outcome == "hold" and not t.resolved and not t.alerted(key(t.entry.event_id)):
-        assert rule.window is not None
-        return t.anchor + rule.window
-    return None
+def due(rule: Rule | None, t: Tracked, out_of_area: bool = False) -> datetime | None:
+    """The end of the window, while it is held with no officer's resolution and not paged."""
+    if rule is None or t.outcome != "hold" or t.resolved or t.alerted(key(t.entry.event_id)):
+        return None
+    return t.anchor + rule_window(rule)
+
+
+def on_due(rule: Rule | None, t: Tracked, language: Language) -> Alarm:
+    assert rule is not None  # (due says None without one)
+    at = t.anchor + rule_window(rule)
+    text = message(rule, t.entry.gate, t.not_passed, language)
+    return Alarm(rule.id, rule.severity, key(t.entry.event_id), text, at)
 
 
 def message(rule: Rule, gate: str, failed: Sequence[str], language: Language) -> str:
@@ -33,3 +38,6 @@ def message(rule: Rule, gate: str, failed: Sequence[str], language: Language) ->
     words = [rule_words(language, r, "why") for r in dict.fromkeys(failed)][:4]
     why = "; ".join(words) or say(language, "pending.why")
     return say(language, "alert.gate_wait", gate=gate, minutes=minutes, why=why)
+
+
+KIND = Kind("gate_wait", "vehicle", needs_window=True, several=False, due=due, on_due=on_due)

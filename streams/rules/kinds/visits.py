@@ -5,27 +5,13 @@ one; when the window passes unmet, an alert goes to the enterprise."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from schemas import VehicleEntry
-from streams.rules.kinds.base import Kind, Rule
+from streams.rules.kinds.base import Alarm, Kind, Obligation, Rule, Tracked
 from streams.words import Language, say
 
-KIND = Kind("visits", "person", needs_window=True, several=False, options=frozenset({"minimum"}))
-
-
-@dataclass(slots=True)
-class Obligation:
-    """The visits an enterprise owes one driver for one entry."""
-
-    person: str
-    enterprise: str
-    due: datetime
-    required: int
-    visits: list[str] = field(default_factory=list)  # event ids of the visits that served it
-    state: Literal["open", "met", "overdue"] = "open"
+RULE = "health_visits"  # what an overdue obligation pages as when the set has no visits rule
 
 
 def obligation(
@@ -66,3 +52,38 @@ def message(ob: Obligation, language: Language) -> str:
         made=len(ob.visits),
         required=ob.required,
     )
+
+
+def due(rule: Rule | None, t: Tracked, out_of_area: bool) -> datetime | None:
+    """An open obligation's end (it stays owed when a new rule set has no visits rule)."""
+    ob = t.obligation
+    return ob.due if ob is not None and ob.state == "open" else None
+
+
+def on_due(rule: Rule | None, t: Tracked, language: Language) -> Alarm:
+    """The obligation is overdue: the enterprise is paged."""
+    ob = t.obligation
+    assert ob is not None  # (due says None without one)
+    ob.state = "overdue"
+    return Alarm(
+        rule.id if rule else RULE,
+        rule.severity if rule else "warning",
+        key(t.entry.event_id, ob.person),
+        message(ob, language),
+        ob.due,
+        subject=ob.person,
+        enterprise=ob.enterprise,
+    )
+
+
+KIND = Kind(
+    "visits",
+    "person",
+    needs_window=True,
+    several=False,
+    options=frozenset({"minimum"}),
+    due=due,
+    on_due=on_due,
+)
+
+__all__ = ["KIND", "Obligation", "due", "key", "message", "obligation", "on_due", "serve", "serves"]
