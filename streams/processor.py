@@ -158,10 +158,9 @@ class Processor:
             self._count_bad(raw, guard)
             return
         guard.record(bad=False)
-        if result.park is not None and partition_of(result.park.encode(), self.partitions) != (
-            partition
-        ):
-            self._rekey(raw, result.park)
+        park = result.park
+        if park is not None and partition_of(park.encode(), self.partitions) != partition:
+            self._rekey(raw, park)
             return
         try:
             self._decide(source, partition, result, raw.timestamp)
