@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from schemas import DeadLetter
 from schemas.operations import Quarantine
 from streams.agents.batches import deliver
@@ -18,16 +20,18 @@ from streams.processor import FACT_RETENTION, ROLLUPS, Limits, Processor, Raw
 from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.topics import partition_of
-from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry
+from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry, nat
 
 PARK = "tangu-green-bay"
 PARTITIONS = 4
 HOME = partition_of(PARK.encode(), PARTITIONS)
 
 
-def processor(**options: Any) -> Processor:
+def processor(loopback: bool = False, **options: Any) -> Processor:
+    """A processor as a worker has it (``loopback``: as the backtest has it, learning at once
+    what a worker learns from the shared topics)."""
     return Processor(
-        Engine(load_ruleset(DEFAULT_RULESET), loopback=False, record=False, live=True),
+        Engine(load_ruleset(DEFAULT_RULESET), loopback=loopback, record=False, live=True),
         Ingestor(
             Pseudonymiser(b"k" * 32), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
         ),
@@ -268,3 +272,105 @@ def test_a_page_an_officer_s_word_and_a_late_record_each_go_where_their_readers_
         "topic": b"gate.resolutions",
     }
     assert json.loads(late.value or b"")["event_id"] == "r-1"
+
+
+def counters() -> dict[tuple[Any, ...], float]:
+    """Every sample of the processor's counters, by name and labels."""
+    names = {
+        "sentinel_events_in_total",
+        "sentinel_decisions_total",
+        "sentinel_alerts_total",
+        "sentinel_rule_failures_total",
+        "sentinel_late_events_total",
+        "sentinel_gate_entries_total",
+        "sentinel_rekeyed_total",
+        "sentinel_dead_letters_total",
+    }
+    return {
+        (sample.name, *sorted(sample.labels.items())): sample.value
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.name in names
+    }
+
+
+def moved(before: dict[tuple[Any, ...], float]) -> dict[tuple[Any, ...], float]:
+    """What each counter moved by since ``before`` (those that moved)."""
+    return {k: v - before.get(k, 0.0) for k, v in counters().items() if v != before.get(k, 0.0)}
+
+
+def test_a_positive_lab_report_pages_once_and_goes_on_keyed_by_its_person() -> None:
+    process = processor()
+    before = counters()
+    process.read(raw("health.nat", nat(result="positive"), 4, partition=2))
+    batch = process.take()
+    sends = {s.topic: s for s in batch.outputs}
+    assert set(sends) == {"canonical.nat", "sentinel.alerts"}
+    report = json.loads(sends["canonical.nat"].value or b"")
+    assert sends["canonical.nat"].key == report["person"].encode()
+    assert sends["canonical.nat"].partition is None
+    (alert,) = batch.alerts
+    assert (alert.rule, alert.severity, alert.subject) == (
+        "no_positive",
+        "critical",
+        report["person"],
+    )
+    assert sends["sentinel.alerts"].key == b"positive:nat-1"
+    assert moved(before) == {
+        ("sentinel_events_in_total", ("topic", "health.nat")): 1.0,
+        ("sentinel_alerts_total", ("rule", "no_positive"), ("severity", "critical")): 1.0,
+    }
+    facts = [records.split_key(s.key or b"") for s in batch.state]
+    assert facts == [(ROLLUPS, "positive:nat-1")]  # counted on the partition it was read from
+    assert {s.partition for s in batch.state} == {2}
+    # A worker learns it from canonical.nat, as every worker does; a backtest at once.
+    assert process.engine.shared.evidence_of(report["person"], PARK) == []
+    backtest = processor(loopback=True)
+    backtest.read(raw("health.nat", nat(result="positive"), 4, partition=2))
+    assert [e.result for e in backtest.engine.shared.evidence_of(report["person"], PARK)] == [
+        "positive"
+    ]
+
+
+def test_a_risk_colour_goes_on_to_every_worker_s_reader_and_a_backtest_learns_it() -> None:
+    update = {
+        "event_id": "risk-1",
+        "event_time": AT.isoformat(),
+        "region": "浙江省嘉兴市",
+        "colour": "red",
+    }
+    for loopback in (False, True):
+        process = processor(loopback=loopback)
+        process.read(raw("ref.risk-areas", update, 0, partition=0))
+        (send,) = process.take().outputs
+        assert (send.topic, send.key, send.partition) == (
+            "canonical.risk-areas",
+            "浙江省嘉兴市".encode(),
+            0,
+        )
+        learnt = process.engine.shared.risk_of("浙江省嘉兴市")
+        assert learnt == (((AT, "red"),) if loopback else ())
+
+
+def test_the_counters_count_what_was_read_decided_failed_and_sent_again() -> None:
+    process = processor()
+    before = counters()
+    process.read(raw("gate.entries", entry()))  # hazmat: its papers fail, its antigens wait
+    process.read(raw("gate.entries", entry(event_id="entry-2"), 1, partition=HOME + 1))
+    process.read(raw("gate.entries", b"{", 2))
+    batch = process.take()
+    (decision,) = batch.decisions
+    failed = decision.failed_rules
+    assert failed
+    assert moved(before) == {
+        ("sentinel_events_in_total", ("topic", "gate.entries")): 3.0,
+        ("sentinel_gate_entries_total", ("gate", "jinshanwei-1"), ("park", PARK)): 1.0,
+        ("sentinel_decisions_total", ("outcome", decision.outcome)): 1.0,
+        **{("sentinel_rule_failures_total", ("rule", rule)): 1.0 for rule in failed},
+        ("sentinel_rekeyed_total", ("topic", "gate.entries")): 1.0,
+        (
+            "sentinel_dead_letters_total",
+            ("error", "ValidationError"),
+            ("topic", "gate.entries"),
+        ): 1.0,
+    }
