@@ -14,11 +14,13 @@ from schemas import DeadLetter
 from schemas.operations import Quarantine
 from streams.agents.batches import deliver
 from streams.engine import FAR_FUTURE, Engine, records
+from streams.engine.lanes import Lanes
 from streams.ingest import BadShareGuard, Ingestor
 from streams.outbox import Send
-from streams.processor import FACT_RETENTION, ROLLUPS, Limits, Processor, Raw
+from streams.processor import FACT_RETENTION, LANES, ROLLUPS, Limits, Processor, Raw
 from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
+from streams.rules.kinds import Ref
 from streams.topics import partition_of
 from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry, nat
 
@@ -374,3 +376,77 @@ def test_the_counters_count_what_was_read_decided_failed_and_sent_again() -> Non
             ("topic", "gate.entries"),
         ): 1.0,
     }
+
+
+def test_what_is_decided_names_the_evidence_where_it_is_kept_and_sends_it_on_canonical() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry(), 0))
+    process.read(raw("health.antigen", antigen(), 1))
+    batch = process.take()
+    entries, antigens = (
+        [json.loads(s.value or b"") for s in batch.outputs if s.topic == topic]
+        for topic in ("canonical.entries", "canonical.antigen")
+    )
+    assert [e["event_id"] for e in entries] == ["entry-1"]
+    assert "id_number" not in entries[0]["occupants"][0]  # the canonical form: pseudonyms
+    assert [a["event_id"] for a in antigens] == ["antigen-1"]
+    cited = {ref for d in batch.decisions for r in d.results for ref in r.evidence}
+    assert Ref("antigen-1", "canonical.antigen", HOME) in cited
+    backtest = processor(loopback=True)
+    backtest.read(raw("health.nat", nat(), 0, partition=2))
+    (report,) = [json.loads(s.value or b"") for s in backtest.take().outputs]
+    (learnt,) = backtest.engine.shared.evidence_of(report["person"], PARK)
+    shard = partition_of(report["person"].encode(), PARTITIONS)  # canonical.nat's, by person
+    assert learnt.ref == Ref("nat-1", "canonical.nat", shard)
+
+
+def test_a_rollup_fact_s_record_is_the_fact_as_held() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry()))
+    facts = {
+        records.split_key(s.key or b"")[1]: s.value
+        for s in process.take().state
+        if records.split_key(s.key or b"")[0] == ROLLUPS
+    }
+    assert facts and all(
+        json.loads(value or b"null") == json.loads(json.dumps(process.rollups.fact(HOME, key)))
+        for key, value in facts.items()
+    )
+
+
+def test_a_replay_without_state_takes_what_changed_all_the_same() -> None:
+    process = processor()
+    process.read(raw("gate.entries", entry()))
+    assert process.take(state=False).state == []
+    assert process.take().state == []  # not written with the next batch either
+
+
+def test_good_records_dilute_the_bad_ones_under_the_dlq_limit() -> None:
+    limit = Limit()
+    process = processor(limits=Limits(window=8, max_share=0.5), quarantine=limit)
+    good = entry(gate_class="general", hazmat=False, cargo=None)
+    for offset in range(2, 14, 2):
+        process.read(raw("gate.entries", {**good, "event_id": f"g{offset}"}, offset))
+        process.read(raw("gate.entries", b"garbage", offset + 1))
+    assert limit.tripped == []  # half bad, never more than half
+
+
+def test_a_record_read_moves_its_lane_and_holds_the_park_s_clock_at_its_time() -> None:
+    process = processor(lanes=Lanes(LANES, 5.0))
+    process.read(raw("gate.entries", entry(), 3), now=100.0)
+    ends = {("gate.entries", HOME): 10}
+    assert process.lanes.behind("gate.entries", lambda t, p: ends.get((t, p))) == 6
+    bound = process.lanes.bound(HOME, lambda t, p: ends.get((t, p)), lambda t, p: None, 101.0)
+    assert bound == AT  # its lane has more to come: the clock waits at what it read
+    risk = {"event_id": "r", "event_time": AT.isoformat(), "region": "x", "colour": "red"}
+    process.read(raw("ref.risk-areas", risk, 0, partition=0), now=100.0)
+    assert process.lanes.behind("ref.risk-areas", lambda t, p: 10) == 0  # not a lane
+
+
+def test_an_entry_s_first_decision_is_timed_from_its_record() -> None:
+    process = processor()
+    latency = "sentinel_decision_latency_seconds_count"
+    before = REGISTRY.get_sample_value(latency) or 0.0
+    process.read(raw("gate.entries", entry()))
+    process.take()
+    assert REGISTRY.get_sample_value(latency) == before + 1
