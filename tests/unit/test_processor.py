@@ -22,7 +22,7 @@ from streams.pseudonym import Pseudonymiser
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import Ref
 from streams.topics import partition_of
-from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry, nat
+from tests.unit.factories import AT, DRIVER_ID, ESCORT_ID, antigen, entry, nat, resident_id
 
 PARK = "tangu-green-bay"
 PARTITIONS = 4
@@ -261,8 +261,10 @@ def test_a_page_an_officer_s_word_and_a_late_record_each_go_where_their_readers_
         "action": "turned_away",
         "reason": "sent back",
     }
+    before = counters()
     process.read(raw("gate.resolutions", word, 1))
     sends = {s.topic: s for s in process.take().outputs}
+    assert moved(before)[("sentinel_late_events_total", ("topic", "gate.resolutions"))] == 1
     assert {"canonical.resolutions", "sentinel.late", "sentinel.decisions"} <= set(sends)
     outcome = sends["canonical.resolutions"]
     assert (outcome.key, outcome.partition) == (PARK.encode(), HOME)
@@ -450,3 +452,31 @@ def test_an_entry_s_first_decision_is_timed_from_its_record() -> None:
     process.read(raw("gate.entries", entry()))
     process.take()
     assert REGISTRY.get_sample_value(latency) == before + 1
+
+
+def test_a_positive_at_the_gate_is_told_by_person_and_traced_to_the_park() -> None:
+    process = processor()
+    general = entry(gate_class="general", hazmat=False, cargo=None)
+    process.read(raw("gate.entries", general, 0))
+    at = (AT + timedelta(minutes=10)).isoformat()
+    someone = {**general["occupants"][0], "id_number": resident_id("31011619900101123")}
+    other = {**general, "event_id": "entry-2", "plate": "沪B99999", "event_time": at}
+    process.read(raw("gate.entries", {**other, "occupants": [someone]}, 1))
+    at = (AT + timedelta(minutes=20)).isoformat()
+    process.read(raw("health.antigen", antigen(result="positive", event_time=at), 2))
+    sends = process.take().outputs
+    (trace,) = [s for s in sends if s.topic == "sentinel.traces"]
+    assert (trace.key, trace.partition) == (PARK.encode(), HOME)
+    assert json.loads(trace.value or b"")["park"] == PARK
+    told = {
+        (json.loads(s.value or b"").get("kind", "positive"), s.key)
+        for s in sends
+        if s.topic == "sentinel.evidence"
+    }
+    person = next(
+        json.loads(s.value or b"")["person"] for s in sends if s.topic == "canonical.antigen"
+    )
+    assert ("positive", person.encode()) in told  # by person: other parks look them up so
+    assert ("stop", "沪B99999".encode()) in told  # by plate
+    decided = [s for s in sends if s.topic == "sentinel.decisions"]
+    assert {s.key for s in decided} == {b"entry-1", b"entry-2"}
