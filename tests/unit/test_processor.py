@@ -480,3 +480,29 @@ def test_a_positive_at_the_gate_is_told_by_person_and_traced_to_the_park() -> No
     assert ("stop", "沪B99999".encode()) in told  # by plate
     decided = [s for s in sends if s.topic == "sentinel.decisions"]
     assert {s.key for s in decided} == {b"entry-1", b"entry-2"}
+
+
+def test_an_obligation_a_release_starts_is_counted_on_the_park_s_partition() -> None:
+    process = processor(loopback=True)
+    origin = entry()["origin_region"]  # out of the park's area: its driver is owed visits
+    green = {
+        "event_id": "risk-1",
+        "event_time": AT.isoformat(),
+        "region": origin,
+        "colour": "green",
+    }
+    process.read(raw("ref.risk-areas", green, 0, partition=0))
+    general = entry(gate_class="general", hazmat=False, cargo=None, pass_id="pass-7")
+    process.read(raw("gate.entries", general, 1))
+    for n, person in enumerate((DRIVER_ID, ESCORT_ID), start=2):
+        at = (AT + timedelta(minutes=n)).isoformat()
+        test = antigen(event_id=f"ag-{n}", id_number=person, event_time=at)
+        process.read(raw("health.antigen", test, n))
+    batch = process.take()
+    assert batch.decisions[-1].outcome == "release"
+    owed = [
+        records.split_key(s.key or b"")[1]
+        for s in batch.state
+        if s.partition == HOME and records.split_key(s.key or b"")[1].startswith("obligation:")
+    ]
+    assert len(owed) == 1 and process.rollups.fact(HOME, owed[0]) is not None
