@@ -126,6 +126,7 @@ def test_an_event_on_another_park_s_partition_is_sent_again_keyed_by_its_park() 
     batch = process.take()
     (again,) = batch.outputs
     assert again.topic == "gate.entries" and again.key == PARK.encode()
+    assert again.value == json.dumps(entry(), ensure_ascii=False).encode()  # as it was read
     assert again.partition is None  # the producer's partitioner: the park's partition
     assert dict(again.headers) == {"rekeyed_from": f"{elsewhere}:3".encode()}
     assert batch.decisions == [] and process.engine.parks == {}
@@ -234,7 +235,8 @@ def test_rollup_facts_two_months_behind_the_park_go_once_their_snapshots_are_wri
     beat = {"event_id": "beat-1", "event_time": later.isoformat(), "park": PARK, "gate": "g1"}
     process.read(raw("gate.heartbeats", beat, 1))
     process.advance()
-    process.take()
+    # A heartbeat goes nowhere itself (the held entry's gate wait it lets pass pages).
+    assert [s.topic for s in process.take().outputs] == ["sentinel.alerts"]
     process.prune_facts([HOME])
     assert process.rollups.get("entry:entry-1") is not None  # its group not written yet
     process.rollups.flush([HOME], version=1)
@@ -263,7 +265,10 @@ def test_a_page_an_officer_s_word_and_a_late_record_each_go_where_their_readers_
     }
     before = counters()
     process.read(raw("gate.resolutions", word, 1))
-    sends = {s.topic: s for s in process.take().outputs}
+    outputs = process.take().outputs
+    # The officer's word goes on as its outcome (accepted or refused), once; not as read.
+    assert [s.topic for s in outputs].count("canonical.resolutions") == 1
+    sends = {s.topic: s for s in outputs}
     assert moved(before)[("sentinel_late_events_total", ("topic", "gate.resolutions"))] == 1
     assert {"canonical.resolutions", "sentinel.late", "sentinel.decisions"} <= set(sends)
     outcome = sends["canonical.resolutions"]
