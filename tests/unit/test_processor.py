@@ -243,8 +243,14 @@ def test_rollup_facts_two_months_behind_the_park_go_once_their_snapshots_are_wri
     process.rollups.written()
     process.prune_facts([(HOME + 1) % PARTITIONS])  # no park there: nothing to measure by
     assert process.rollups.get("entry:entry-1") is not None
+    recent = entry(event_id="entry-2", event_time=later.isoformat(), plate="沪A99999")
+    process.read(raw("gate.entries", recent, 2))
+    process.take()
+    process.rollups.flush([HOME], version=2)
+    process.rollups.written()
     process.prune_facts([HOME])
     assert process.rollups.get("entry:entry-1") is None
+    assert process.rollups.get("entry:entry-2") is not None  # of the park's last days: kept
 
 
 def test_a_page_an_officer_s_word_and_a_late_record_each_go_where_their_readers_look() -> None:
