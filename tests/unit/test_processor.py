@@ -363,6 +363,7 @@ def test_a_risk_colour_goes_on_to_every_worker_s_reader_and_a_backtest_learns_it
             "浙江省嘉兴市".encode(),
             0,
         )
+        assert json.loads(send.value or b"")["colour"] == "red"
         learnt = process.engine.shared.risk_of("浙江省嘉兴市")
         assert learnt == (((AT, "red"),) if loopback else ())
 
