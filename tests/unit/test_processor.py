@@ -518,3 +518,9 @@ def test_an_obligation_a_release_starts_is_counted_on_the_park_s_partition() -> 
         if s.partition == HOME and records.split_key(s.key or b"")[1].startswith("obligation:")
     ]
     assert len(owed) == 1 and process.rollups.fact(HOME, owed[0]) is not None
+    # No visit in seven days: the enterprise is paged, and the page counts against it.
+    process.advance(AT + timedelta(days=8))
+    paged = process.take()
+    (overdue,) = [a for a in paged.alerts if a.rule == "health_visits"]
+    counted = [records.split_key(s.key or b"")[1] for s in paged.state if s.partition == HOME]
+    assert f"overdue:{overdue.dedup_key}" in counted
