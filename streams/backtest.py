@@ -5,6 +5,7 @@ with an in-memory engine, fed a file's records in event-time order, batch by bat
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -83,7 +84,10 @@ def _event_time(value: bytes) -> datetime:
 
 def processor(rules: RuleSet, key: bytes) -> Processor:
     """A processor over an in-memory engine: one partition, every event of the file already
-    there (no input holds the clock), nothing refused for being in the future."""
+    there (no input holds the clock), nothing refused for being in the future. Its line per
+    alert, dead letter or late event is a worker's log; a replay says what came of it in its
+    report instead."""
+    logging.getLogger("streams.processor").setLevel(logging.ERROR)
     ingestor = Ingestor(
         Pseudonymiser(key), max_message_bytes=1 << 20, future_tolerance=timedelta(0)
     )

@@ -559,10 +559,11 @@ def quix(bench: Bench) -> None:
         f"pyyaml=={version('pyyaml')}",
         f"clickhouse-driver=={version('clickhouse-driver')}",
         f"prometheus-client=={version('prometheus-client')}",  # our processor counts
+        f"aiokafka=={version('aiokafka')}",  # its partitioner places a park's records
     ]
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    check = "import quixstreams, yaml, clickhouse_driver, prometheus_client"
+    check = "import quixstreams, yaml, clickhouse_driver, prometheus_client, aiokafka"
     if subprocess.run([str(python), "-c", check], capture_output=True).returncode != 0:
         bench.progress(f"installing {', '.join(wanted)} into {venv} (once)")
         subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
