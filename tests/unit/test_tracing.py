@@ -272,3 +272,10 @@ def test_a_vehicle_at_the_same_gate_window_edge_is_a_contact_whatever_its_id() -
     )
     engine = run(car("PR1", T0, 1), late_id, positive())
     assert [c.entry_id for c in traces(engine)[0].contacts] == ["zz-edge"]
+
+
+def test_an_entry_of_someone_positive_then_negative_is_traced_from_the_positive_only() -> None:
+    # A negative test later does not make the person a positive again: no trace of its own.
+    later = antigen(1, at=FOUND + timedelta(hours=1), event_id="ag-neg")
+    engine = run(lab_positive(), later, car("PG2", FOUND + timedelta(hours=2), 1, 2))
+    assert [t.event_id for t in traces(engine)] == ["trace:nat-pos:tangu"]
