@@ -51,6 +51,7 @@ from streams.outbox import Headers, Send, dead_letter
 from streams.parktime import local_day
 from streams.rollups import Rollups
 from streams.rules.kinds import Ref
+from streams.settings import Settings
 from streams.topics import PARK_TOPICS, RAW_TO_CANONICAL, partition_of
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,8 @@ class DlqLimit(Protocol):
 class Limits:
     """The DLQ limit: more than ``max_share`` of a partition's last ``window`` records bad."""
 
-    window: int = 1000
-    max_share: float = 0.5
+    window: int = Settings.model_fields["dlq_window"].default
+    max_share: float = Settings.model_fields["dlq_max_share"].default
 
 
 class Processor:

@@ -41,10 +41,13 @@ async def deliver(
     pending = [await _send(producer, topic, send) for send in outputs]
     if pending:
         await asyncio.gather(*pending)
-    written = [await _send(producer, topic, record) for record in state]
+    written, size = [], 0
+    for record in state:
+        written.append(await _send(producer, topic, record))
+        size += len(record.key or b"") + len(record.value or b"")
     if written:
         metrics.STATE_RECORDS.inc(len(written))
-        metrics.STATE_BYTES.inc(sum(len(r.key or b"") + len(r.value or b"") for r in state))
+        metrics.STATE_BYTES.inc(size)
     if commit is not None:
         await asyncio.gather(*written)
         await commit()

@@ -7,37 +7,17 @@ is pushed again with its next deadline after each look.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from streams.engine.keeping import Keeping
+from streams.engine.judge import Judge
 from streams.engine.outputs import Outputs
 from streams.engine.tracked import ENTRY_RETENTION, EPOCH, RECHECK, Entity, Tracked
 from streams.rules.kinds import DEADLINES, antigen
-from streams.rules.kinds.base import Severity
 from streams.rules.ruleset import RuleSet
 
 
-class Clock(Keeping):
-    if TYPE_CHECKING:  # judging (streams/engine/judge.py)
-
-        def _judge(
-            self, tracked: Tracked, people: Iterable[str] = (), vehicle: bool = False
-        ) -> None: ...
-
-        def _raise(
-            self,
-            tracked: Tracked,
-            severity: Severity,
-            rule: str,
-            key: str,
-            message: str,
-            at: datetime,
-            *,
-            subject: str | None = None,
-            enterprise: str | None = None,
-        ) -> None: ...
+class Clock(Judge):
+    """The park's clock, over its judging (a deadline passed may judge an entry again)."""
 
     def advance(self, watermark: datetime, out: Outputs) -> None:
         """Move the watermark (never back) and act on every deadline it has passed."""

@@ -33,7 +33,6 @@ from schemas.notice import PositiveNotice, StopNotice
 from schemas.resolution import Resolution, ResolutionOutcome
 from schemas.trace import ContactTrace
 from streams.engine.clock import Clock
-from streams.engine.judge import Judge
 from streams.engine.outputs import Outputs, wire_ref
 from streams.engine.tracing import positive_rule
 from streams.engine.tracked import (
@@ -49,7 +48,7 @@ from streams.rules.kinds import KINDS, Evidence, Ref
 from streams.words import say
 
 
-class Park(Judge, Clock):
+class Park(Clock):
     def on_entry(self, entry: VehicleEntry, ref: Ref, out: Outputs) -> None:
         if entry.event_id in self.forgotten or entry.event_id in self.entries:
             return  # read again: its outputs were delivered before its state was written
