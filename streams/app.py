@@ -1,14 +1,15 @@
 """The worker: a Faust app with the pipeline's stages registered on it, each with one name used
 in the code, the logs, the metrics and the docs:
 
-- **decide** (``streams/agents/decide.py``, agent ``decide_releases``): every raw topic, a park's
-  partition at a time: validation, pseudonyms, the rule engine, rollups; its state in
-  ``sentinel.decide-state`` (``streams/agents/state.py``);
+- **decide** (``streams/agents/decide.py``, task ``decide_releases``, consumer group
+  ``<app id>``): every raw topic, a park's partition at a time: validation, pseudonyms, the rule
+  engine, rollups; its state in ``sentinel.decide-state`` (``streams/agents/state.py``);
 - **follow** (``streams/agents/follow.py``): what every worker reads whole: rule sets, risk
   areas, lab reports, other parks' notices;
-- **sink** (``streams/agents/sink.py``): the tables of ClickHouse, in batches;
-- **dispatch** (``streams/agents/dispatch.py``, agent ``dispatch_alerts``): alerts to
-  Alertmanager;
+- **sink** (``streams/agents/sink.py``, group ``<app id>.sink``): the tables of ClickHouse, in
+  batches;
+- **dispatch** (``streams/agents/dispatch.py``, agent ``dispatch_alerts``, Faust's consumer
+  group ``<app id>.dispatch``): alerts to Alertmanager;
 - **board** (``streams/agents/board.py``): the gate board and ``/metrics``.
 
 Faust's own web server is off: its table views would serve raw state.
@@ -82,21 +83,15 @@ def create_app(settings: Settings) -> Pipeline:
     datadir = settings.state_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.app_id,
+        f"{settings.app_id}.dispatch",  # Faust's group: the decide stage's is <app id>
         broker=[f"{TRANSPORT}://{s.strip()}" for s in settings.kafka_bootstrap.split(",")],
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False,  # the catalogue makes the topics (`sentinel topics create`)
-        # Not for standbys (the app has no Faust tables): with 0, faust-streaming assigns
-        # partitions round-robin over every topic, so partition N of gate.entries and of
-        # gate.exits went to different workers, and a park was decided by two, each with half
-        # its events (the chaos suite's reconcile found it). With 1 it uses its copartitioning
-        # assignor: partition N of every raw topic to one worker.
-        table_standby_replicas=1,
-        # A worker killed without a goodbye is noticed after this long, and its parks move: 20 s
-        # rather than Faust's 60, heartbeats every 3 s.
+        # A worker killed without a goodbye is noticed after this long, and its alerts' partitions
+        # move: 20 s rather than Faust's 60, heartbeats every 3 s (as the decide stage's group).
         broker_session_timeout=20.0,
         broker_heartbeat_interval=3.0,
         consumer_auto_offset_reset="earliest",
@@ -112,7 +107,7 @@ def create_app(settings: Settings) -> Pipeline:
         live=True,
         language=settings.language,
     )
-    quarantines = Quarantines(app, settings)
+    quarantines = Quarantines(settings)
     processor = Processor(
         engine,
         Ingestor(
@@ -129,39 +124,9 @@ def create_app(settings: Settings) -> Pipeline:
     store = StateStore(settings, processor)
     stage = DecideStage(app, topics, settings, processor, store, quarantines, [])
     stage.followers.extend(_followers(settings, engine, stage))
-    decide.register(app, topics, settings, stage)
-    followed: list[Any] = []
-
-    def follow() -> None:
-        # The followers start with the first rebalance: Faust starts its tasks only once its
-        # recovery is done, and the recovery waits for sentinel.quarantine to be read.
-        if not followed:
-            followed.extend(app.add_future(f.run()) for f in stage.followers)
-
-    quarantine_read = next(f for f in stage.followers if f.base == "sentinel.quarantine")
-
-    async def before_resume(sender: Any, **_: Any) -> None:
-        # Faust pauses what it assigns, recovers, sends this signal, then resumes: quarantined
-        # partitions stay paused, so nothing is fetched from them, once the quarantine is read.
-        # (Resumed while a restarted worker was still reading it, a quarantined partition was
-        # read again and its garbage dead-lettered a second time.)
-        follow()
-        await quarantine_read.caught_up.wait()
-        stage.quarantines.keep_paused()
-
-    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        follow()
-        park_topics = {settings.topic(t) for t in LANES}
-        partitions = {tp.partition for tp in assigned if tp.topic in park_topics}
-        new, gone = store.assign(partitions)
-        stage.assigned(new, gone)
-
-    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
-        await stage.revoked()
-
-    app.on_rebalance_complete.connect(before_resume)  # type: ignore[arg-type]
-    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
-    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+    decide.register(app, settings, stage)
+    for follower in stage.followers:
+        app.task(follower.run)
 
     @app.task  # type: ignore[untyped-decorator]
     async def publish_bundled() -> None:

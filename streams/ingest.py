@@ -200,7 +200,12 @@ _PERSONAL = re.compile(
 )
 
 
+_DIGITS = re.compile(rb"\d{11}")  # every ID or phone number _PERSONAL finds holds such a run
+
+
 def _personal_data_in(value: bytes) -> str | None:
+    if _DIGITS.search(value) is None:  # most events: a quarter of the full pattern's time
+        return None
     for match in _PERSONAL.finditer(value):
         if not match.group().startswith(b"p_"):
             return match.group().decode()

@@ -1,7 +1,8 @@
 """Configuration: read once, at the entry point, into one frozen object that is passed down.
 
 Every setting comes from an environment variable named ``SENTINEL_<FIELD>``. Nothing else in the
-project reads ``os.environ``; code that needs a setting takes a :class:`Settings` argument.
+project reads ``os.environ``; code that needs a setting takes a :class:`Settings` argument. (The
+local stack's own ports are ``SENTINEL_STACK_*``, read by ``workbench/stack/ports.py``.)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from streams.words import Language
 
 ENV_PREFIX = "SENTINEL_"
+STACK_PREFIX = "SENTINEL_STACK_"  # the local stack's ports: workbench/stack/ports.py
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -35,9 +37,6 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port...]"
-    )
-    kafka_controller_port: int = Field(
-        9093, ge=1, le=65535, description="KRaft controller port of the local broker"
     )
     kafka_security: Literal["sasl_ssl", "plaintext"] = Field(
         "sasl_ssl",
@@ -79,34 +78,11 @@ class Settings(BaseSettings):
         SecretStr(""),
         description="ClickHouse: the admin user's password; empty: the local stack's",
     )
-    clickhouse_http_port: int = Field(
-        8123, ge=1, le=65535, description="HTTP port of the local ClickHouse server"
-    )
-    clickhouse_tls_port: int = Field(
-        9440,
-        ge=1,
-        le=65535,
-        description="native protocol over TLS of the local ClickHouse server (a clickhouses:// "
-        "URL; the stack's CA, <state_dir>/tls/ca.pem, signs its certificate)",
-    )
     clickhouse_cluster: str = Field(
         "",
         pattern=r"^([A-Za-z][A-Za-z0-9_]*)?$",
         description="ClickHouse: the cluster (remote_servers) our tables are replicated over, "
         "Replicated* tables behind Distributed ones, DDL ON CLUSTER; empty: one server",
-    )
-    clickhouse_interserver_port: int = Field(
-        9009,
-        ge=1,
-        le=65535,
-        description="interserver HTTP port of the local ClickHouse server (replicas fetch "
-        "parts from each other on it)",
-    )
-    zookeeper_port: int = Field(
-        2181,
-        ge=1,
-        le=65535,
-        description="client port of the local ZooKeeper (a replicated ClickHouse's coordinator)",
     )
     namespace: str = Field(
         "",
@@ -135,7 +111,9 @@ class Settings(BaseSettings):
         "factor, e.g. 2 of 3",
     )
     app_id: str = Field(
-        "gate-sentinel", pattern=r"^[A-Za-z0-9._\-]+$", description="Faust app id / consumer group"
+        "gate-sentinel",
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="consumer groups: <id> (decide), <id>.sink, <id>.dispatch (Faust)",
     )
     state_dir: Path = Field(
         Path(".local"),
@@ -183,7 +161,7 @@ class Settings(BaseSettings):
     # Measured (docs/benchmarks.md): batches of ~60 events at 0.02 s, ~1,350 at 0.25 s, and
     # 1.6x the throughput; a quarter second is nothing at a gate.
     decide_batch: int = Field(
-        2000, ge=1, description="decide stage: raw events per batch (per changelog write), at most"
+        5000, ge=1, description="decide stage: raw events per batch (per changelog write), at most"
     )
     decide_wait_seconds: float = Field(
         0.25, gt=0, description="decide stage: how long a batch may wait to fill"
@@ -342,7 +320,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if environ is None else environ
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
-    unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
+    unknown = sorted(
+        k
+        for k in env
+        if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(STACK_PREFIX)
+    )
     if unknown:
         hints = []
         for name in unknown:

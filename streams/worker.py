@@ -42,8 +42,6 @@ def tune_gc() -> None:
 
 
 def run_worker(settings: Settings) -> int:
-    import faust
-
     from streams import access
     from streams.app import create_app
 
@@ -53,23 +51,21 @@ def run_worker(settings: Settings) -> int:
     pipeline = create_app(settings)
     app = pipeline.app
 
-    async def announce_ready(sender: faust.App, **_: object) -> None:
-        # After each rebalance: once the followed topics are read up and every partition held
-        # is restored, the worker decides again.
-        async def when_ready() -> None:
-            await pipeline.ready()
-            announce(
-                log,
-                settings.log_level,
-                "%s: %d partitions assigned (%d park partitions)",
-                READY_MARKER,
-                len(sender.consumer.assignment()),
-                len(pipeline.store.partitions),
-            )
+    async def announce_ready() -> None:
+        # After each assignment of the decide stage's partitions: once the followed topics are
+        # read up and every partition held is restored, the worker decides again.
+        await pipeline.ready()
+        assert pipeline.stage.consumer is not None
+        announce(
+            log,
+            settings.log_level,
+            "%s: %d partitions assigned (%d park partitions)",
+            READY_MARKER,
+            len(pipeline.stage.consumer.assignment()),
+            len(pipeline.store.partitions),
+        )
 
-        sender.loop.create_task(when_ready())
-
-    app.on_rebalance_complete.connect(announce_ready)  # type: ignore[arg-type]
+    pipeline.stage.on_ready = announce_ready
 
     worker = _make_worker_class()(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.stop_timeout = settings.stop_timeout_seconds

@@ -281,6 +281,12 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
         "runs (docs/operations.md)",
     )
     parser.add_argument(
+        "--live",
+        action="store_true",
+        help="only the live path against its framework: (b) and (f), their runs taken in turn, "
+        "and (b)/(f) (a few minutes)",
+    )
+    parser.add_argument(
         "--scale-out",
         action="store_true",
         help="only the scale-out measures: CPU per event with 1, 2 and 3 workers, and restart "
@@ -304,7 +310,9 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.bench.scale import run_scale_out
 
         return run_scale_out(settings, events=args.events, progress=progress)
-    return run_bench(settings, events=args.events, runs=args.runs, progress=progress)
+    return run_bench(
+        settings, events=args.events, runs=args.runs, progress=progress, live_only=args.live
+    )
 
 
 def _chaos_args(parser: argparse.ArgumentParser) -> None:
@@ -445,6 +453,7 @@ WORKBENCH: tuple[Command, ...] = (
             "sentinel bench",
             "sentinel bench --events 300000 --runs 5",
             "sentinel bench --against 3226438   # the replay path, A/B against that commit",
+            "sentinel bench --live   # (b) against (f) only",
         ),
         _bench_args,
         as_admin(_bench),

@@ -1,1 +1,2 @@
-"""Faust agents, one module per stage. Each ``register`` adds its agents to the app."""
+"""The worker's stages, one module per stage. Each ``register`` adds its agents, tasks and
+timers to the Faust app."""

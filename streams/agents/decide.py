@@ -1,10 +1,18 @@
-"""The decide stage: one agent reads every raw topic and, a park's partition at a time, feeds
+"""The decide stage: one consumer reads every raw topic and, a park's partition at a time, feeds
 what it reads to the batch processor (``streams/processor.py``: ingestion, dead letters, the rule
 engine, rollups, state records), then sends what the processor says, in the order every stage
 commits in (``streams/agents/batches.py``): the outputs delivered, then the state records, then
-the offsets (Faust acks the batch when the handler returns, and commits after flushing its
-producer). One Faust message per raw event. A timer advances the parks' clocks every second, for
-deadlines when no traffic comes.
+the offsets. A timer advances the parks' clocks every second, for deadlines when no traffic
+comes.
+
+Not a Faust agent: a message through Faust's stream costs about as much as the rule engine's
+work for an event (a bare Faust agent reads ~10,000 events/s on this kind of machine, aiokafka's
+``getmany`` ~100,000: ``make bench``), and the stage needs nothing of Faust's stream but
+offsets. Its consumer (aiokafka, group ``<app id>``) uses the range assignor, which gives
+partition N of every raw topic (all have the catalogue's count) to one worker; it commits the
+offsets of what it handled itself, once the batch's outputs and state records are delivered. A
+batch read before a rebalance is dropped, not decided: the partitions' next owner, this worker
+or another, reads it again from the last commit.
 """
 
 from __future__ import annotations
@@ -12,13 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from faust.types import TP
-from mode import CrashingSupervisor
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import CommitFailedError
 
 from schemas.operations import Quarantine
 from streams import access, metrics
@@ -38,7 +48,7 @@ log = logging.getLogger(__name__)
 RAW_TOPICS = (*PARK_TOPICS, "health.nat", "ref.risk-areas")
 
 
-class DecideStage:
+class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
         self,
         app: faust.App,
@@ -64,6 +74,92 @@ class DecideStage:
         # applied under the lock, between batches, so that its outputs and state go out in order.
         self.inbox: list[Callable[[], None]] = []
         self.engine.bound = self._bound
+        self.consumer: AIOKafkaConsumer | None = None  # while it runs
+        self.generation = 0  # rebalances so far: a batch read before the last one is stale
+        self._committed: dict[TopicPartition, int] = {}  # by this group, of what is held
+        self.on_ready: Callable[[], Awaitable[None]] | None = None  # after each assignment
+
+    # -- the consumer ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read batches of up to ``decide_batch`` raw records (waiting at most
+        ``decide_wait_seconds`` for one to fill) and decide them, until stopped. A batch that
+        fails ends the process (:func:`exit_unacked`): the engine may have taken half of it in,
+        and a restart restores the state from the changelog and reads the batch again."""
+        settings = self.settings
+        self.consumer = consumer = AIOKafkaConsumer(
+            **access.aiokafka(settings),
+            group_id=settings.app_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            # A worker killed without a goodbye is noticed after this long, and its parks move.
+            session_timeout_ms=20_000,
+            heartbeat_interval_ms=3_000,
+            max_partition_fetch_bytes=4 << 20,
+        )
+        self.quarantines.consumer = consumer
+        await consumer.start()
+        consumer.subscribe([settings.topic(t) for t in RAW_TOPICS], listener=self)
+        try:
+            while True:
+                records, generation = await self._take(consumer)
+                if not records:
+                    continue  # (the clock's timer advances the parks meanwhile)
+                try:
+                    await self.handle(records, generation)
+                except asyncio.CancelledError:
+                    raise  # a stop: nothing of the batch was committed
+                except BaseException as exc:  # noqa: BLE001
+                    exit_unacked("the decide stage", exc)
+        finally:
+            await consumer.stop()
+
+    async def _take(self, consumer: AIOKafkaConsumer) -> tuple[list[ConsumerRecord], int]:
+        """A batch, and the generation (rebalances so far) it was read in. What was read before
+        a rebalance is let go: each assignment starts from the committed offsets."""
+        size = self.settings.decide_batch
+        records: list[ConsumerRecord] = []
+        generation = self.generation
+        deadline = None
+        while len(records) < size:
+            wait = 1.0 if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            fetched = await consumer.getmany(
+                timeout_ms=int(wait * 1000), max_records=size - len(records)
+            )
+            if generation != self.generation:
+                records, generation = [], self.generation
+            for part in fetched.values():
+                records.extend(part)
+            if records and deadline is None:
+                deadline = time.monotonic() + self.settings.decide_wait_seconds
+        return records, generation
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """A rebalance began: the batch in flight is finished (and committed) first. Until the
+        new assignment, nothing more is decided, sent or flushed for the parks held now: their
+        next owner restores them from what is in the changelog at that moment, and a decision
+        sent after it (a deadline of the clock, a lab result read meanwhile) would be missing
+        from that owner's state and rollups."""
+        async with self.lock:
+            self.rebalancing = True
+            self.generation += 1
+            await self.app.producer.flush()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        held = sorted(assigned)
+        offsets = await asyncio.gather(*(consumer.committed(tp) for tp in held))
+        self._committed = {tp: o for tp, o in zip(held, offsets, strict=True) if o is not None}
+        partitions = {tp.partition for tp in held if self.topics.base(tp.topic) in LANES}
+        new, gone = self.store.assign(partitions)
+        self.assigned(new, gone)
+        self.quarantines.pause()
+        if self.on_ready is not None:
+            asyncio.ensure_future(self.on_ready())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -72,29 +168,38 @@ class DecideStage:
         notices are read to their end: the bundled rules or a green origin would decide."""
         await asyncio.gather(*(f.caught_up.wait() for f in self.followers))
 
-    async def handle(self, batch: list[faust.EventT[bytes]]) -> None:
+    async def handle(self, records: list[ConsumerRecord], generation: int) -> None:
+        """Decide a batch read in ``generation``; commit what was handled."""
         await self.ready()
         async with self.lock:
+            if generation != self.generation or self.rebalancing:
+                return  # read before a rebalance: its partitions' owner reads it again
             self._drain_inbox()
             now = time.monotonic()
-            metrics.DECIDE_BATCH_EVENTS.observe(len(batch))
-            for event in batch:
-                message = event.message
-                await self.store.ready(message.partition)
+            metrics.DECIDE_BATCH_EVENTS.observe(len(records))
+            quarantined = self.quarantines.quarantined
+            handled: dict[TopicPartition, int] = {}
+            for record in records:
+                topic = self.topics.base(record.topic)
+                if (topic, record.partition) in quarantined:
+                    continue  # paused now; read again from here when lifted
+                if not self.store.restored(record.partition):
+                    await self.store.ready(record.partition)
                 self.processor.read(
                     Raw(
-                        self.topics.base(message.topic),
-                        message.value,
-                        message.partition,
-                        message.offset,
-                        message.key,
-                        message.timestamp,
-                        _replayed(message),
+                        topic,
+                        record.value,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        record.timestamp / 1000,
+                        _replayed(record),
                     ),
                     now,
                 )
+                handled[TopicPartition(record.topic, record.partition)] = record.offset + 1
             self.processor.advance()
-            await self._flush()
+            await self._flush(handled)
 
     def learn_quarantine(self, record: Quarantine) -> None:
         """A record of ``sentinel.quarantine`` (``streams/agents/quarantine.py``)."""
@@ -113,32 +218,22 @@ class DecideStage:
     # -- the clock -----------------------------------------------------------------------------
 
     def _highwater(self, topic: str, partition: int) -> int | None:
+        if self.consumer is None:
+            return None
         try:
-            value = self.app.consumer.highwater(TP(self.settings.topic(topic), partition))
+            value = self.consumer.highwater(TopicPartition(self.settings.topic(topic), partition))
         except AssertionError:  # aiokafka: not assigned (any more): nothing to wait for
             return None
         return None if value is None else int(value)
 
-    def _committed(self, topic: str, partition: int) -> int | None:
-        consumer: Any = self.app.consumer
-        value = consumer._committed_offset.get(TP(self.settings.topic(topic), partition))
-        return None if value is None else int(value)
+    def _committed_offset(self, topic: str, partition: int) -> int | None:
+        return self._committed.get(TopicPartition(self.settings.topic(topic), partition))
 
     def _bound(self, park: str) -> datetime:
         partition = partition_of(park.encode(), self.settings.partitions)
         return self.lanes.bound(
-            partition, self._highwater, self._committed, time.monotonic(), PARK_TOPICS
+            partition, self._highwater, self._committed_offset, time.monotonic(), PARK_TOPICS
         )
-
-    async def revoked(self) -> None:
-        """A rebalance began: Faust has let the batch in flight finish and flushed the producer.
-        Until the new assignment, nothing more is decided, sent or flushed for the parks held
-        now: their next owner restores them from what is in the changelog at that moment, and
-        a decision sent after it (a deadline of the clock, a lab result read meanwhile) would be
-        missing from that owner's state and rollups."""
-        async with self.lock:
-            self.rebalancing = True
-            await self.app.producer.flush()
 
     def assigned(self, taken: list[int], given_up: list[int]) -> None:
         """Partitions this worker has just taken (their lanes hold the clock for a moment) and
@@ -187,9 +282,30 @@ class DecideStage:
         for topic in LANES:
             metrics.CONSUMER_LAG.labels(topic).set(self.lanes.behind(topic, highwater))
 
-    async def _flush(self) -> None:
+    async def _flush(self, handled: dict[TopicPartition, int] | None = None) -> None:
+        """Deliver what the processor has to send; then commit ``handled`` (the next offset of
+        each raw partition a batch read)."""
         batch = self.processor.take()
-        await deliver(self.app.producer, self.settings.topic, batch.outputs, batch.state)
+
+        async def commit() -> None:
+            assert self.consumer is not None and handled
+            try:
+                await self.consumer.commit(handled)
+            except CommitFailedError:
+                # The group rebalanced meanwhile: the partitions' owner reads the batch again
+                # from the last commit; its effects are in the state records by now, so it
+                # changes nothing.
+                log.info("the decide stage's group rebalanced during a batch: read again")
+                return
+            self._committed.update(handled)
+
+        await deliver(
+            self.app.producer,
+            self.settings.topic,
+            batch.outputs,
+            batch.state,
+            commit if handled else None,
+        )
 
     # -- rollups ---------------------------------------------------------------------------------
 
@@ -222,16 +338,10 @@ class DecideStage:
         self.processor.prune_facts(shards & self.store.restored_partitions)  # still held
 
 
-def register(app: faust.App, topics: Topics, settings: Settings, stage: DecideStage) -> None:
-    @app.agent(topics(*RAW_TOPICS), name="decide_releases", supervisor_strategy=CrashingSupervisor)
-    async def decide_releases(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.decide_batch, within=settings.decide_wait_seconds
-        ):
-            try:
-                await stage.handle(batch)
-            except BaseException as exc:  # noqa: BLE001
-                exit_unacked("the decide stage", exc)
+def register(app: faust.App, settings: Settings, stage: DecideStage) -> None:
+    @app.task  # type: ignore[untyped-decorator]
+    async def decide_releases() -> None:
+        await stage.run()
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def decide_by_the_clock() -> None:

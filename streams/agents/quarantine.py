@@ -2,11 +2,11 @@
 across restarts, until an operator lifts them (``sentinel quarantine``, ``streams/quarantine.py``).
 
 When more than ``SENTINEL_DLQ_MAX_SHARE`` of a raw partition's recent messages are invalid, the
-decide stage stops reading it rather than dead-letter the whole topic: Faust's consumer pauses it,
+decide stage stops reading it rather than dead-letter the whole topic: its consumer pauses it,
 and a record on ``sentinel.quarantine`` (read whole by every worker) keeps it paused, on this
-worker and on whichever holds it next. Faust resumes every partition after a rebalance, so its
-``resume_partitions`` is made to leave these alone. Lifting reads the partition again from the
-first message not read; what was in it when it was lifted is dead-lettered without counting.
+worker and on whichever holds it next (each assignment pauses the quarantined partitions it
+holds). Lifting reads the partition again from the first message not read; what was in it when
+it was lifted is dead-lettered without counting.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
-from faust.types import TP
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.operations import Quarantine
 from streams.ingest import BadShareGuard
@@ -28,8 +27,8 @@ Where = tuple[str, int]  # (raw topic's catalogue name, partition)
 
 
 class Quarantines:
-    def __init__(self, app: faust.App, settings: Settings) -> None:
-        self._app = app
+    def __init__(self, settings: Settings) -> None:
+        self.consumer: AIOKafkaConsumer | None = None  # the decide stage's, while it runs
         self._settings = settings
         self.quarantined: dict[Where, Quarantine] = {}
         self._allowed_below: dict[Where, int] = {}  # lifted: bad ones below are not counted
@@ -90,50 +89,38 @@ class Quarantines:
         self._lifted.append(where)
 
     async def read_lifted(self) -> None:
-        """Read lifted partitions again, from the first message not read. (Faust drops what
-        its fetcher brings for a paused partition, and would count the hole as acked: the
-        position is set back first.)"""
+        """Read lifted partitions again, from the first message not read (the consumer's
+        position went past what it fetched before the pause, and the decide stage skipped it)."""
         lifted, self._lifted = self._lifted, []
-        consumer: Any = self._app.consumer
+        consumer = self.consumer
+        if consumer is None:
+            return
         for where in lifted:
             tp = self._tp(where)
             if where in self.quarantined or tp not in consumer.assignment():
                 continue
-            offset = self._next_offset.get(where, consumer._committed_offset.get(tp))
+            offset = self._next_offset.get(where)
+            if offset is None:
+                offset = await consumer.committed(tp)
             if offset is not None:
-                await consumer.seek(tp, offset)
+                consumer.seek(tp, offset)
             else:
                 await consumer.seek_to_beginning(tp)
-            consumer.resume_partitions([tp])
+            consumer.resume(tp)
 
     def pause(self) -> None:
-        """Pause the quarantined partitions this worker holds (when a partition trips here, or
-        another worker's record arrives). After a rebalance, :meth:`keep_paused` keeps them so."""
-        if not self.quarantined:
+        """Pause the quarantined partitions this worker holds (when a partition trips here,
+        another worker's record arrives, or partitions are assigned)."""
+        consumer = self.consumer
+        if not self.quarantined or consumer is None:
             return
-        consumer = self._app.consumer
         held = consumer.assignment()
-        consumer.pause_partitions([tp for tp in map(self._tp, self.quarantined) if tp in held])
-
-    def keep_paused(self) -> None:
-        """Faust pauses what it assigns and resumes it after its recovery: let it resume all but
-        the quarantined ones (``streams/app.py`` installs this once the quarantine is read)."""
-        consumer: Any = self._app.consumer
-        if getattr(consumer, "keeps_quarantine", False):
-            return
-        resume = consumer.resume_partitions
-
-        def resume_but_quarantined(tps: Any) -> None:
-            kept = {self._tp(where) for where in self.quarantined}
-            resume([tp for tp in tps if tp not in kept])
-
-        consumer.resume_partitions = resume_but_quarantined
-        consumer.keeps_quarantine = True
+        consumer.pause(*(tp for tp in map(self._tp, self.quarantined) if tp in held))
 
     def given_up(self, partitions: list[int]) -> None:
         """Partitions another worker holds now: what was read of them here is stale."""
         gone = set(partitions)
         self._next_offset = {w: o for w, o in self._next_offset.items() if w[1] not in gone}
 
-    def _tp(self, where: Where) -> TP:
-        return TP(self._settings.topic(where[0]), where[1])
+    def _tp(self, where: Where) -> TopicPartition:
+        return TopicPartition(self._settings.topic(where[0]), where[1])

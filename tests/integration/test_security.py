@@ -32,6 +32,7 @@ from tests.integration.helpers import (
     settings_env,
 )
 from workbench.stack.kafka import KafkaBroker
+from workbench.stack.ports import load_ports
 
 
 def _producer(settings: Settings, **options: object) -> KafkaProducer:
@@ -132,7 +133,7 @@ def test_clickhouse_speaks_tls_to_a_client_that_trusts_our_ca(settings: Settings
     """The native TLS port of the local server, as a deployment's ``clickhouses://`` URL uses it:
     the driver checks the server's certificate against the stack's CA."""
     ca = access.ca_file(settings)
-    host = f"127.0.0.1:{settings.clickhouse_tls_port}/{settings.clickhouse_database}"
+    host = f"127.0.0.1:{load_ports().clickhouse_tls_port}/{settings.clickhouse_database}"
 
     def select_one(query: str) -> object:
         url = f"clickhouses://worker@{host}?{query}"

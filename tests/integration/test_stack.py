@@ -15,6 +15,7 @@ from tests.integration.helpers import produce, query, read_all
 from workbench.stack import Stack, StackError
 from workbench.stack.clickhouse import ClickHouseServer
 from workbench.stack.kafka import KafkaBroker
+from workbench.stack.ports import StackPorts
 
 
 def test_restart_keeps_kafka_data_and_clickhouse_rows(
@@ -90,7 +91,6 @@ def test_a_taken_clickhouse_port_names_the_port_and_its_process(
     _, port = taken_port
     settings = load_settings(
         {
-            "SENTINEL_CLICKHOUSE_HTTP_PORT": str(port),
             "SENTINEL_STATE_DIR": str(tmp_path),
             "SENTINEL_CLICKHOUSE_URL": "clickhouse://default@127.0.0.1:1/sentinel",
         }
@@ -98,4 +98,6 @@ def test_a_taken_clickhouse_port_names_the_port_and_its_process(
     with pytest.raises(
         StackError, match=f"port {port} \\(ClickHouse HTTP\\) is already taken by pid"
     ):
-        ClickHouseServer(settings).up(progress=lambda _: None)
+        ClickHouseServer(settings, stack_ports=StackPorts(clickhouse_http_port=port)).up(
+            progress=lambda _: None
+        )

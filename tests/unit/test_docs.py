@@ -7,12 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from streams.rules import DEFAULT_RULESET, load_ruleset
 from streams.rules.kinds import KINDS
-from streams.settings import ENV_PREFIX, Settings
+from streams.settings import ENV_PREFIX, ConfigError, Settings, load_settings
 from workbench.cli import all_commands
+from workbench.stack import ports
+from workbench.stack.ports import StackPorts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,6 +86,25 @@ def test_the_readme_lists_every_setting_with_its_default() -> None:
             continue  # described in words
         shown = rows[f"{ENV_PREFIX}{name.upper()}"]
         assert shown.strip("`") == str(field.default).removesuffix(".0"), name
+
+
+def test_the_readme_lists_the_stacks_ports_apart_from_the_settings() -> None:
+    text = (ROOT / "README.md").read_text()
+    rows = {row[0].strip("`"): row[1] for row in table_rows(text, "The local stack's own ports")}
+    assert rows == {
+        ports.variable(name): f"`{field.default}`"
+        for name, field in StackPorts.model_fields.items()
+    }
+    assert not set(StackPorts.model_fields) & set(Settings.model_fields)
+
+
+def test_a_stack_port_is_checked_where_it_is_read() -> None:
+    assert ports.load_ports({"SENTINEL_STACK_ZOOKEEPER_PORT": "12181"}).zookeeper_port == 12181
+    load_settings({"SENTINEL_STACK_ZOOKEEPER_PORT": "12181"})  # not the product's to refuse
+    with pytest.raises(ConfigError, match="SENTINEL_STACK_ZOOKEPER_PORT"):
+        ports.load_ports({"SENTINEL_STACK_ZOOKEPER_PORT": "1"})
+    with pytest.raises(ConfigError, match="SENTINEL_STACK_CLICKHOUSE_HTTP_PORT='0'"):
+        ports.load_ports({"SENTINEL_STACK_CLICKHOUSE_HTTP_PORT": "0"})
 
 
 def test_the_cluster_tests_time_is_said_the_same_everywhere() -> None:

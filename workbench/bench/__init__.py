@@ -82,7 +82,9 @@ def bench_run(settings: Settings) -> tuple[str, Settings]:
     )
 
 
-def run_bench(settings: Settings, events: int, runs: int, progress: Progress) -> int:
+def run_bench(
+    settings: Settings, events: int, runs: int, progress: Progress, live_only: bool = False
+) -> int:
     from streams.migrate import migrate
     from streams.topics import create_topics
 
@@ -95,7 +97,7 @@ def run_bench(settings: Settings, events: int, runs: int, progress: Progress) ->
     )
     bench = Bench(isolated, events, runs, progress)
     try:
-        return measure_all(bench)
+        return measure_live(bench) if live_only else measure_all(bench)
     finally:
         clean_up(isolated, run_id, progress)
 
@@ -129,6 +131,27 @@ def measure_all(bench: Bench) -> int:
     latency(bench, rate=b / 2, count=min(events, 20_000))
     burst(bench, entries=5000)
     return report(bench)
+
+
+def measure_live(bench: Bench) -> int:
+    """(b) and (f) only, a run of each in turn (the machine's noise falls on both alike)."""
+    entries = preload(bench)
+    f_runs, b_runs = [], []
+    for run in range(bench.runs):
+        f_runs.append(subprocess_rate(bench, "workbench.bench.bare_faust", bench.events))
+        b_runs.append(pipeline(bench, entries))
+        bench.progress(f"run {run + 1}: (f) {f_runs[-1]:,.0f}/s, (b) {b_runs[-1]:,.0f}/s")
+    f, b = statistics.median(f_runs), statistics.median(b_runs)
+    if bench.last_live is not None:
+        bench.last_live.drop()
+    print(
+        f"{bench.events:,} raw events, median of {bench.runs} runs\n\n"
+        "| measure | events/s (median) | runs |\n|---|---|---|\n"
+        f"| (f) bare Faust | {f:,.0f} | {', '.join(f'{r:,.0f}' for r in f_runs)} |\n"
+        f"| (b) our pipeline | {b:,.0f} | {', '.join(f'{r:,.0f}' for r in b_runs)} |\n\n"
+        f"(b) / (f): {b / f:.2f}"
+    )
+    return 0
 
 
 class AbError(Exception):
@@ -706,6 +729,47 @@ class LiveRun:
                 raise RuntimeError(f"no entry decided for {stall:.0f} s; see {self.logs}")
         bar.close()
 
+    def read_up(self) -> int:
+        """Raw events the decide stage has not committed yet (its group's lag)."""
+        from kafka import KafkaAdminClient, KafkaConsumer
+        from kafka import TopicPartition as KafkaPartition
+
+        admin = KafkaAdminClient(**access.kafka_python(self.settings))
+        consumer = KafkaConsumer(**access.kafka_python(self.settings))
+        try:
+            committed = admin.list_consumer_group_offsets(self.settings.app_id)
+            partitions = [
+                KafkaPartition(self.settings.topic(t), p)
+                for t in RAW_TOPICS
+                for p in range(self.settings.partitions)
+            ]
+            ends = consumer.end_offsets(partitions)
+            return sum(
+                end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+            )
+        finally:
+            consumer.close()
+            admin.close()
+
+    def wait_read_up(self, label: str, stall: float = 300) -> None:
+        """Until the decide stage has committed every raw event: entries may all be decided
+        while tests and visits read after them are still to come (how far depends on the order
+        Kafka hands the topics out, and (b) varied threefold from run to run with it)."""
+        left = self.read_up()
+        bar = ProgressBar(left, label)
+        moved = time.monotonic()
+        while left:
+            time.sleep(0.5)
+            now = self.read_up()
+            if now < left:
+                bar.advance(left - now)
+                left, moved = now, time.monotonic()
+            if any(w.poll() is not None for w in self.workers):
+                raise RuntimeError(f"a bench worker exited; see {self.logs}")
+            if time.monotonic() - moved > stall:
+                raise RuntimeError(f"no raw event committed for {stall:.0f} s; see {self.logs}")
+        bar.close()
+
     def stop(self) -> None:
         for worker in self.workers:
             worker.terminate()
@@ -723,7 +787,8 @@ class LiveRun:
 
 def pipeline(bench: Bench, entries: int, workers: int = 1) -> float:
     """(b) Our live pipeline end to end, its topics preloaded with the bench's events: from the
-    workers being ready to every entry decided in ClickHouse."""
+    workers being ready to every entry decided in ClickHouse and every raw event read (committed
+    by the decide stage), as (f) reads every one."""
     from workbench.playback import produce
 
     live = LiveRun(bench, f"live{workers}")
@@ -733,6 +798,7 @@ def pipeline(bench: Bench, entries: int, workers: int = 1) -> float:
             live.start_worker()
         started = time.perf_counter()
         live.wait_decided(entries, f"pipeline, {workers} worker(s): entries decided")
+        live.wait_read_up(f"pipeline, {workers} worker(s): raw events read")
         rate = bench.events / (time.perf_counter() - started)
         if workers == 1:
             written = live.metric("sentinel_state_bytes_total")

@@ -15,6 +15,7 @@ from streams.settings import Settings
 from workbench.playback import produce
 from workbench.stack._process import absolute
 from workbench.stack.kafka import KafkaBroker
+from workbench.stack.ports import StackPorts
 
 
 def transport_cost(bench: Any, raw_read: Any) -> None:
@@ -25,7 +26,7 @@ def transport_cost(bench: Any, raw_read: Any) -> None:
 
     secured: Settings = bench.settings
     plain = _plaintext_broker(secured)
-    broker = KafkaBroker(plain)
+    broker = KafkaBroker(plain, stack_ports=StackPorts(kafka_controller_port=_free_port()))
     try:
         bench.progress(broker.up(bench.progress))
         create_topics(plain)
@@ -77,7 +78,6 @@ def _plaintext_broker(secured: Settings) -> Settings:
             "state_dir": state / "bench" / "plaintext",
             "kafka_security": "plaintext",
             "kafka_bootstrap": f"127.0.0.1:{_free_port()}",
-            "kafka_controller_port": _free_port(),
         }
     )
     libs = KafkaBroker(plain).libs

@@ -28,6 +28,7 @@ from workbench.stack._process import (
     node_port,
     wait_until,
 )
+from workbench.stack.ports import StackPorts, load_ports
 
 DEPLOY = REPO_ROOT / "deploy" / "clickhouse"
 INSTALL_HINT = "install it with `make deps` (Debian's clickhouse-server package)"
@@ -35,8 +36,15 @@ CLUSTER = "sentinel"  # the cluster's name when SENTINEL_CLICKHOUSE_CLUSTER does
 
 
 class ClickHouseServer:
-    def __init__(self, settings: Settings, replica: int = 1, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        replica: int = 1,
+        replicas: int = 1,
+        stack_ports: StackPorts | None = None,
+    ) -> None:
         self.settings = settings = absolute(settings)
+        self.stack_ports = stack_ports or load_ports()
         self.replica, self.replicas = replica, replicas
         self.name = "clickhouse" if replica == 1 else f"clickhouse-{replica}"
         self.home = settings.state_dir / self.name
@@ -51,7 +59,7 @@ class ClickHouseServer:
 
     @property
     def ports(self) -> dict[int, str]:
-        s, n = self.settings, self.replica
+        s, n = self.stack_ports, self.replica
         return {
             self.port: "ClickHouse native protocol",
             node_port(s.clickhouse_http_port, n): "ClickHouse HTTP",
@@ -66,8 +74,9 @@ class ClickHouseServer:
             "ClickHouse",
             self.ports,
             "SENTINEL_CLICKHOUSE_URL=clickhouse://worker@127.0.0.1:<port>/sentinel, "
-            "SENTINEL_CLICKHOUSE_HTTP_PORT=<port>, SENTINEL_CLICKHOUSE_TLS_PORT=<port> and "
-            "SENTINEL_CLICKHOUSE_INTERSERVER_PORT=<port>",
+            "SENTINEL_STACK_CLICKHOUSE_HTTP_PORT=<port>, "
+            "SENTINEL_STACK_CLICKHOUSE_TLS_PORT=<port> and "
+            "SENTINEL_STACK_CLICKHOUSE_INTERSERVER_PORT=<port>",
         )
         binary = server_binary()
         self._render_config()
@@ -131,7 +140,7 @@ class ClickHouseServer:
         }
         users.touch(mode=0o600)
         users.write_text(Template((DEPLOY / "users.xml").read_text()).substitute(hashes))
-        s, n = self.settings, self.replica
+        s, p, n = self.settings, self.stack_ports, self.replica
         template = Template((DEPLOY / "config.xml").read_text())
         self.config.touch(mode=0o600)
         self.config.chmod(0o600)  # a cluster's holds the worker's password
@@ -139,9 +148,9 @@ class ClickHouseServer:
             template.substitute(
                 home=self.home,
                 tcp_port=self.port,
-                http_port=node_port(s.clickhouse_http_port, n),
-                tls_port=node_port(s.clickhouse_tls_port, n),
-                interserver_port=node_port(s.clickhouse_interserver_port, n),
+                http_port=node_port(p.clickhouse_http_port, n),
+                tls_port=node_port(p.clickhouse_tls_port, n),
+                interserver_port=node_port(p.clickhouse_interserver_port, n),
                 tls_dir=secrets.certificates(s),
                 users_config=users,
                 cluster=self._cluster_config() if self.replicas > 1 else "",
@@ -157,7 +166,7 @@ class ClickHouseServer:
             for n in range(1, self.replicas + 1)
         )
         return Template((DEPLOY / "cluster.xml").read_text()).substitute(
-            zookeeper_port=self.settings.zookeeper_port,
+            zookeeper_port=self.stack_ports.zookeeper_port,
             cluster_name=self.settings.clickhouse_cluster or CLUSTER,
             replicas=replicas,
             replica=self.replica,

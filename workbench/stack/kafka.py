@@ -30,6 +30,7 @@ from workbench.stack._process import (
     port_open,
     wait_until,
 )
+from workbench.stack.ports import StackPorts, load_ports
 from workbench.stack.secrets import certificates, passwords
 
 DEPLOY = REPO_ROOT / "deploy" / "kafka"
@@ -37,8 +38,15 @@ HEAP = "-Xmx768m"
 
 
 class KafkaBroker:
-    def __init__(self, settings: Settings, node: int = 1, brokers: int = 1) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        node: int = 1,
+        brokers: int = 1,
+        stack_ports: StackPorts | None = None,
+    ) -> None:
         self.settings = settings = absolute(settings)
+        self.stack_ports = stack_ports or load_ports()
         self.node, self.brokers = node, brokers
         self.name = "kafka" if node == 1 else f"kafka-{node}"
         self.home = settings.state_dir / self.name
@@ -46,7 +54,7 @@ class KafkaBroker:
         self.data = self.home / "data"
         self.config = self.home / "server.properties"
         self.port = node_port(settings.kafka_port, node)
-        self.controller_port = node_port(settings.kafka_controller_port, node)
+        self.controller_port = node_port(self.stack_ports.kafka_controller_port, node)
         self.process = ManagedProcess(
             name=self.name,
             run_dir=settings.state_dir / "run",
@@ -75,7 +83,8 @@ class KafkaBroker:
         ensure_ports_free(
             "Kafka",
             self.ports,
-            "SENTINEL_KAFKA_BOOTSTRAP=127.0.0.1:<port> and SENTINEL_KAFKA_CONTROLLER_PORT=<port>",
+            "SENTINEL_KAFKA_BOOTSTRAP=127.0.0.1:<port> and "
+            "SENTINEL_STACK_KAFKA_CONTROLLER_PORT=<port>",
         )
         if self.node == 1:
             self._resolve_jars(progress)
@@ -183,7 +192,7 @@ class KafkaBroker:
 
     def _render_config(self) -> None:
         voters = ",".join(
-            f"{n}@127.0.0.1:{node_port(self.settings.kafka_controller_port, n)}"
+            f"{n}@127.0.0.1:{node_port(self.stack_ports.kafka_controller_port, n)}"
             for n in range(1, self.brokers + 1)
         )
         internal = min(self.brokers, 3)  # copies of the offsets and transaction state topics

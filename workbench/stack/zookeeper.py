@@ -19,6 +19,7 @@ from workbench.stack._process import (
     wait_until,
 )
 from workbench.stack.kafka import java
+from workbench.stack.ports import load_ports
 
 JAR = Path("/usr/share/java/zookeeper.jar")  # Debian's; its manifest names what it needs
 INSTALL_HINT = "install it with `make deps-cluster` (Debian's zookeeper package)"
@@ -27,6 +28,7 @@ INSTALL_HINT = "install it with `make deps-cluster` (Debian's zookeeper package)
 class ZooKeeper:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings = absolute(settings)
+        self.port = load_ports().zookeeper_port
         self.home = settings.state_dir / "zookeeper"
         self.config = self.home / "zoo.cfg"
         self.process = ManagedProcess(
@@ -41,8 +43,10 @@ class ZooKeeper:
             return f"already running (pid {self.process.pid()})"
         if not JAR.exists():
             raise StackError(f"ZooKeeper is not installed ({JAR} is missing); {INSTALL_HINT}")
-        port = self.settings.zookeeper_port
-        ensure_ports_free("ZooKeeper", {port: "ZooKeeper client port"}, "SENTINEL_ZOOKEEPER_PORT")
+        port = self.port
+        ensure_ports_free(
+            "ZooKeeper", {port: "ZooKeeper client port"}, "SENTINEL_STACK_ZOOKEEPER_PORT"
+        )
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         self.config.write_text(
             "tickTime=2000\n"
@@ -81,15 +85,13 @@ class ZooKeeper:
         if pid is None:
             return "stopped"
         state = "answering" if self.answers() else "NOT answering"
-        where = f"127.0.0.1:{self.settings.zookeeper_port}"
+        where = f"127.0.0.1:{self.port}"
         return f"running (pid {pid}) on {where} (ClickHouse's coordinator), {state}"
 
     def answers(self) -> bool:
         """True when the server says it serves (its ``srvr`` word names its mode)."""
         try:
-            with socket.create_connection(
-                ("127.0.0.1", self.settings.zookeeper_port), timeout=2
-            ) as conn:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
                 conn.sendall(b"srvr")
                 said = b""
                 while chunk := conn.recv(4096):
