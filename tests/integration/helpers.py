@@ -313,10 +313,17 @@ class Tail:
         self._activity.close()
 
 
-# What a worker's groups read: the Faust group (the decide stage) reads the raw topics, the sink
-# group (``<app id>.sink``) what goes to ClickHouse. Their lag is what is left to do.
+# What a worker's groups read: the decide stage's (``<app id>``) the raw topics, the sink's
+# (``<app id>.sink``) what goes to ClickHouse, the dispatcher's (``<app id>.dispatch``, Faust's)
+# the alerts. Their lag is what is left to do.
 GROUP_TOPICS = RAW_TOPICS
 SINK_TOPICS = tuple(MAPPERS)
+DISPATCH_TOPICS = ("sentinel.alerts",)
+
+
+def group_of(settings: Settings, topic: str) -> str:
+    """The worker's consumer group that commits ``topic`` (a raw topic or an alert's)."""
+    return f"{settings.app_id}.dispatch" if topic in DISPATCH_TOPICS else settings.app_id
 
 
 def group_lag(settings: Settings) -> int:
@@ -359,7 +366,14 @@ def drained(settings: Settings, *topics: str) -> None:
     activity = Activity(settings)
     try:
         wait_while_moving(
-            lambda: (group_lag_of(settings, *topics) if topics else group_lag(settings)) == 0,
+            lambda: (
+                (
+                    sum(group_lag_of(settings, t, group=group_of(settings, t)) for t in topics)
+                    if topics
+                    else group_lag(settings)
+                )
+                == 0
+            ),
             activity,
             what="the worker group to commit everything sent",
             stall=STALL,
