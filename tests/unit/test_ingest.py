@@ -203,3 +203,18 @@ def test_an_occupants_nat_sample_before_the_earliest_time_is_refused() -> None:
     value["occupants"][1]["nat_sample_time"] = (EARLIEST - timedelta(days=1)).isoformat()
     result = ingestor().ingest("gate.entries", raw(value), now=NOW)
     assert isinstance(result, Rejected) and result.error_class == "EventTimeTooEarly"
+
+
+def test_a_pseudonym_with_a_long_run_of_digits_is_not_taken_for_an_id_or_phone() -> None:
+    """The scan for ID and phone numbers in a canonical event looks for a run of eleven digits
+    first; a pseudonym's hex holds one about once in eight (here: an 18-digit ID's length, and a
+    phone's), and must still pass, while a real number beside it is found."""
+    from streams.ingest import _personal_data_in
+
+    pseudonym = b'"p_123456789012345678abcdefabcdefab"'
+    assert _personal_data_in(b'{"person":' + pseudonym + b"}") is None
+    assert _personal_data_in(b'{"person":"p_0013800138000abcdefabcdefabcdefa"}') is None
+    assert _personal_data_in(b'{"person":' + pseudonym + b',"note":"13800138000"}') == (
+        "13800138000"
+    )
+    assert _personal_data_in(b'{"note":"11010519491231002X"}') == "11010519491231002X"
