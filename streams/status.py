@@ -5,8 +5,10 @@ look."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from streams import access
 from streams.settings import Settings
@@ -40,9 +42,28 @@ class Status:
         return text
 
 
+def group_lag(
+    admin: Any, consumer: Any, settings: Settings, group: str, topics: Iterable[str]
+) -> int:
+    """Messages of ``topics`` (catalogue names) that consumer group ``group`` has not committed
+    yet, asked with kafka-python's ``admin`` and ``consumer``."""
+    from kafka import TopicPartition
+
+    committed = admin.list_consumer_group_offsets(group)
+    partitions = [
+        TopicPartition(settings.topic(t), p)
+        for t in topics
+        for p in range(spec(t).partitions(settings))
+    ]
+    ends = consumer.end_offsets(partitions)
+    return sum(
+        max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items()
+    )
+
+
 def read_status(settings: Settings) -> Status:
     from clickhouse_driver import Client
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    from kafka import KafkaAdminClient, KafkaConsumer
 
     from streams.agents.decide import RAW_TOPICS
     from streams.sink.rows import MAPPERS
@@ -50,22 +71,8 @@ def read_status(settings: Settings) -> Status:
     admin = KafkaAdminClient(**access.kafka_python(settings))
     consumer = KafkaConsumer(**access.kafka_python(settings))
     try:
-
-        def lag(group: str, topics: tuple[str, ...]) -> int:
-            committed = admin.list_consumer_group_offsets(group)
-            partitions = [
-                TopicPartition(settings.topic(t), p)
-                for t in topics
-                for p in range(spec(t).partitions(settings))
-            ]
-            ends = consumer.end_offsets(partitions)
-            return sum(
-                max(0, end - (committed[tp].offset if tp in committed else 0))
-                for tp, end in ends.items()
-            )
-
-        decide = lag(settings.app_id, RAW_TOPICS)
-        sink = lag(f"{settings.app_id}.sink", tuple(MAPPERS))
+        decide = group_lag(admin, consumer, settings, settings.app_id, RAW_TOPICS)
+        sink = group_lag(admin, consumer, settings, f"{settings.app_id}.sink", MAPPERS)
     finally:
         consumer.close()
         admin.close()

@@ -28,6 +28,7 @@ from streams.migrate import migrate
 from streams.progress import busy, wait_while_moving
 from streams.settings import Settings
 from streams.sink.rows import MAPPERS
+from streams.status import group_lag as lag_of
 from streams.topics import CATALOGUE, create_topics, spec
 from streams.worker import READY_MARKER, wait_for_ready
 from workbench.playback import produce as produce_events
@@ -338,16 +339,7 @@ def group_lag_of(settings: Settings, *topics: str, group: str | None = None) -> 
     admin = admin_client(settings)
     consumer = KafkaConsumer(**access.kafka_python(settings))
     try:
-        committed = admin.list_consumer_group_offsets(group or settings.app_id)
-        partitions = [
-            TopicPartition(settings.topic(t), p)
-            for t in topics
-            for p in range(spec(t).partitions(settings))
-        ]
-        ends = consumer.end_offsets(partitions)
-        return sum(
-            end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
-        )
+        return lag_of(admin, consumer, settings, group or settings.app_id, topics)
     finally:
         consumer.close()
         admin.close()

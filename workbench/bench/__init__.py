@@ -732,21 +732,14 @@ class LiveRun:
     def read_up(self) -> int:
         """Raw events the decide stage has not committed yet (its group's lag)."""
         from kafka import KafkaAdminClient, KafkaConsumer
-        from kafka import TopicPartition as KafkaPartition
+
+        from streams.agents.decide import RAW_TOPICS as DECIDED
+        from streams.status import group_lag
 
         admin = KafkaAdminClient(**access.kafka_python(self.settings))
         consumer = KafkaConsumer(**access.kafka_python(self.settings))
         try:
-            committed = admin.list_consumer_group_offsets(self.settings.app_id)
-            partitions = [
-                KafkaPartition(self.settings.topic(t), p)
-                for t in RAW_TOPICS
-                for p in range(self.settings.partitions)
-            ]
-            ends = consumer.end_offsets(partitions)
-            return sum(
-                end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
-            )
+            return group_lag(admin, consumer, self.settings, self.settings.app_id, DECIDED)
         finally:
             consumer.close()
             admin.close()
