@@ -256,6 +256,29 @@ class Processor:
             records.load(self.engine.park(park), entities)
             self.parks_of.setdefault(partition, set()).add(park)
 
+    def snapshot(self, partition: int) -> dict[str, dict[str, bytes]]:
+        """A partition's state as :meth:`restore` takes it back: what its changelog holds once
+        the records of the last :meth:`take` are written (the local store keeps it,
+        ``streams/agents/local.py``)."""
+        grouped: dict[str, dict[str, bytes]] = {}
+        facts = {
+            key: json.dumps(fact, separators=(",", ":")).encode()
+            for key, fact in self.rollups.facts_of(partition)
+        }
+        if facts:
+            grouped[ROLLUPS] = facts
+        for name in self.parks_of.get(partition, ()):
+            park = self.engine.parks.get(name)
+            if park is None:
+                continue
+            kept = {}
+            for entity in records.entities(park):
+                value = records.dump(park, entity)
+                if value is not None:
+                    kept[entity] = value
+            grouped[name] = kept
+        return grouped
+
     def prune_facts(self, shards: Iterable[int]) -> None:
         """Drop the rollup facts of days more than ``FACT_RETENTION`` behind each shard's
         parks: their groups are final (call it once their snapshots are written)."""

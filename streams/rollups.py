@@ -258,6 +258,9 @@ class Rollups:
         held = self._facts.get(key)
         return held[1] if held is not None and held[0] == shard else None
 
+    def facts_of(self, shard: int) -> list[tuple[str, Fact]]:
+        return [(key, fact) for key, (s, fact) in self._facts.items() if s == shard]
+
     def take_changed(self) -> set[tuple[int, str]]:
         changed, self._changed = self._changed, set()
         return changed

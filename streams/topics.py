@@ -91,17 +91,19 @@ class TopicSpec:
         }
         if self.compacted:
             # Short segments (10 minutes or 1 MiB, Kafka's least), so that compaction acts: it
-            # never cleans the active segment. Tombstones kept a day.
+            # never cleans the active segment. Tombstones kept a day (a worker's local snapshot
+            # older than that is not used: ``streams/agents/local.py``).
             configs |= {
                 "cleanup.policy": "compact",
                 "segment.ms": str(10 * 60_000),
                 "segment.bytes": str(1 << 20),
                 "min.cleanable.dirty.ratio": "0.2",
-                "delete.retention.ms": str(DAY_MS),
+                "delete.retention.ms": str(TOMBSTONE_RETENTION_MS),
             }
         return configs
 
 
+TOMBSTONE_RETENTION_MS = DAY_MS  # of the compacted topics
 RAW_RETENTION = 3 * DAY_MS  # raw topics hold personal data: keep them briefly
 CANONICAL_RETENTION = 30 * DAY_MS
 

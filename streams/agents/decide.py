@@ -36,7 +36,7 @@ from streams.agents._topics import Topics
 from streams.agents.batches import deliver, exit_unacked, survive
 from streams.agents.follow import Follower
 from streams.agents.quarantine import Quarantines
-from streams.agents.state import StateStore
+from streams.agents.state import StateStore, last_records
 from streams.outbox import header
 from streams.processor import LANES, Processor, Raw
 from streams.rollups import TABLES, VersionClock
@@ -70,6 +70,7 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
         self.lanes = processor.lanes
         self.lock = asyncio.Lock()
         self.rebalancing = False  # between a revocation and the next assignment
+        self.stopping = False  # from a clean stop on: nothing more is decided
         # What the followers read that changes decisions (lab reports, other parks' notices):
         # applied under the lock, between batches, so that its outputs and state go out in order.
         self.inbox: list[Callable[[], None]] = []
@@ -172,8 +173,8 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
         """Decide a batch read in ``generation``; commit what was handled."""
         await self.ready()
         async with self.lock:
-            if generation != self.generation or self.rebalancing:
-                return  # read before a rebalance: its partitions' owner reads it again
+            if generation != self.generation or self.rebalancing or self.stopping:
+                return  # read before a rebalance (or a stop): the partitions' owner reads it again
             self._drain_inbox()
             now = time.monotonic()
             metrics.DECIDE_BATCH_EVENTS.observe(len(records))
@@ -251,7 +252,7 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
         if not all(f.caught_up.is_set() for f in self.followers):
             return
         async with self.lock:
-            if self.rebalancing:
+            if self.rebalancing or self.stopping:
                 return
             self._drain_inbox()
             await self.quarantines.read_lifted()
@@ -307,6 +308,38 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
             commit if handled else None,
         )
 
+    # -- a clean stop --------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """A clean stop, before the producer stops: the batch in flight is finished, nothing more
+        is decided, what is pending goes out, and each restored partition's state is saved to
+        the local store with the changelog's last record then (``streams/agents/local.py``), so
+        that a restart reads only what comes after it."""
+        local = self.store.local
+        async with self.lock:
+            self.stopping = True
+            if self.rebalancing or self.consumer is None or local is None:
+                return
+            try:
+                await self._flush()
+                await self.app.producer.flush()
+            except Exception as exc:  # noqa: BLE001 - then a restart reads the changelog
+                log.warning(
+                    "state not saved locally: its last records were not delivered (%s)", exc
+                )
+                return
+            snapshots = {p: self.processor.snapshot(p) for p in self.store.restored_partitions}
+        started = time.monotonic()
+        anchors = await last_records(self.settings, local.topic, sorted(snapshots))
+        for partition, anchor in anchors.items():
+            await asyncio.to_thread(local.save, partition, anchor, snapshots[partition])
+        log.info(
+            "state of %d partitions saved to %s in %.1f s",
+            len(anchors),
+            local.path,
+            time.monotonic() - started,
+        )
+
     # -- rollups ---------------------------------------------------------------------------------
 
     async def flush_rollups(self, writer: ClickHouseWriter, versions: VersionClock) -> None:
@@ -318,7 +351,7 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
             return  # (rebalancing: a later owner's snapshot must not be overwritten by ours)
         metrics.ROLLUP_FLUSHES.inc()
         async with self.lock:  # snapshots of facts the batch in flight has not changed halfway
-            if self.rebalancing:
+            if self.rebalancing or self.stopping:
                 return
             flushed = self.processor.rollups.flush(shards, versions.next(datetime.now(UTC)))
         try:
@@ -346,6 +379,11 @@ def register(app: faust.App, settings: Settings, stage: DecideStage) -> None:
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def decide_by_the_clock() -> None:
         await survive("the decide stage's clock", stage.tick())
+
+    @app.on_before_shutdown.connect
+    async def save_state(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        # Faust stops its producer after this signal, and the stage's task after that.
+        await stage.stop()
 
     writer = ClickHouseWriter(access.clickhouse_url(settings))
     versions = VersionClock()

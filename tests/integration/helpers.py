@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from streams import access
 from streams.agents.board import BOARD_URL_MARKER
 from streams.agents.decide import RAW_TOPICS
+from streams.agents.local import LocalStore
 from streams.jsonl import envelope
 from streams.migrate import drop_database as drop
 from streams.migrate import migrate
@@ -51,6 +52,7 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
     try:
         yield settings
     finally:
+        LocalStore.of(settings).remove()
         drop_database(settings)
         admin = KafkaAdminClient(**access.kafka_python(settings))
         try:

@@ -9,7 +9,9 @@ stopped for a minute mid-run.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from streams.agents.local import Grouped, LocalStore
+from streams.agents.state import read_partition
 from streams.jsonl import read_jsonl, write_jsonl
 from streams.progress import Stalled, wait_while_moving
 from streams.report import build_report, reconcile
@@ -227,6 +231,55 @@ def test_sigkill_mid_run_and_a_restart_lose_and_double_nothing(
     # restores every table from the changelogs: the readiness wait follows its progress.
     with running_worker(fresh, tmp_path) as successor:
         settle(fresh, expected(truth), successor)
+
+
+def test_clean_stops_restart_from_the_local_store_and_a_lost_store_from_the_changelog(
+    fresh: Settings, scenario: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A worker stopped cleanly keeps its state on its disk, the changelog's records as they are
+    (``streams/agents/local.py``); its successor reads from the changelog only what came after,
+    and decides as if it had read it all. A snapshot of another history, or a host that lost that
+    disk, reads the changelog."""
+    path, truth = scenario
+    store = LocalStore.of(fresh)
+    with running_worker(fresh, tmp_path) as first:
+        send(fresh, path)
+        wait_for_decisions(fresh, truth["total_entries"] // 3)
+    held = assert_snapshots_are_the_changelog(fresh, store)
+    assert f"state of {len(held)} partitions saved" in first.log()
+    with running_worker(fresh, tmp_path) as second:
+        restored = second.log().count("restored from the local snapshot")
+        wait_for_decisions(fresh, 2 * truth["total_entries"] // 3)
+    assert restored == len(held), second.log()
+    assert_snapshots_are_the_changelog(fresh, store)
+    # Snapshots of another history (a topic made again): their anchors no longer match.
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE snapshots SET last_digest = x'00'")
+    with running_worker(fresh, tmp_path) as third:
+        assert "restored from the local snapshot" not in third.log()
+        assert third.log().count("the local snapshot does not match") == len(held)
+    store.remove()
+    with running_worker(fresh, tmp_path) as fourth:
+        assert "restored from the local snapshot" not in fourth.log()
+        settle(fresh, expected(truth), fourth)
+
+
+def assert_snapshots_are_the_changelog(settings: Settings, store: LocalStore) -> list[int]:
+    """Each partition with a changelog has a snapshot that holds what the changelog gives back,
+    key for key (an empty partition has none: it is read at once); returns them."""
+
+    async def changelog(partition: int) -> Grouped:
+        grouped = await read_partition(settings, store.topic, partition)
+        return {park: entities for park, entities in grouped.items() if entities}
+
+    kept = {p: asyncio.run(changelog(p)) for p in range(settings.partitions)}
+    held = [p for p, grouped in kept.items() if grouped]
+    assert held and store.partitions() == held
+    for partition in held:
+        snapshot = store.load(partition)
+        assert snapshot is not None
+        assert snapshot.grouped == kept[partition], partition
+    return held
 
 
 def test_two_workers_in_one_group_one_killed_and_a_successor_agree_with_the_truth(

@@ -171,3 +171,29 @@ def test_every_rollup_fact_is_folded_on_the_park_s_partition(
     assert {"entry", "decision", "positive", "obligation", "overdue"} <= kinds, kinds
     assert {s.partition for b in batches for s in b.state} == {HOME}
     assert all(process.rollups.fact(HOME, key) is not None for key in set(facts))
+
+
+def test_a_partition_s_snapshot_is_what_its_changelog_gives_back(
+    six_days: tuple[Processor, list[Raw], list[Batch]],
+) -> None:
+    """The local store keeps :meth:`Processor.snapshot` of a partition in place of its changelog
+    up to an offset (``streams/agents/local.py``): it must be the same records, and restore to
+    the same state."""
+    process, _, batches = six_days
+    compacted: dict[int, dict[str, dict[str, bytes]]] = {}
+    for batch in batches:
+        for record in batch.state:
+            park, entity = records.split_key(record.key or b"")
+            held = compacted.setdefault(record.partition or 0, {})
+            if record.value is None:
+                held.get(park, {}).pop(entity, None)
+            else:
+                held.setdefault(park, {})[entity] = record.value
+    assert compacted
+    for partition, grouped in compacted.items():
+        kept = {park: entities for park, entities in grouped.items() if entities}
+        assert ROLLUPS in kept and len(kept) > 1
+        assert process.snapshot(partition) == kept
+        again = processor()
+        again.restore(partition, kept)
+        assert again.snapshot(partition) == kept

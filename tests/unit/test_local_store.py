@@ -1,0 +1,63 @@
+"""The decide stage's local store (``streams/agents/local.py``): a partition's snapshot comes back
+as it was saved, replaces the one before, and is not used once a tombstone written after it may
+be gone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.agents import local
+from streams.agents.local import Anchor, LocalStore, digest
+
+ANCHOR = Anchor(41, b"park-1\x1fc:", digest(b"[1,2,3]"))
+
+
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store" / "state.sqlite", "p.sentinel.decide-state")
+
+
+def test_a_snapshot_comes_back_as_it_was_saved_for_its_partition_only(tmp_path: Path) -> None:
+    saved = store(tmp_path)
+    grouped = {"park-1": {"c:": b"[1,2,3]", "e:x": b"{}"}, "\x1drollups": {"k": b"{}"}}
+    saved.save(3, ANCHOR, grouped)
+    loaded = store(tmp_path).load(3)
+    assert loaded is not None
+    assert loaded.anchor == ANCHOR and loaded.grouped == grouped
+    assert store(tmp_path).load(4) is None
+    assert LocalStore(saved.path, "another.topic").load(3) is None
+    assert saved.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_new_snapshot_replaces_the_partition_s_last(tmp_path: Path) -> None:
+    saved = store(tmp_path)
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"1", "e:x": b"{}"}})
+    later = Anchor(90, b"park-1\x1fe:x", digest(None))
+    saved.save(3, later, {"park-1": {"c:": b"2"}})
+    loaded = saved.load(3)
+    assert loaded is not None
+    assert loaded.anchor == later and loaded.grouped == {"park-1": {"c:": b"2"}}
+    assert saved.partitions() == [3]
+
+
+def test_a_snapshot_older_than_the_tombstones_retention_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = store(tmp_path)
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"1"}})
+    now = time.time()
+    monkeypatch.setattr(local.time, "time", lambda: now + local.MAX_AGE_SECONDS - 60)
+    assert saved.load(3) is not None
+    monkeypatch.setattr(local.time, "time", lambda: now + local.MAX_AGE_SECONDS + 60)
+    assert saved.load(3) is None
+
+
+def test_the_anchor_matches_only_its_record() -> None:
+    assert ANCHOR.matches(41, b"park-1\x1fc:", b"[1,2,3]")
+    assert not ANCHOR.matches(42, b"park-1\x1fc:", b"[1,2,3]")
+    assert not ANCHOR.matches(41, b"park-1\x1fe:x", b"[1,2,3]")
+    assert not ANCHOR.matches(41, b"park-1\x1fc:", b"[1,2,4]")
+    assert not ANCHOR.matches(41, b"park-1\x1fc:", None)
+    assert Anchor(7, b"k", digest(None)).matches(7, b"k", None)
