@@ -63,7 +63,7 @@ STATE_BYTES = Counter(
 )
 RESTORE_SECONDS = Histogram(
     "sentinel_restore_seconds",
-    "Time to restore one partition's state from its changelog",
+    "Time to restore the state of the partitions an assignment gave (local snapshots, changelog)",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 NAT_AGE_AT_GATE = Histogram(

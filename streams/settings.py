@@ -117,8 +117,9 @@ class Settings(BaseSettings):
     )
     state_dir: Path = Field(
         Path(".local"),
-        description="local data: the worker's, and the local stack's jars, data, "
-        "logs and pid files (the workbench: the checkout's .local)",
+        description="local data: the worker's (its state's snapshot at a clean stop, in "
+        "<state_dir>/store), and the local stack's jars, data, logs and pid files (the "
+        "workbench: the checkout's .local)",
     )
     log_level: LogLevel = Field(
         "info", description="crit, error, warn, info or debug (critical, warning accepted)"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from streams import access, cli
 from streams.commands.base import (
@@ -287,6 +287,12 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
         "and (b)/(f) (a few minutes)",
     )
     parser.add_argument(
+        "--restore",
+        action="store_true",
+        help="only the restarts: ready after N and 3N events of history, from the local store "
+        "after a clean stop and from the changelog with the store lost",
+    )
+    parser.add_argument(
         "--scale-out",
         action="store_true",
         help="only the scale-out measures: CPU per event with 1, 2 and 3 workers, and restart "
@@ -310,9 +316,10 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.bench.scale import run_scale_out
 
         return run_scale_out(settings, events=args.events, progress=progress)
-    return run_bench(
-        settings, events=args.events, runs=args.runs, progress=progress, live_only=args.live
-    )
+    if args.live or args.restore:
+        only: Literal["live", "restore"] = "live" if args.live else "restore"
+        return run_bench(settings, events=args.events, runs=args.runs, progress=progress, only=only)
+    return run_bench(settings, events=args.events, runs=args.runs, progress=progress)
 
 
 def _chaos_args(parser: argparse.ArgumentParser) -> None:

@@ -119,7 +119,8 @@ class StateStore:
                 return  # given up meanwhile
             self._processor.restore(partition, grouped)
             future.set_result(None)
-            metrics.RESTORE_SECONDS.observe(seconds)
+            if all(f.done() for f in futures.values()):  # the assignment's last
+                metrics.RESTORE_SECONDS.observe(seconds)
             if count or grouped:
                 log.info(
                     "partition %d restored from %s: %d parks, %d records read in %.1f s",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas import VehicleExit
@@ -50,7 +50,8 @@ class Keeping:
         self.visits: dict[str, list[Visit]] = {}  # by person
         self.visit_ids: dict[str, Visit] = {}
         self.early_exits: dict[str, VehicleExit] = {}
-        self.forgotten: dict[str, datetime] = {}
+        self.forgotten: dict[str, datetime] = {}  # entry id -> when it was forgotten
+        self.forgotten_days: dict[str, set[str]] = {}  # a record each: the ids of a day
         self.clock = EPOCH
         self.antigen_clock = EPOCH
         self.watermark = EPOCH
@@ -99,9 +100,18 @@ class Keeping:
         gate = self.by_gate.get(entry.gate, [])
         if (entry.event_time, entry.event_id) in gate:
             gate.remove((entry.event_time, entry.event_id))
-        self.forgotten[entry.event_id] = tracked.anchor
-        self.expire(Entity.FORGOTTEN, entry.event_id, tracked.anchor + FORGET_AFTER)
-        self.dirty |= {Entity.ENTRY.of(entry.event_id), Entity.FORGOTTEN.of(entry.event_id)}
+        self.dirty.add(Entity.ENTRY.of(entry.event_id))
+        self.forget_id(entry.event_id, tracked.anchor)
+
+    def forget_id(self, ident: str, at: datetime) -> None:
+        """Keep a forgotten entry's id until ``at`` plus :data:`FORGET_AFTER`, so that a replay
+        of the entry changes nothing. The ids go to the changelog by day of ``at``, one record
+        a day (a record an id took 50 bytes, more than a third of the state)."""
+        self.forgotten[ident] = at
+        day = forgotten_day(at)
+        self.forgotten_days.setdefault(day, set()).add(ident)
+        self.expire(Entity.FORGOTTEN, ident, at + FORGET_AFTER)
+        self.dirty.add(Entity.FORGOTTEN.of(day))
 
     def expire(self, kind: Entity, ident: str, at: datetime) -> None:
         """Keep ``kind``:``ident`` until the watermark passes ``at``."""
@@ -125,12 +135,16 @@ class Keeping:
                     visit.person,
                     [v for v in self.visits[visit.person] if v.event_id != ident],
                 )
-            elif (
-                kind == Entity.EARLY_EXIT
-                and self.early_exits.pop(ident, None) is None
-                or kind == Entity.FORGOTTEN
-                and self.forgotten.pop(ident, None) is None
-            ):
+            elif kind == Entity.FORGOTTEN:
+                if (at := self.forgotten.pop(ident, None)) is None:
+                    continue
+                day = forgotten_day(at)
+                ids = self.forgotten_days[day]
+                ids.discard(ident)
+                if not ids:
+                    del self.forgotten_days[day]
+                ident = day  # its day's record changes
+            elif kind == Entity.EARLY_EXIT and self.early_exits.pop(ident, None) is None:
                 continue
             self.dirty.add(kind.of(ident))
 
@@ -156,3 +170,14 @@ def _replace(
         index[key] = values  # type: ignore[assignment]
     else:
         del index[key]
+
+
+def forgotten_day(at: datetime) -> str:
+    """The record of the ids forgotten at ``at``: ``d`` and the day's number since 1970 (UTC)."""
+    return f"d{int(at.timestamp()) // 86_400}"
+
+
+def day_end(day: str) -> datetime:
+    """The last second of a :func:`forgotten_day`: an id read back from its day's record is kept
+    until then plus :data:`FORGET_AFTER` (up to a day longer than its writer would have)."""
+    return EPOCH + timedelta(days=int(day[1:]) + 1, seconds=-1)

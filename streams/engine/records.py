@@ -2,10 +2,13 @@
 
 One record per entity, keyed ``<park>\\x1f<kind>:<id>`` (:class:`~streams.engine.tracked.Entity`):
 an entry the park keeps (``e:``), an antigen result (``a:``), a health visit (``v:``), an exit
-read before its entry (``x:``), a forgotten entry's id (``f:``), and the park's clocks (``c:``).
-A kind this version does not know is left alone (written by a later one). A record that is gone
-is a tombstone (value None), so compaction keeps the changelog the size of the live state. Values
-are compact JSON; nothing in them is personal data (pseudonyms only).
+read before its entry (``x:``), the ids of the entries forgotten on a day (``f:d<day>``), and the
+park's clocks (``c:``). A kind this version does not know is left alone (written by a later one).
+A record that is gone is a tombstone (value None), so compaction keeps the changelog the size of
+the live state. Values are compact JSON in UTF-8 (an entry's own JSON within its record, not
+escaped in a string); nothing in them is personal data (pseudonyms only). Records an earlier
+version wrote (an entry's JSON as a string, a forgotten id a record of its own) are read, and
+written anew in this version's form.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 
 from schemas import Alert, VehicleEntry, VehicleExit
 from schemas.decision import ResolutionRef
+from streams.engine.keeping import day_end, forgotten_day
 from streams.engine.park import Park
 from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
-    FORGET_AFTER,
     VISIT_RETENTION,
     Entity,
     Tracked,
@@ -31,6 +34,7 @@ from streams.rules.kinds import Evidence, Ref
 from streams.rules.kinds.visits import Obligation
 
 SEP = "\x1f"
+ENTRY_TOPIC = "canonical.entries"  # where an entry's ref points, unless it says otherwise
 
 
 def key_of(park: str, entity: str) -> bytes:
@@ -49,7 +53,7 @@ def dump(park: Park, entity: str) -> bytes | None:
     if kind == Entity.CLOCKS:
         value = [_t(park.clock), _t(park.antigen_clock), _t(park.watermark)]
     elif kind == Entity.ENTRY and (tracked := park.entries.get(ident)) is not None:
-        value = _entry(tracked)
+        return _entry(tracked)
     elif kind == Entity.ANTIGEN and (person := park.antigen_ids.get(ident)) is not None:
         e = next(e for e in park.antigens[person] if e.ref.event_id == ident)
         value = [person, _t(e.time), e.result, list(e.ref), _t(e.reported)]
@@ -57,9 +61,13 @@ def dump(park: Park, entity: str) -> bytes | None:
         value = [visit.person, _t(visit.time), visit.entry_id, visit.served]
     elif kind == Entity.EARLY_EXIT and (exit_ := park.early_exits.get(ident)) is not None:
         return exit_.model_dump_json().encode()
-    elif kind == Entity.FORGOTTEN and ident in park.forgotten:
-        value = _t(park.forgotten[ident])
-    return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+    elif kind == Entity.FORGOTTEN and ident in park.forgotten_days:
+        value = sorted(park.forgotten_days[ident])
+    return None if value is None else _json(value)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def write_order(park: Park, changed: Iterable[str]) -> list[str]:
@@ -75,7 +83,7 @@ def write_order(park: Park, changed: Iterable[str]) -> list[str]:
         Entity.ANTIGEN: park.antigen_ids,
         Entity.VISIT: park.visit_ids,
         Entity.EARLY_EXIT: park.early_exits,
-        Entity.FORGOTTEN: park.forgotten,
+        Entity.FORGOTTEN: park.forgotten_days,
     }
 
     def rank(entity: str) -> tuple[int, str]:
@@ -97,12 +105,13 @@ def entities(park: Park) -> list[str]:
         *(Entity.ANTIGEN.of(i) for i in park.antigen_ids),
         *(Entity.VISIT.of(i) for i in park.visit_ids),
         *(Entity.EARLY_EXIT.of(i) for i in park.early_exits),
-        *(Entity.FORGOTTEN.of(i) for i in park.forgotten),
+        *(Entity.FORGOTTEN.of(day) for day in park.forgotten_days),
     ]
 
 
 def load(park: Park, records: dict[str, bytes]) -> None:
     """Rebuild ``park`` from its records (entity -> value), then its indexes and deadlines."""
+    migrated: set[str] = set()
     for entity, raw in records.items():
         kind, _, ident = entity.partition(":")
         if kind == Entity.EARLY_EXIT:
@@ -134,22 +143,28 @@ def load(park: Park, records: dict[str, bytes]) -> None:
             park.visit_ids[ident] = visit
             park.expire(Entity.VISIT, ident, visit.time + VISIT_RETENTION)
         elif kind == Entity.FORGOTTEN:
-            park.forgotten[ident] = _d(value)
-            park.expire(Entity.FORGOTTEN, ident, park.forgotten[ident] + FORGET_AFTER)
+            if isinstance(value, list):  # a day's ids
+                for entry_id in value:
+                    park.forget_id(entry_id, day_end(ident))
+            else:  # an earlier version's record of one id, with its time: now in its day's
+                park.forget_id(ident, _d(value))
+                migrated |= {entity, Entity.FORGOTTEN.of(forgotten_day(_d(value)))}
     for index in (park.by_person, park.by_plate):
         for ids in index.values():
             ids.sort(key=lambda i: park.entries[i].entry.event_time)
     for passages in park.by_gate.values():
         passages.sort()
     park.schedule_all()
-    park.take_dirty()  # what was just read is what the changelog holds
+    park.take_dirty()  # what was just read is what the changelog holds,
+    park.dirty |= migrated  # but for records of an earlier version: written anew
 
 
-def _entry(t: Tracked) -> dict[str, Any]:
+def _entry(t: Tracked) -> bytes:
+    """The entry as JSON within the record (not a string of it: no escaped quotes), its ref
+    without the entry's id and topic, its anchor only when it is not the entry's time."""
+    ref = list(t.ref)
     value: dict[str, Any] = {
-        "entry": t.entry_json(),
-        "ref": list(t.ref),
-        "anchor": _t(t.anchor),
+        "ref": ref[2:] if ref[:2] == [t.entry.event_id, ENTRY_TOPIC] else ref,
         "revision": t.revision,
         "fingerprint": t.fingerprint,
         "outcome": t.outcome,
@@ -177,14 +192,22 @@ def _entry(t: Tracked) -> dict[str, Any]:
         value["resolution"] = t.resolution.model_dump(mode="json")
     if t.not_passed:
         value["not_passed"] = list(t.not_passed)
-    return value
+    if t.anchor != t.entry.event_time:
+        value["anchor"] = _t(t.anchor)
+    return b'{"entry":' + t.entry_json().encode() + b"," + _json(value)[1:]
 
 
 def _tracked(value: dict[str, Any]) -> Tracked:
+    written = value["entry"]
+    if isinstance(written, str):  # by an earlier version: the entry's JSON as a string
+        entry = VehicleEntry.model_validate_json(written)
+    else:
+        entry = VehicleEntry.model_validate(written)
+    ref = value["ref"]
     tracked = Tracked(
-        entry=VehicleEntry.model_validate_json(value["entry"]),
-        ref=Ref(*value["ref"]),
-        anchor=_d(value["anchor"]),
+        entry=entry,
+        ref=Ref(*ref) if len(ref) == 4 else Ref(entry.event_id, ENTRY_TOPIC, *ref),
+        anchor=_d(value["anchor"]) if "anchor" in value else entry.event_time,
         late=value.get("late", False),
         waiting=value.get("waiting", False),
         revision=value["revision"],
@@ -196,7 +219,8 @@ def _tracked(value: dict[str, Any]) -> Tracked:
         # written by an earlier version: "<rule>: <why>" of each rule that did not pass
         or tuple(reason.split(":", 1)[0] for reason in value.get("reasons", ())),
     )
-    tracked.json = value["entry"]
+    if isinstance(written, str):
+        tracked.json = written
     for alert in value.get("alerts", ()):
         tracked.alerts[alert["dedup_key"]] = Alert.model_validate(alert)
     if (ob := value.get("obligation")) is not None:

@@ -77,7 +77,7 @@ class Tracked:
 
     def entry_json(self) -> str:
         if self.json is None:
-            self.json = self.entry.model_dump_json()
+            self.json = self.entry.model_dump_json(exclude_defaults=True)
         return self.json
 
     @property

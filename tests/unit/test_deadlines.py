@@ -10,6 +10,7 @@ import pytest
 
 from schemas import Alert
 from streams.engine import Engine
+from streams.engine.keeping import forgotten_day
 from streams.engine.tracked import (
     EARLY_EXIT_RETENTION,
     ENTRY_RETENTION,
@@ -208,12 +209,14 @@ def test_an_entry_is_kept_whole_for_its_retention_then_forgotten() -> None:
     assert "e1" not in park.entries and park.forgotten == {"e1": T0}
     assert person(1) not in park.by_person and "沪A12345" not in park.by_plate
     assert park.by_gate["jinshanwei-1"] == []
-    assert {"e:e1", "f:e1"} <= park.take_dirty()
+    day = forgotten_day(T0)
+    assert {"e:e1", f"f:{day}"} <= park.take_dirty()
+    assert park.forgotten_days == {day: {"e1"}}
     engine.advance(T0 + FORGET_AFTER - SECOND)
     assert "e1" in park.forgotten
     engine.advance(T0 + FORGET_AFTER)
-    assert park.forgotten == {}
-    assert "f:e1" in park.take_dirty()
+    assert park.forgotten == {} and park.forgotten_days == {}
+    assert f"f:{day}" in park.take_dirty()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ be gone."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -61,3 +62,16 @@ def test_the_anchor_matches_only_its_record() -> None:
     assert not ANCHOR.matches(41, b"park-1\x1fc:", b"[1,2,4]")
     assert not ANCHOR.matches(41, b"park-1\x1fc:", None)
     assert Anchor(7, b"k", digest(None)).matches(7, b"k", None)
+
+
+def test_a_file_of_another_format_is_emptied_not_misread(tmp_path: Path) -> None:
+    saved = store(tmp_path)
+    saved.path.parent.mkdir(parents=True)
+    with sqlite3.connect(saved.path) as db:  # as an earlier version wrote it: a row per record
+        db.execute("CREATE TABLE records (topic TEXT, partition INTEGER, value BLOB)")
+        db.execute("CREATE TABLE snapshots (topic TEXT, partition INTEGER, end_offset INTEGER)")
+        db.execute("INSERT INTO snapshots VALUES (?, 3, 41)", (saved.topic,))
+    assert saved.load(3) is None
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"1"}})
+    loaded = saved.load(3)
+    assert loaded is not None and loaded.grouped == {"park-1": {"c:": b"1"}}

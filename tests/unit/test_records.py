@@ -8,10 +8,11 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from schemas import Decision
 from schemas.resolution import Resolution
 from streams.engine import Engine, records
+from streams.engine.keeping import forgotten_day
 from streams.engine.park import Park
+from streams.engine.tracked import Entity
 from tests.unit.test_rules_scenarios import (
     RULES,
     T0,
@@ -97,8 +98,9 @@ def state(park: Park) -> dict[str, Any]:
         "visits": park.visits,
         "visit_ids": park.visit_ids,
         "early_exits": park.early_exits,
-        "forgotten": park.forgotten,
-        "expiry": sorted(park._expiry),
+        # (an id read back from its day's record is kept to the day's end: its expiry apart)
+        "forgotten": park.forgotten_days,
+        "expiry": sorted(e for e in park._expiry if e[1] != Entity.FORGOTTEN),
     }
 
 
@@ -122,89 +124,75 @@ def test_every_entity_written_and_read_back_is_the_park_that_wrote_it() -> None:
     assert due and due <= {(when, entry_id) for when, _, entry_id in park._heap}
 
 
-def test_a_forgotten_entry_is_a_tombstone_and_its_id_a_record() -> None:
+def test_a_forgotten_entry_is_a_tombstone_and_its_id_in_its_day_s_record() -> None:
     engine, park = a_park_with_one_of_everything()
     park.take_dirty()
     engine.advance(T0 + timedelta(days=20))  # past the entries' retention
     changed = park.take_dirty()
-    assert "f:e1" in changed and "e:e1" in changed
+    day = forgotten_day(park.forgotten["e1"])
+    assert f"f:{day}" in changed and "e:e1" in changed
     assert records.dump(park, "e:e1") is None  # the entry's record: a tombstone
-    forgotten = records.dump(park, "f:e1")
-    assert forgotten is not None
+    assert json.loads(records.dump(park, f"f:{day}") or b"") == sorted(park.forgotten_days[day])
+    assert "e1" in park.forgotten_days[day]
     restored = Park("tangu", lambda: RULES, engine.shared)
     kept = {e: records.dump(park, e) for e in records.entities(park)}
     records.load(restored, {e: v for e, v in kept.items() if v is not None})
-    assert restored.forgotten == park.forgotten and "e1" in restored.forgotten
+    assert restored.forgotten.keys() == park.forgotten.keys() and "e1" in restored.forgotten
     assert state(restored) == state(park)
-
-
-def test_a_batch_goes_out_entries_first_then_evidence_then_clocks_then_tombstones() -> None:
-    _, park = a_park_with_one_of_everything()
-    changed = [
-        "c:",
-        "x:e-not-yet",
-        "a:ag-1-020800",
-        "e:e1",
-        "e:gone",
-        "v:v1-1",
-        "f:gone-too",
-        "a:a-gone",
-    ]
-    assert records.write_order(park, changed) == [
-        "e:e1",
-        "a:ag-1-020800",
-        "v:v1-1",
-        "x:e-not-yet",
-        "c:",
-        "a:a-gone",
-        "e:gone",
-        "f:gone-too",
-    ]
-
-
-def test_keys_name_the_park_and_the_entity() -> None:
-    key = records.key_of("tangu", "e:e1")
-    assert key == b"tangu\x1fe:e1"
-    assert records.split_key(key) == ("tangu", "e:e1")
-    assert records.split_key(records.key_of("a:b", "c:")) == ("a:b", "c:")
-
-
-def test_a_decisions_fast_json_is_its_wire_models_json_validated() -> None:
-    """The decide stage sends ``Decided.json()``, written by hand for speed; every reader parses
-    it as ``schemas.Decision``. On every decision of a varied run (revisions, pending, denials,
-    an officer's resolution, evidence with offsets), the two say the same, field by field."""
-    engine = Engine(RULES, record=False)
-    sent = []
-    events: list[Any] = [*a_park_with_one_of_everything_events()]
-    for event in events:
-        engine.feed(event)
-        sent += engine.take().decisions
-    engine.advance(T0 + timedelta(days=2))
-    sent += engine.take().decisions
-    assert len(sent) >= 6 and any(d.resolution for d in sent) and any(d.revision for d in sent)
-    for decided in sent:
-        parsed = Decision.model_validate_json(decided.json())
-        assert parsed == Decision.model_validate(decided.wire().model_dump()), decided.event_id
+    # Each id kept as long as its writer kept it, and at most a day more.
+    expiry = {i: when for when, kind, i in park._expiry if kind == Entity.FORGOTTEN}
+    again = {i: when for when, kind, i in restored._expiry if kind == Entity.FORGOTTEN}
+    assert again.keys() == expiry.keys()
+    assert all(0 <= again[i] - expiry[i] < 86_400 for i in expiry)
 
 
 def test_a_forgotten_id_still_kept_goes_out_as_a_record_before_the_clock() -> None:
     engine, park = a_park_with_one_of_everything()
     engine.advance(T0 + timedelta(days=20))  # e1 forgotten, its id kept against replays
-    assert "e1" in park.forgotten
-    assert records.write_order(park, ["c:", "f:e1", "f:gone"]) == ["f:e1", "c:", "f:gone"]
+    day = f"f:{forgotten_day(park.forgotten['e1'])}"
+    assert records.write_order(park, ["c:", day, "f:d1"]) == [day, "c:", "f:d1"]
 
 
-def test_an_entry_whose_id_holds_colons_is_written_and_read_back_whole() -> None:
-    engine = run(entry("gate:7:e1"), *crew_antigens(1, 2))
-    park = engine.parks["tangu"]
-    written = {e: records.dump(park, e) for e in records.entities(park)}
-    assert "e:gate:7:e1" in written
-    key = records.key_of("tangu", "e:gate:7:e1")
-    assert records.split_key(key) == ("tangu", "e:gate:7:e1")
-    restored = Park("tangu", lambda: RULES, engine.shared)
-    records.load(restored, {e: v for e, v in written.items() if v is not None})
-    assert list(restored.entries) == ["gate:7:e1"]
-    assert state(restored) == state(park)
+def test_records_of_the_earlier_form_are_read_and_written_anew() -> None:
+    """An entry's JSON as a string in its record, with its full ref and anchor; a record per
+    forgotten id with its time: what the last release wrote (the changelog of a running
+    deployment), read as this one's, then written in this one's form."""
+    engine, park = a_park_with_one_of_everything()
+    for later in (timedelta(0), timedelta(days=20)):  # entries kept, then forgotten
+        engine.advance(T0 + later)
+        earlier = earlier_form(park)
+        restored = Park("tangu", lambda: RULES, engine.shared)
+        records.load(restored, earlier)
+        assert state(restored) == state(park)
+        assert restored.forgotten == park.forgotten  # the earlier form's times, as they were
+        rewritten = {e: records.dump(restored, e) for e in restored.take_dirty()}
+        old_ids = {e for e in earlier if e.startswith("f:")}
+        assert {e for e, v in rewritten.items() if v is None} == old_ids  # tombstones
+        assert {e: v for e, v in rewritten.items() if v is not None} == {
+            e: records.dump(park, e) for e in records.entities(park) if e.startswith("f:")
+        }
+        assert any(k.startswith("e:") for k in earlier) or "f:e1" in earlier
+    assert "f:e1" in earlier
+
+
+def earlier_form(park: Park) -> dict[str, bytes]:
+    earlier: dict[str, bytes] = {}
+    for entity in records.entities(park):
+        value = records.dump(park, entity)
+        assert value is not None
+        kind, _, ident = entity.partition(":")
+        if kind == "f":
+            for entry_id in json.loads(value):
+                earlier[f"f:{entry_id}"] = json.dumps(park.forgotten[entry_id].isoformat()).encode()
+        elif kind == "e":
+            tracked, fields = park.entries[ident], json.loads(value)
+            fields["entry"] = tracked.entry.model_dump_json()
+            fields["ref"] = list(tracked.ref)
+            fields["anchor"] = tracked.anchor.isoformat()
+            earlier[entity] = json.dumps(fields).encode()
+        else:
+            earlier[entity] = value
+    return earlier
 
 
 def test_an_entry_waiting_on_evidence_is_restored_waiting() -> None:
@@ -216,7 +204,7 @@ def test_an_entry_waiting_on_evidence_is_restored_waiting() -> None:
     restored = Park("tangu", lambda: RULES, engine.shared, complete_feed=False)
     records.load(restored, {e: v for e, v in written.items() if v is not None})
     assert restored.entries["e1"].waiting is True
-    assert restored.entries["e1"].json == park.entries["e1"].entry_json()
+    assert restored.entries["e1"].entry_json() == park.entries["e1"].entry_json()
 
 
 def test_a_park_marks_its_clocks_for_the_changelog_when_only_the_antigen_clock_moves() -> None:
