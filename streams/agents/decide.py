@@ -330,9 +330,13 @@ class DecideStage(ConsumerRebalanceListener):  # type: ignore[misc]
                 return
             snapshots = {p: self.processor.snapshot(p) for p in self.store.restored_partitions}
         started = time.monotonic()
-        anchors = await last_records(self.settings, local.topic, sorted(snapshots))
-        for partition, anchor in anchors.items():
-            await asyncio.to_thread(local.save, partition, anchor, snapshots[partition])
+        try:
+            anchors = await last_records(self.settings, local.topic, sorted(snapshots))
+            for partition, anchor in anchors.items():
+                await asyncio.to_thread(local.save, partition, anchor, snapshots[partition])
+        except Exception as exc:  # noqa: BLE001 - a restart reads the changelog then
+            log.warning("state not saved locally (%s: %s)", type(exc).__name__, exc)
+            return
         log.info(
             "state of %d partitions saved to %s in %.1f s",
             len(anchors),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from pathlib import Path
 from streams.settings import Settings
 from streams.topics import TOMBSTONE_RETENTION_MS
 
+log = logging.getLogger(__name__)
 Grouped = dict[str, dict[str, bytes]]  # park -> entity -> value, as the changelog holds them
 
 # A snapshot older than this is not used: a tombstone written after it may have been removed.
@@ -88,13 +90,27 @@ class LocalStore:
         return cls(settings.state_dir / "store" / f"{topic}.sqlite", topic)
 
     def _connect(self) -> sqlite3.Connection:
+        """The file, made if need be; one that is not a SQLite database (a torn write, a disk
+        error) is removed and made again: it only ever holds a cache of the changelog."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            log.warning("the local store %s is unreadable (%s); starting it again", self.path, exc)
+            self.remove()
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
-        self.path.chmod(0o600)  # pseudonyms only, but health data all the same
-        db.execute("PRAGMA journal_mode=WAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
-            with db:
-                db.executescript(_SCHEMA + f"PRAGMA user_version = {FORMAT};")
+        try:
+            self.path.chmod(0o600)  # pseudonyms only, but health data all the same
+            db.execute("PRAGMA journal_mode=WAL")
+            if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+                with db:
+                    db.executescript(_SCHEMA + f"PRAGMA user_version = {FORMAT};")
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def save(self, partition: int, anchor: Anchor, grouped: Grouped) -> None:
@@ -145,10 +161,14 @@ class LocalStore:
                 ).fetchone()
                 if row is None or time.time() - row[3] > MAX_AGE_SECONDS:
                     continue
-                grouped = {
-                    park: {e: v.encode() for e, v in entities.items()}
-                    for park, entities in json.loads(row[4]).items()
-                }
+                try:
+                    grouped = {
+                        park: {e: v.encode() for e, v in entities.items()}
+                        for park, entities in json.loads(row[4]).items()
+                    }
+                except (ValueError, AttributeError) as exc:
+                    log.warning("partition %d's local snapshot is unreadable (%s)", partition, exc)
+                    continue
                 anchor = Anchor(row[0], bytes(row[1]), bytes(row[2]))
                 found[partition] = Snapshot(anchor, row[3], grouped)
             return found

@@ -75,3 +75,22 @@ def test_a_file_of_another_format_is_emptied_not_misread(tmp_path: Path) -> None
     saved.save(3, ANCHOR, {"park-1": {"c:": b"1"}})
     loaded = saved.load(3)
     assert loaded is not None and loaded.grouped == {"park-1": {"c:": b"1"}}
+
+
+def test_a_torn_file_is_no_snapshot_and_is_made_again(tmp_path: Path) -> None:
+    saved = store(tmp_path)
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"1"}})
+    saved.path.write_bytes(b"not a database " * 100)  # a disk error, a torn write
+    assert saved.load(3) is None
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"2"}})
+    loaded = saved.load(3)
+    assert loaded is not None and loaded.grouped == {"park-1": {"c:": b"2"}}
+
+
+def test_an_unreadable_snapshot_is_none_and_the_others_are_read(tmp_path: Path) -> None:
+    saved = store(tmp_path)
+    saved.save(3, ANCHOR, {"park-1": {"c:": b"1"}})
+    saved.save(4, ANCHOR, {"park-2": {"c:": b"1"}})
+    with sqlite3.connect(saved.path) as db:
+        db.execute("UPDATE snapshots SET records = x'7b7b' WHERE partition = 3")
+    assert saved.load_all([3, 4]).keys() == {4}
