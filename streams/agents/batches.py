@@ -9,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, NoReturn
+from dataclasses import replace
+from typing import Any, NoReturn, cast
+
+from aiokafka import AIOKafkaProducer
 
 from streams import metrics
 from streams.outbox import Send
+from streams.topics import partition_of
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +43,66 @@ async def deliver(
        flushing its producer, so the state records are delivered by then). A crash before
        this reads inputs again whose effects are in the state: they change nothing.
     """
-    pending = [await _send(producer, topic, send) for send in outputs]
+    pending = await send_all(producer, topic, outputs)
     if pending:
         await asyncio.gather(*pending)
-    written, size = [], 0
-    for record in state:
-        written.append(await _send(producer, topic, record))
-        size += len(record.key or b"") + len(record.value or b"")
-    if written:
-        metrics.STATE_RECORDS.inc(len(written))
-        metrics.STATE_BYTES.inc(size)
+    state = list(state)
+    written = await send_all(producer, topic, state)
+    if state:
+        metrics.STATE_RECORDS.inc(len(state))
+        metrics.STATE_BYTES.inc(sum(len(r.key or b"") + len(r.value or b"") for r in state))
     if commit is not None:
         await asyncio.gather(*written)
         await commit()
+
+
+async def send_all(producer: Any, topic: Callable[[str], str], sends: Iterable[Send]) -> list[Any]:
+    """Send records in order within each partition; the futures of their delivery. In batches
+    of a partition each (aiokafka's ``create_batch``/``send_batch``): a ``send()`` costs ~22 us a
+    record on this machine, a record appended to a batch ~3 us, and a raw event makes three or
+    four. Placed as ``send()`` places them: the record's partition, or its key's (Kafka's
+    default partitioner, ``partition_of``), or, with neither, any."""
+    kafka = _aiokafka(producer)
+    if kafka is None:  # a producer without batches (a test's): a send each
+        return [await _send(producer, topic, send) for send in sends]
+    futures: list[Any] = []
+    batches: dict[tuple[str, int], Any] = {}
+    counts: dict[str, int] = {}
+    for send in sends:
+        name = topic(send.topic)
+        partition = send.partition
+        if partition is None:
+            if name not in counts:
+                counts[name] = len(await kafka.partitions_for(name))
+            partition = (
+                partition_of(send.key, counts[name])
+                if send.key is not None
+                else random.randrange(counts[name])
+            )
+        batch = batches.get((name, partition))
+        if batch is None:
+            batch = batches[(name, partition)] = kafka.create_batch()
+        if _append(batch, send) is None:  # full: it goes, and a new one takes the record
+            futures.append(await kafka.send_batch(batch, name, partition=partition))
+            batch = batches[(name, partition)] = kafka.create_batch()
+            if _append(batch, send) is None:  # larger than a batch: on its own
+                del batches[(name, partition)]
+                futures.append(await _send(kafka, topic, replace(send, partition=partition)))
+    for (name, partition), batch in batches.items():
+        futures.append(await kafka.send_batch(batch, name, partition=partition))
+    return futures
+
+
+def _append(batch: Any, send: Send) -> Any:
+    return batch.append(timestamp=None, key=send.key, value=send.value, headers=list(send.headers))
+
+
+def _aiokafka(producer: Any) -> AIOKafkaProducer | None:
+    """The aiokafka producer under Faust's (the worker's one producer, idempotent)."""
+    if isinstance(producer, AIOKafkaProducer):
+        return producer
+    ensure = getattr(producer, "_ensure_producer", None)  # faust-streaming's accessor
+    return None if ensure is None else cast(AIOKafkaProducer, ensure())
 
 
 async def _send(producer: Any, topic: Callable[[str], str], send: Send) -> Any:
