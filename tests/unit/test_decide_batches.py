@@ -81,3 +81,18 @@ def test_a_batch_read_before_a_rebalance_is_not_decided_nor_committed() -> None:
     asyncio.run(decide.handle(records(7, 8), generation=1))
 
     assert decided == [] and consumer.commits == []
+
+
+def test_after_a_clean_stop_began_nothing_is_decided_nor_committed() -> None:
+    """The state a stopping worker saves must be the changelog's: a batch decided after the
+    save would be in neither (its offsets uncommitted, its state records unsaved)."""
+    decide = stage()
+    decide.consumer = consumer = Consumer([])  # type: ignore[assignment]
+    decided: list[Any] = []
+    decide.processor = SimpleNamespace(read=lambda raw, now: decided.append(raw))  # type: ignore[assignment]
+    decide.store = SimpleNamespace(local=None)  # type: ignore[assignment]
+
+    asyncio.run(decide.stop())
+    asyncio.run(decide.handle(records(7, 8), generation=0))
+
+    assert decide.stopping and decided == [] and consumer.commits == []
