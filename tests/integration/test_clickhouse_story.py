@@ -201,6 +201,7 @@ def test_the_readme_sequence_after_the_demo_gives_the_ground_truth_and_replays_c
         assert observed(story) == want
     finally:
         Stack(story).worker(worker_name(story)).stop()
+        LocalStore.of(story).remove()
         drop_database(story)
 
 

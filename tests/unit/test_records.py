@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from schemas import Decision
 from schemas.resolution import Resolution
 from streams.engine import Engine, records
 from streams.engine.keeping import forgotten_day
@@ -193,6 +194,68 @@ def earlier_form(park: Park) -> dict[str, bytes]:
         else:
             earlier[entity] = value
     return earlier
+
+
+def test_a_batch_goes_out_entries_first_then_evidence_then_clocks_then_tombstones() -> None:
+    _, park = a_park_with_one_of_everything()
+    changed = [
+        "c:",
+        "x:e-not-yet",
+        "a:ag-1-020800",
+        "e:e1",
+        "e:gone",
+        "v:v1-1",
+        "f:gone-too",
+        "a:a-gone",
+    ]
+    assert records.write_order(park, changed) == [
+        "e:e1",
+        "a:ag-1-020800",
+        "v:v1-1",
+        "x:e-not-yet",
+        "c:",
+        "a:a-gone",
+        "e:gone",
+        "f:gone-too",
+    ]
+
+
+def test_keys_name_the_park_and_the_entity() -> None:
+    key = records.key_of("tangu", "e:e1")
+    assert key == b"tangu\x1fe:e1"
+    assert records.split_key(key) == ("tangu", "e:e1")
+    assert records.split_key(records.key_of("a:b", "c:")) == ("a:b", "c:")
+
+
+def test_a_decisions_fast_json_is_its_wire_models_json_validated() -> None:
+    """The decide stage sends ``Decided.json()``, written by hand for speed; every reader parses
+    it as ``schemas.Decision``. On every decision of a varied run (revisions, pending, denials,
+    an officer's resolution, evidence with offsets), the two say the same, field by field."""
+    engine = Engine(RULES, record=False)
+    sent = []
+    events: list[Any] = [*a_park_with_one_of_everything_events()]
+    for event in events:
+        engine.feed(event)
+        sent += engine.take().decisions
+    engine.advance(T0 + timedelta(days=2))
+    sent += engine.take().decisions
+    assert len(sent) >= 6 and any(d.resolution for d in sent) and any(d.revision for d in sent)
+    for decided in sent:
+        parsed = Decision.model_validate_json(decided.json())
+        assert parsed == Decision.model_validate(decided.wire().model_dump()), decided.event_id
+
+
+def test_an_entry_whose_id_holds_colons_is_written_and_read_back_whole() -> None:
+    engine = run(entry("gate:7:e1"), *crew_antigens(1, 2))
+    park = engine.parks["tangu"]
+    written = {e: records.dump(park, e) for e in records.entities(park)}
+    assert "e:gate:7:e1" in written
+    key = records.key_of("tangu", "e:gate:7:e1")
+    assert records.split_key(key) == ("tangu", "e:gate:7:e1")
+    restored = Park("tangu", lambda: RULES, engine.shared)
+    records.load(restored, {e: v for e, v in written.items() if v is not None})
+    assert list(restored.entries) == ["gate:7:e1"]
+    assert state(restored) == state(park)
 
 
 def test_an_entry_waiting_on_evidence_is_restored_waiting() -> None:

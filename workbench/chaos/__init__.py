@@ -238,10 +238,14 @@ def run_scenario(
 
 def _drop_topics(settings: Settings) -> None:
     """The scenario's topics go (a broker holding every run's partitions recovers ever more
-    slowly after a kill); its database stays for a look, and its worker logs."""
+    slowly after a kill), and its workers' local store with them (a cache of their changelog);
+    its database stays for a look, and its worker logs."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from streams.agents.local import LocalStore
+
+    LocalStore.of(settings).remove()
     try:
         admin = KafkaAdminClient(**access.kafka_python(settings))
         try:
