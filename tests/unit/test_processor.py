@@ -524,3 +524,25 @@ def test_an_obligation_a_release_starts_is_counted_on_the_park_s_partition() -> 
     (overdue,) = [a for a in paged.alerts if a.rule == "health_visits"]
     counted = [records.split_key(s.key or b"")[1] for s in paged.state if s.partition == HOME]
     assert f"overdue:{overdue.dedup_key}" in counted
+
+
+def test_a_partition_s_snapshot_is_its_state_records_and_restores_the_same() -> None:
+    """What the local store keeps of a partition (``streams/agents/local.py``) in place of its
+    changelog: the latest value of each record written, tombstones applied."""
+    process = processor()
+    process.read(raw("gate.entries", entry()))
+    process.read(raw("gate.entries", entry(event_id="entry-2", plate="沪A99999"), 1))
+    process.advance(AT + timedelta(minutes=5))
+    kept: dict[str, dict[str, bytes]] = {}
+    for record in process.take().state:
+        park, entity = records.split_key(record.key or b"")
+        if record.value is None:
+            kept.get(park, {}).pop(entity, None)
+        else:
+            kept.setdefault(park, {})[entity] = record.value
+    assert ROLLUPS in kept and PARK in kept and "e:entry-2" in kept[PARK]
+    assert process.snapshot(HOME) == kept
+    assert process.snapshot((HOME + 1) % PARTITIONS) == {}
+    again = processor()
+    again.restore(HOME, kept)
+    assert again.snapshot(HOME) == kept

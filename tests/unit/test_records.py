@@ -320,3 +320,21 @@ def test_an_entry_written_by_the_version_that_kept_reasons_is_read_with_its_rule
     restored = Park("tangu", lambda: RULES, engine.shared, complete_feed=False)
     records.load(restored, {"e:e1": json.dumps(old).encode()})
     assert restored.entries["e1"].not_passed == held
+
+
+def test_a_record_is_compact_json_in_utf_8_saying_nothing_twice() -> None:
+    """The state per tracked person is a target (<= 1 KB, docs/benchmarks.md): no spaces, no
+    ``\\u`` escapes (a Chinese character is 3 bytes, not 6), an entry's ref without the entry's
+    own id and topic, its anchor only when it is not the entry's time."""
+    engine, park = a_park_with_one_of_everything()
+    tracked = park.entries["e1"]
+    assert "沪" in tracked.entry.plate and tracked.anchor == tracked.entry.event_time
+    value = records.dump(park, "e:e1") or b""
+    assert "沪".encode() in value and b"\\u" not in value
+    assert b", " not in value and b": " not in value
+    fields = json.loads(value)
+    assert isinstance(fields["entry"], dict) and "anchor" not in fields
+    assert fields["ref"] == list(tracked.ref)[2:]
+    engine.advance(T0 + timedelta(days=20))
+    day = records.dump(park, f"f:{forgotten_day(park.forgotten['e1'])}") or b""
+    assert b" " not in day
